@@ -1,0 +1,46 @@
+# gomodproxy: two commands for users (make serve, make test) and a few for developers.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: serve test lint unit conformance bench fuzz sysdeps oracle clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/gomodproxy serve
+
+sysdeps:
+	@bash tools/sysdeps.sh
+
+oracle: $(STAMP)
+	@bash tools/build-oracle.sh >/dev/null
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
+	$(BIN)/mypy
+
+test: $(STAMP) sysdeps lint oracle
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit tests/property $(PYTEST_ARGS)
+
+conformance: $(STAMP) oracle
+	GOMODPROXY_CONFORMANCE_SCALE=50 $(BIN)/python -m pytest tests/differential $(PYTEST_ARGS)
+
+bench: $(STAMP) sysdeps
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build

@@ -1,0 +1,1 @@
+"""Benchmarks; each compares gomodproxy with a baseline measured in the same run."""

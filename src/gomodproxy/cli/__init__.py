@@ -1,0 +1,1 @@
+"""Command-line interface: subcommands are discovered from ``cmd_*.py`` modules here."""

@@ -1,0 +1,67 @@
+"""Entry point of the ``gomodproxy`` command and the only error → exit-code mapping.
+
+Each subcommand lives in a module ``gomodproxy.cli.cmd_<name>`` that defines
+``register(subparsers)``; it adds its parser and sets ``func`` (``args -> int``) as default.
+Discovering them keeps this file free of per-command edits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from gomodproxy import __version__
+from gomodproxy.errors import (
+    ConfigError,
+    GoModProxyError,
+    InvalidInput,
+    NotFound,
+    VerificationError,
+)
+
+#: Exit codes: 1 = the operation failed on its input, 2 = usage or configuration error,
+#: 3 = verification failure (security relevant), 4 = unexpected internal failure.
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_VERIFY = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gomodproxy",
+        description="A self-hosted Go module proxy and CI configuration doctor.",
+    )
+    parser.add_argument("--version", action="version", version=f"gomodproxy {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    import gomodproxy.cli as pkg
+
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if info.name.startswith("cmd_"):
+            module = importlib.import_module(f"gomodproxy.cli.{info.name}")
+            module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(func(args))
+    except KeyboardInterrupt:
+        return 130
+    except VerificationError as exc:
+        print(f"gomodproxy: {exc}", file=sys.stderr)
+        return EXIT_VERIFY
+    except ConfigError as exc:
+        print(f"gomodproxy: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (InvalidInput, NotFound, GoModProxyError) as exc:
+        print(f"gomodproxy: {exc}", file=sys.stderr)
+        return EXIT_FAILED

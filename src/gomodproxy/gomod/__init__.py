@@ -1,0 +1,1 @@
+"""gomod package."""

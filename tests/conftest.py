@@ -1,0 +1,53 @@
+"""Shared fixtures: free ports, an isolated go command environment, the Go oracle."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def go_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment for running the real go command in isolation: its own GOPATH and module
+    cache, no network (GOPROXY=off until a test points it somewhere), no user go env file."""
+    if shutil.which("go") is None:
+        pytest.skip("the go command is not installed")
+    gopath = tmp_path / "gopath"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("GO") and k not in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy")
+    }
+    env.update(
+        {
+            "GOPATH": str(gopath),
+            "GOMODCACHE": str(gopath / "pkg" / "mod"),
+            "GOCACHE": str(tmp_path / "gocache"),
+            "GOENV": "off",
+            "GOFLAGS": "-modcacherw",
+            "GOPROXY": "off",
+            "GOSUMDB": "off",
+            "GOTOOLCHAIN": "local",
+            "GONOSUMDB": "",
+            "GOPRIVATE": "",
+            "HOME": str(tmp_path / "home"),
+            "GIT_CONFIG_NOSYSTEM": "1",
+        }
+    )
+    (tmp_path / "home").mkdir(exist_ok=True)
+    return env
+    # Module caches are read-only by default; -modcacherw keeps them removable.
