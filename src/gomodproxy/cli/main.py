@@ -2,7 +2,9 @@
 
 Each subcommand lives in a module ``gomodproxy.cli.cmd_<name>`` that defines
 ``register(subparsers)``; it adds its parser and sets ``func`` (``args -> int``) as default.
-Discovering them keeps this file free of per-command edits.
+Subcommands of a group (``gomodproxy mod zip``, ``gomodproxy config show``) live in
+``gomodproxy.cli.grp_<group>_<name>`` modules with the same ``register``; the group parser is
+made here. Discovering them keeps this file free of per-command edits.
 """
 
 from __future__ import annotations
@@ -28,6 +30,14 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_VERIFY = 3
 
+GROUP_HELP = {
+    "mod": "module building blocks: zip, hash, download, verify",
+    "config": "show the effective configuration, render snippets for CI",
+    "storage": "storage maintenance: migrate between backends",
+    "sumdb": "private checksum database: keygen",
+    "user": "credentials for authenticated access",
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -38,10 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     import gomodproxy.cli as pkg
 
+    groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
         if info.name.startswith("cmd_"):
-            module = importlib.import_module(f"gomodproxy.cli.{info.name}")
-            module.register(sub)
+            importlib.import_module(f"gomodproxy.cli.{info.name}").register(sub)
+        elif info.name.startswith("grp_"):
+            group = info.name.split("_")[1]
+            if group not in groups:
+                gp = sub.add_parser(group, help=GROUP_HELP.get(group, f"{group} commands"))
+                groups[group] = gp.add_subparsers(dest=f"{group}_command", metavar="COMMAND")
+                gp.set_defaults(func=lambda _args, gp=gp: gp.print_help() or EXIT_USAGE)
+            importlib.import_module(f"gomodproxy.cli.{info.name}").register(groups[group])
     return parser
 
 
