@@ -1,0 +1,59 @@
+"""Storage keys: the one place that says what a key may look like, so every backend agrees.
+
+A key is the relative path of a ``file://`` GOPROXY tree (see ``storage/base.py``). Besides
+the rules there (``/`` separators, no leading ``/``, no ``.``/``..`` elements) no element may
+start with a dot: module path elements, escaped versions, sumdb tile names and our ``_meta``
+names never do, so backends can name their temporary files ``.tmp-...`` without any chance of
+colliding with a real key, and skip dot names when listing.
+"""
+
+from __future__ import annotations
+
+from gomodproxy.errors import InvalidInput
+
+#: Prefix of the temporary names backends use while writing; never a valid key element.
+TEMP_PREFIX = ".tmp-"
+
+_FORBIDDEN_CHARS = frozenset("\\\x00")
+
+
+def check_key(key: str) -> None:
+    """Raise ``InvalidInput`` unless ``key`` is a valid storage key."""
+    if not key:
+        raise InvalidInput("storage key is empty")
+    if key.startswith("/") or key.endswith("/"):
+        raise InvalidInput(f"storage key {key!r} starts or ends with '/'")
+    if any(c in _FORBIDDEN_CHARS or ord(c) < 0x20 for c in key):
+        raise InvalidInput(f"storage key {key!r} contains a control character or backslash")
+    for elem in key.split("/"):
+        if not elem:
+            raise InvalidInput(f"storage key {key!r} has an empty path element")
+        if elem.startswith("."):
+            raise InvalidInput(f"storage key {key!r} has an element starting with '.'")
+
+
+def check_prefix(prefix: str) -> None:
+    """Raise ``InvalidInput`` unless ``prefix`` can start a valid key (``""`` lists everything)."""
+    if not prefix:
+        return
+    # A prefix ending in "/" is the start of "<prefix>x"; check what is complete of it.
+    check_key(prefix.rstrip("/") + "/x" if prefix.endswith("/") else prefix)
+
+
+def split_version_key(key: str) -> tuple[str, str, str] | None:
+    """Split ``<escaped path>/@v/<escaped version>.<ext>`` into its three parts, or None.
+
+    ``ext`` is ``info``, ``mod``, ``zip`` or ``ziphash``; other keys (``list``, ``@latest``,
+    ``sumdb/...``) give None.
+    """
+    head, sep, name = key.rpartition("/@v/")
+    if not sep or not head:
+        return None
+    version, dot, ext = name.rpartition(".")
+    if not dot or not version or ext not in VERSION_EXTS:
+        return None
+    return head, version, ext
+
+
+#: File kinds stored per module version, in the order a version is made visible.
+VERSION_EXTS = ("info", "mod", "zip", "ziphash")
