@@ -1,0 +1,189 @@
+"""gomodproxy.zipfiles: writing, hashing and checking module zips on disk."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from gomodproxy import zipfiles
+from gomodproxy.errors import InvalidInput
+from gomodproxy.gomod import dirhash
+from gomodproxy.gomod.modzip import MAX_ZIP_FILE, File, FileKind, ZipError
+
+M, V = "example.com/m", "v1.0.0"
+P = f"{M}@{V}/"
+
+
+def write_zip(path: Path, entries: list[tuple[str, bytes]]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries:
+            z.writestr(name, data)
+    return path
+
+
+class TestHashZip:
+    def test_worked_example(self, tmp_path: Path) -> None:
+        """The zip of protocol.md §8 hashes to the value Go computed."""
+        z = write_zip(
+            tmp_path / "m.zip",
+            [(P + "m.go", b"package m\n"), (P + "go.mod", b"module example.com/m\n")],
+        )
+        assert zipfiles.hash_zip(z) == "h1:fCHMqo5ggHEQvwcrsN81zr5orRk5lClR36KRHpfUjKg="
+
+    def test_directory_entries_are_hashed(self, tmp_path: Path) -> None:
+        """Every entry counts, directories too, as in dirhash.HashZip."""
+        z = write_zip(tmp_path / "m.zip", [(P, b""), (P + "a", b"x")])
+        assert zipfiles.hash_zip(z) == dirhash.hash1_bytes({P: b"", P + "a": b"x"})
+
+    def test_stored_and_deflated_agree(self, tmp_path: Path) -> None:
+        """Compression does not change the hash."""
+        a = tmp_path / "a.zip"
+        with zipfile.ZipFile(a, "w", zipfile.ZIP_STORED) as z:
+            z.writestr(P + "f", b"data" * 1000)
+        b = write_zip(tmp_path / "b.zip", [(P + "f", b"data" * 1000)])
+        assert zipfiles.hash_zip(a) == zipfiles.hash_zip(b)
+
+    def test_not_a_zip(self, tmp_path: Path) -> None:
+        """Garbage is refused with Go's zip error text."""
+        bad = tmp_path / "bad.zip"
+        bad.write_bytes(b"not a zip at all")
+        with pytest.raises(InvalidInput, match=r"^zip: not a valid zip file$"):
+            zipfiles.hash_zip(bad)
+
+    def test_corrupt_entry(self, tmp_path: Path) -> None:
+        """A flipped content byte fails the CRC check."""
+        z = tmp_path / "c.zip"
+        with zipfile.ZipFile(z, "w", zipfile.ZIP_STORED) as zw:
+            zw.writestr(P + "f", b"hello world")
+        raw = bytearray(z.read_bytes())
+        raw[raw.index(b"hello")] ^= 1
+        z.write_bytes(bytes(raw))
+        with pytest.raises(InvalidInput, match=r"^zip: checksum error$"):
+            zipfiles.hash_zip(z)
+
+    def test_refuses_oversized_zip_file(self, tmp_path: Path) -> None:
+        """A zip file over 500 MiB is refused before it is read (sparse file, no disk use)."""
+        big = tmp_path / "big.zip"
+        with big.open("wb") as fh:
+            fh.truncate(MAX_ZIP_FILE + 1)
+        with pytest.raises(InvalidInput, match="module zip file is too large"):
+            zipfiles.hash_zip(big)
+
+    def test_refuses_declared_bomb(self, tmp_path: Path) -> None:
+        """Entries declaring more than 500 MiB in total are refused without inflating them."""
+        z = write_zip(tmp_path / "bomb.zip", [(P + "a", b"")])
+        raw = bytearray(z.read_bytes())
+        # Patch the uncompressed size in the central directory header to 600 MiB.
+        cd = raw.rindex(b"PK\x01\x02")
+        raw[cd + 24 : cd + 28] = (600 << 20).to_bytes(4, "little")
+        z.write_bytes(bytes(raw))
+        with pytest.raises(InvalidInput, match="total uncompressed size"):
+            zipfiles.hash_zip(z)
+
+
+class TestCheckZip:
+    def test_valid(self, tmp_path: Path) -> None:
+        """A well-formed zip passes and lists its files."""
+        z = write_zip(tmp_path / "m.zip", [(P + "go.mod", b"module m\n"), (P + "a/b.go", b"")])
+        assert zipfiles.check_zip(z, M, V).valid == [P + "go.mod", P + "a/b.go"]
+
+    def test_wrong_prefix(self, tmp_path: Path) -> None:
+        """An entry outside path@version/ is named in Go's words."""
+        z = write_zip(tmp_path / "m.zip", [("other@v1.0.0/x.go", b"")])
+        with pytest.raises(InvalidInput) as e:
+            zipfiles.check_zip(z, M, V)
+        assert str(e.value) == (
+            'other@v1.0.0/x.go: path does not have prefix "example.com/m@v1.0.0/"'
+        )
+
+    def test_noncanonical_version(self, tmp_path: Path) -> None:
+        """The version must be canonical before the zip is even opened."""
+        with pytest.raises(InvalidInput) as e:
+            zipfiles.check_zip(tmp_path / "missing.zip", M, "v1.0")
+        assert str(e.value) == 'version "v1.0" is not canonical (should be "v1.0.0")'
+
+    def test_nul_in_name_not_truncated(self, tmp_path: Path) -> None:
+        """A NUL byte in an entry name is checked, not cut off as Python's zipfile does."""
+        z = write_zip(tmp_path / "m.zip", [(P + "a.go", b"")])
+        raw = z.read_bytes().replace(b"a.go", b"a\x00go")
+        z.write_bytes(raw)
+        with pytest.raises(InvalidInput, match=r"invalid char '\\x00'"):
+            zipfiles.check_zip(z, M, V)
+
+
+class TestCreateZip:
+    def test_from_files_and_hash(self, tmp_path: Path) -> None:
+        """create_zip writes prefixed deflated entries and returns their h1."""
+        dest = tmp_path / "out.zip"
+        files = [
+            File.from_bytes("go.mod", b"module example.com/m\n"),
+            File.from_bytes("m.go", b"package m\n"),
+            File.from_bytes("link.go", b"m.go", FileKind.SYMLINK),
+        ]
+        h = zipfiles.create_zip(dest, M, V, files)
+        assert h == "h1:fCHMqo5ggHEQvwcrsN81zr5orRk5lClR36KRHpfUjKg="
+        assert zipfiles.hash_zip(dest) == h
+        with zipfile.ZipFile(dest) as z:
+            assert [i.filename for i in z.infolist()] == [P + "go.mod", P + "m.go"]
+            assert {i.compress_type for i in z.infolist()} == {zipfile.ZIP_DEFLATED}
+        assert oct(dest.stat().st_mode & 0o777) == "0o644"
+
+    def test_invalid_leaves_nothing(self, tmp_path: Path) -> None:
+        """An invalid file name fails with Go's text and writes no file."""
+        dest = tmp_path / "out.zip"
+        with pytest.raises(ZipError) as e:
+            zipfiles.create_zip(dest, M, V, [File.from_bytes("bad.go'", b"")])
+        assert str(e.value) == (
+            "create zip: bad.go': malformed file path \"bad.go'\": invalid char '\\''"
+        )
+        assert list(tmp_path.iterdir()) == []
+
+    def test_larger_than_declared(self, tmp_path: Path) -> None:
+        """A file yielding more bytes than it declared aborts the zip, leaving no temp file."""
+        f = File("a.go", 1, lambda: (b"ab",))
+        with pytest.raises(ZipError, match=r'^create zip: file "a.go" is larger than declared'):
+            zipfiles.create_zip(tmp_path / "out.zip", M, V, [f])
+        assert list(tmp_path.iterdir()) == []
+
+
+class TestCreateFromDir:
+    def test_tree(self, tmp_path: Path) -> None:
+        """Nested modules, VCS dirs, vendored packages and symlinks stay out of the zip."""
+        d = tmp_path / "m"
+        for rel, data in {
+            "go.mod": "module example.com/m\n\ngo 1.24\n",
+            "m.go": "package m\n",
+            "sub/go.mod": "module example.com/m/sub\n",
+            "sub/s.go": "",
+            ".git/HEAD": "",
+            "vendor/modules.txt": "",
+            "vendor/a/b/c.go": "",
+            "vendor/top.go": "",
+        }.items():
+            (d / rel).parent.mkdir(parents=True, exist_ok=True)
+            (d / rel).write_text(data)
+        os.symlink("m.go", d / "link.go")
+        dest = tmp_path / "out.zip"
+        zipfiles.create_zip_from_dir(dest, M, V, str(d))
+        with zipfile.ZipFile(dest) as z:
+            names = [i.filename for i in z.infolist()]
+        assert names == [P + "go.mod", P + "m.go", P + "vendor/top.go"]
+
+    def test_error_names_directory(self, tmp_path: Path) -> None:
+        """Errors name the directory the way Go's CreateFromDir does."""
+        (tmp_path / "bad.go'").write_text("")
+        with pytest.raises(ZipError) as e:
+            zipfiles.create_zip_from_dir(tmp_path / "o.zip", M, V, str(tmp_path))
+        assert str(e.value).startswith(f"create zip {tmp_path}: bad.go': malformed file path")
+
+    def test_missing_directory(self, tmp_path: Path) -> None:
+        """A missing directory is reported as Go's walk reports it."""
+        missing = str(tmp_path / "nope")
+        with pytest.raises(ZipError) as e:
+            zipfiles.create_zip_from_dir(tmp_path / "o.zip", M, V, missing)
+        assert str(e.value) == (
+            f"create zip from directory {missing}: lstat {missing}: no such file or directory"
+        )
