@@ -1,22 +1,36 @@
-"""The ``store`` fixture: one fresh BlobStore per test, for every backend in ``BACKENDS``."""
+"""The ``store`` fixture: one fresh BlobStore per test, for every backend in ``BACKENDS``.
+
+The OCI backend runs against a real docker-registry shared by the session; each test gets
+its own repository prefix, so stores never see each other's keys.
+"""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from gomodproxy.storage import BlobStore, open_store
+from tests.e2e.servers import RegistryServer, registry_server
 
-BACKENDS = ["memory", "filesystem"]
+__all__ = ["registry_server"]
+
+BACKENDS = ["memory", "filesystem", "oci"]
 
 
 @pytest.fixture(params=BACKENDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BlobStore]:
     """A fresh, empty store of each backend kind."""
     kind = request.param
-    s = open_store("memory://") if kind == "memory" else open_store(str(tmp_path / "store"))
+    if kind == "memory":
+        s = open_store("memory://")
+    elif kind == "filesystem":
+        s = open_store(str(tmp_path / "store"))
+    else:
+        registry: RegistryServer = request.getfixturevalue("registry_server")
+        s = open_store(registry.store_url(f"contract/t{secrets.token_hex(6)}"))
     try:
         yield s
     finally:

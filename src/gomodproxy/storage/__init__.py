@@ -44,7 +44,9 @@ def open_store(url: str, **options: Any) -> BlobStore:
             raise ConfigError(f"storage URL {url!r}: file:// URLs must name a local path")
         return FilesystemStore(unquote(parts.path))
     if scheme == "oci":
-        raise ConfigError(f"storage URL {url!r}: the OCI backend is not available yet")
+        from gomodproxy.storage.oci import OciStore
+
+        return OciStore.from_url(url, **options)
     raise ConfigError(
         f"storage URL {url!r}: unknown scheme {scheme!r} (use a path, file://, memory:// or oci://)"
     )
