@@ -1,0 +1,128 @@
+"""The net/url port under GOPROXY/GOSUMDB parsing against Go's own net/url (the oracle), and
+GOSUMDB verifier keys against golang.org/x/mod/sumdb/note, on generated strings."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import random
+from typing import Any
+
+from gomodproxy.errors import InvalidInput
+from gomodproxy.gomod import _neturl
+from gomodproxy.gomod.sumdbenv import check_verifier_key
+from tests.differential.oracle import SCALE, ask
+
+N = 2500 * SCALE
+
+_SCHEMES = ["https", "http", "file", "HTTPS", "ftp", "", "1x", "a+b", "s3"]
+_HOSTS = [
+    "p.example",
+    "127.0.0.1",
+    "[::1]",
+    "[fe80::1%25en0]",
+    "[::ffff:1.2.3.4]",
+    "[1.2.3.4]",
+    "[fe80::zz]",
+    "[::1",
+    "a b",
+    "h%41",
+    "h%zz",
+    "é.example",
+    "",
+    "x:y:z",
+    "<h>",
+    "[::1]x",
+    "h_1",
+]
+_PORTS = ["", ":", ":80", ":8080", ":x", ":80:81", ":-1"]
+_USERS = ["", "u@", "u:p@", "u:@", ":p@", "u%20x:p%zz@", "a b@", "u:p@q@", "%@"]
+_PATHS = ["", "/", "/a/b", "/a%2fb", "/a b", "/%zz", "/é", "/a?b", "/a#f", "/a?", "//x", "/~u/"]
+_TAILS = ["", "?", "?q=1", "#", "#f", "#f%20g", "#%zz", "?x#y", "\x01", "\x7f"]
+_CHARS = "ab:/@[]%?#. 0\t-_~+é"
+
+
+def gen_url(r: random.Random) -> str:
+    """A URL-like string: mostly structured, sometimes random characters."""
+    if r.random() < 0.2:
+        return "".join(r.choice(_CHARS) for _ in range(r.randrange(0, 14)))
+    scheme = r.choice(_SCHEMES)
+    sep = r.choice(["://", "://", ":", ":/", ""])
+    s = (scheme + sep if scheme else r.choice(["", "//", "/"])) + r.choice(_USERS)
+    s += r.choice(_HOSTS) + r.choice(_PORTS) + r.choice(_PATHS) + r.choice(_TAILS)
+    return s
+
+
+def as_json(v: Any) -> Any:
+    """What Go's encoding/json makes of a value: invalid UTF-8 bytes become U+FFFD."""
+    if isinstance(v, str):
+        return v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if isinstance(v, list):
+        return [as_json(x) for x in v]
+    return v
+
+
+def ours(s: str) -> dict[str, Any] | str:
+    try:
+        u = _neturl.parse_url(s)
+    except _neturl.URLError as e:
+        return str(e)
+    fields = {
+        "scheme": u.scheme,
+        "opaque": u.opaque,
+        "user": None if u.user is None else list(u.user),
+        "host": u.host,
+        "path": u.path,
+        "raw_path": u.raw_path,
+        "force_query": u.force_query,
+        "raw_query": u.raw_query,
+        "fragment": u.fragment,
+        "raw_fragment": u.raw_fragment,
+        "omit_host": u.omit_host,
+        "string": u.string(),
+        "redacted": u.redacted(),
+    }
+    return {k: as_json(v) for k, v in fields.items()}
+
+
+class TestURLParse:
+    def test_generated_urls(self) -> None:
+        """Fields, String, Redacted and error texts equal Go's for generated URLs."""
+        r = random.Random(20261125)
+        inputs = sorted({gen_url(r) for _ in range(N)})
+        answers = ask("goenv.url", [{"S": s} for s in inputs])
+        mismatches = []
+        for s, a in zip(inputs, answers, strict=True):
+            want = a.error if a.error is not None else a.result
+            if ours(s) != want:
+                mismatches.append((s, ours(s), want))
+        assert not mismatches, mismatches[:5]
+
+
+def _key(name: str, r: random.Random) -> str:
+    key = bytes([r.choice([1, 1, 1, 2])]) + r.randbytes(r.choice([32, 32, 31, 0]))
+    h = hashlib.sha256(name.encode() + b"\n" + key).digest()[:4].hex()
+    if r.random() < 0.2:
+        h = r.choice([h.upper(), h[:7], h[:7] + "g", "0x" + h[2:], "+" + h[1:]])
+    k64 = base64.b64encode(key).decode()
+    if r.random() < 0.2:
+        k64 = r.choice([k64.rstrip("="), k64 + "=", k64[:-2] + "!=", "", k64 + "AA"])
+    return f"{name}+{h}+{k64}"
+
+
+class TestVerifierKeys:
+    def test_generated_keys(self) -> None:
+        """check_verifier_key accepts and refuses what note.NewVerifier does, same texts."""
+        r = random.Random(7)
+        names = ["sum.example", "a", "", "a b", "é", "x\u2028y", "x\x1cy", "sum.example/p"]
+        inputs = sorted({_key(r.choice(names), r) for _ in range(N // 5)} | {"a", "a+b", "++"})
+        answers = ask("note.verifier", [{"Key": k} for k in inputs])
+        for k, a in zip(inputs, answers, strict=True):
+            try:
+                got: str | None = None
+                name = check_verifier_key(k)
+            except InvalidInput as e:
+                got = str(e)
+            assert got == a.error, k
+            if got is None:
+                assert name == a.result["name"], k
