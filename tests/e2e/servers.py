@@ -10,13 +10,16 @@ Import the fixtures into a test module or conftest to use them. Missing binaries
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import secrets
 import shutil
 import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -197,3 +200,136 @@ def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Regist
     server = RegistryServer(tmp_path_factory.mktemp("registry"))
     with running(server):
         yield server
+
+
+class TokenServer:
+    """A registry token service (the Docker token flow) on a loopback port, for
+    docker-registry's ``auth: token`` config: checks basic credentials, grants every scope
+    asked for, and signs ES256 JWTs with a self-signed certificate the registry trusts."""
+
+    service = "gomodproxy-test"
+    issuer = "gomodproxy-test-issuer"
+
+    def __init__(self, workdir: Path, username: str, password: str) -> None:
+        import datetime
+        import http.server
+        import threading
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "token-signer")])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+        self.cert_path = workdir / "token-cert.pem"
+        self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self._x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+        self.expected = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+        self.requests = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                outer.requests += 1
+                if self.headers.get("Authorization") != outer.expected:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                scopes = " ".join(query.get("scope", [])).split()
+                body = json.dumps({"token": outer.sign(scopes), "expires_in": 300}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def sign(self, scopes: list[str]) -> str:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        access = []
+        for scope in scopes:
+            kind, _, rest = scope.partition(":")
+            name, _, actions = rest.rpartition(":")
+            access.append({"type": kind, "name": name, "actions": actions.split(",")})
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "sub": "tester",
+            "aud": self.service,
+            "exp": now + 300,
+            "nbf": now - 10,
+            "iat": now,
+            "jti": secrets.token_hex(8),
+            "access": access,
+        }
+        header = {"typ": "JWT", "alg": "ES256", "x5c": [self._x5c]}
+
+        def b64(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+        der = self.key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        return f"{signing_input}.{b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+    def registry_config(self) -> str:
+        return f"""auth:
+  token:
+    realm: http://127.0.0.1:{self.port}/token
+    service: {self.service}
+    issuer: {self.issuer}
+    rootcertbundle: {self.cert_path}
+"""
+
+    def __enter__(self) -> TokenServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def htpasswd_config(workdir: Path, username: str, password: str) -> str:
+    """docker-registry config for basic auth with a bcrypt htpasswd file (skips without crypt)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            import crypt
+        except ImportError:
+            pytest.skip("no bcrypt available to write an htpasswd file")
+        hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
+    if not hashed or not hashed.startswith("$2"):
+        pytest.skip("the C library has no bcrypt")
+    path = workdir / "htpasswd"
+    path.write_text(f"{username}:{hashed}\n")
+    return f"""auth:
+  htpasswd:
+    realm: gomodproxy-test
+    path: {path}
+"""

@@ -13,7 +13,7 @@ Each element of the *escaped* module path (upper case already written as ``!x``,
 ``~`` and other characters may occur) is kept as it is when it already matches that grammar
 with single separators only, and is otherwise written ``x__<base32 of its UTF-8>`` (lower case,
 no padding). A kept element never contains ``__`` and a rewritten one always does, so decoding
-is unambiguous. ``github.com/!azure/go-autorest`` → ``github.com/x__ceyxu5dsmu/go-autorest``.
+is unambiguous. ``github.com/!azure/go-autorest`` → ``github.com/x__efqxu5lsmu/go-autorest``.
 
 Version tag. Tags may be ``[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`` and may hold upper case, so the
 *unescaped* version is used with ``+`` written as ``_`` (a version never contains ``_``):
