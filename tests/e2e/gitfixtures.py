@@ -204,20 +204,21 @@ def go_download(env: Mapping[str, str], targets: Sequence[str], cwd: Path) -> li
     return _json_stream(proc.stdout)
 
 
-def go_versions(env: Mapping[str, str], path: str, cwd: Path) -> list[str] | None:
-    """``go list -m -versions`` of a module; None when the go command fails."""
+def go_versions(env: Mapping[str, str], path: str, cwd: Path) -> tuple[list[str], str]:
+    """``go list -m -versions -e`` of a module: (versions, error text or "")."""
     proc = subprocess.run(
-        ["go", "list", "-m", "-versions", "-json", path],
+        ["go", "list", "-m", "-versions", "-e", "-json", path],
         cwd=cwd,
         env=dict(env),
         capture_output=True,
         text=True,
         timeout=120,
     )
-    if proc.returncode != 0:
-        return None
-    out: list[str] = json.loads(proc.stdout).get("Versions") or []
-    return out
+    if proc.returncode != 0 or not proc.stdout.strip():
+        return [], proc.stderr.strip() or f"exit status {proc.returncode}"
+    obj = json.loads(proc.stdout)
+    err = obj.get("Error") or {}
+    return list(obj.get("Versions") or []), str(err.get("Err", "")) if err else ""
 
 
 def _json_stream(text: str) -> list[dict[str, Any]]:

@@ -228,8 +228,9 @@ class CodeRepo:
     ) -> str:
         """The highest allowed tag reachable from the commit (codehost RecentTag).
 
-        A fresh go command sees only the queried commit of a shallow clone first, so tags on
-        the commit itself win when one of them is allowed; otherwise the full history decides.
+        A fresh go command's shallow clone has, as local tags, only the tag it fetched the
+        commit through (if any): when that tag is allowed it is the answer; otherwise the
+        full history decides.
         """
 
         async def highest_of(tags: list[str]) -> str:
@@ -242,9 +243,11 @@ class CodeRepo:
                     best = sem
             return prefix + best if best else ""
 
-        at_commit = await highest_of(info.tags)
-        if at_commit:
-            return at_commit
+        ref = info.origin.ref
+        if ref.startswith("refs/tags/"):
+            at_commit = await highest_of([ref[len("refs/tags/") :]])
+            if at_commit:
+                return at_commit
         merged = await self.repo.merged_tags(info.name)
         return await highest_of(merged)
 
