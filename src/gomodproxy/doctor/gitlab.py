@@ -1,0 +1,210 @@
+"""GitLab CI files → contexts. Pure: parsed documents in (the collector resolves local
+``include``s and hands every file in merge order), contexts and findings out.
+
+Variables: top-level ``variables`` < job ``variables`` (after ``extends`` are merged); both are
+overridden by project, group and instance CI/CD variables, which the doctor cannot see (C04).
+Hidden jobs (``.name``) are templates and run nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from gomodproxy.doctor.dockerfile import GO_COMMAND
+from gomodproxy.doctor.model import Context, Finding, Setting, Severity
+from gomodproxy.doctor.yamlsrc import LMap, LSeq
+
+RESERVED = frozenset(
+    [
+        "default",
+        "include",
+        "stages",
+        "variables",
+        "workflow",
+        "image",
+        "services",
+        "cache",
+        "before_script",
+        "after_script",
+        "spec",
+    ]
+)
+_GO_SETTINGS = (
+    "GOPROXY",
+    "GONOPROXY",
+    "GOPRIVATE",
+    "GONOSUMDB",
+    "GOSUMDB",
+    "GOINSECURE",
+    "GOVCS",
+    "GOFLAGS",
+    "GOTOOLCHAIN",
+)
+_REF = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _variables(obj: Any, source: str, file: str) -> dict[str, Setting]:
+    out: dict[str, Setting] = {}
+    if not isinstance(obj, LMap):
+        return out
+    for k, v in obj.items():
+        if isinstance(v, LMap):
+            v = v.get("value", "")
+        value = "" if v is None else str(v)
+        out[k] = Setting(k, value, source, file, obj.line_of(k))
+    return out
+
+
+def _merge(base: LMap, over: LMap) -> LMap:
+    """GitLab's deep merge of hashes (``extends``, ``include``): ``over`` wins."""
+    out = LMap(base)
+    out.line, out.key_lines = over.line, {**base.key_lines, **over.key_lines}
+    for k, v in over.items():
+        out[k] = _merge(base[k], v) if isinstance(v, LMap) and isinstance(base.get(k), LMap) else v
+    return out
+
+
+def analyze(docs: list[tuple[str, Any]]) -> tuple[list[Context], list[Finding]]:
+    """Contexts and findings of a pipeline made of ``docs`` (included files first)."""
+    findings: list[Finding] = []
+    top_vars: dict[str, Setting] = {}
+    jobs: dict[str, tuple[str, LMap]] = {}
+    default: LMap = LMap()
+    default.key_lines = {}
+    for file, data in docs:
+        if data is None:
+            continue
+        if not isinstance(data, LMap):
+            findings.append(
+                Finding(
+                    "X01",
+                    Severity.WARN,
+                    "GitLab CI file is not a mapping; not analysed",
+                    "check the file's YAML",
+                    file,
+                    1,
+                )
+            )
+            continue
+        top_vars.update(_variables(data.get("variables"), "top-level variables", file))
+        if isinstance(data.get("default"), LMap):
+            default = _merge(default, data["default"])
+        for name, job in data.items():
+            if name in RESERVED:
+                continue
+            if not isinstance(job, LMap):
+                findings.append(
+                    Finding(
+                        "X01",
+                        Severity.WARN,
+                        f"GitLab CI key {name!r} is neither a keyword nor a job",
+                        "check the spelling",
+                        file,
+                        data.line_of(name),
+                    )
+                )
+                continue
+            job = _attach_file(job, file)
+            jobs[name] = (file, _merge(jobs[name][1], job) if name in jobs else job)
+    contexts = []
+    pipeline = docs[-1][0] if docs else ""
+    for name, (file, _job) in jobs.items():
+        if name.startswith("."):
+            continue
+        resolved = _resolve(name, jobs, findings, set())
+        contexts.append(_context(name, file, resolved, default, top_vars, pipeline))
+    for s in {**top_vars, **{k: v for c in contexts for k, v in c.env.items()}}.values():
+        if s.key in _GO_SETTINGS:
+            findings.append(
+                Finding(
+                    "C04",
+                    Severity.INFO,
+                    f"{s.key} is set in the CI file, but a project, group or instance CI/CD "
+                    f"variable named {s.key} overrides it without a trace in the pipeline",
+                    f"check Settings > CI/CD > Variables of the project and its groups for {s.key}",
+                    s.file,
+                    s.line,
+                )
+            )
+    return contexts, findings
+
+
+def _attach_file(job: LMap, file: str) -> LMap:
+    """Remember the file of a job's variables before merging hides it."""
+    job = LMap(job)
+    job.line, job.key_lines = job.line, dict(job.key_lines)
+    job["__vars__"] = _variables(job.get("variables"), "job variables", file)
+    return job
+
+
+def _resolve(
+    name: str, jobs: dict[str, tuple[str, LMap]], findings: list[Finding], seen: set[str]
+) -> LMap:
+    file, job = jobs[name]
+    ext = job.get("extends")
+    parents = [ext] if isinstance(ext, str) else list(ext) if isinstance(ext, LSeq) else []
+    merged = LMap()
+    merged.key_lines = {}
+    merged_vars: dict[str, Setting] = {}
+    for p in parents:
+        p = str(p)
+        if p in seen or p not in jobs or len(seen) > 10:
+            why = "loops" if p in seen else "is not defined" if p not in jobs else "nests too deep"
+            findings.append(
+                Finding(
+                    "X01",
+                    Severity.WARN,
+                    f"job {name}: extends {p}, which {why}",
+                    "fix the `extends` chain",
+                    file,
+                    job.line_of("extends"),
+                )
+            )
+            continue
+        base = _resolve(p, jobs, findings, seen | {name})
+        merged_vars.update(base.get("__vars__", {}))
+        merged = _merge(merged, base)
+    out = _merge(merged, job)
+    out["__vars__"] = {**merged_vars, **job.get("__vars__", {})}
+    return out
+
+
+def _lines(obj: Any) -> list[str]:
+    if isinstance(obj, LSeq):
+        return [str(x) for x in obj if x is not None]
+    return [str(obj)] if obj else []
+
+
+def _context(
+    name: str, file: str, job: LMap, default: LMap, top: dict[str, Setting], pipeline: str
+) -> Context:
+    ctx = Context(f"{file} job {name}", "gitlab", file, job.line)
+    env = {**top, **job.get("__vars__", {})}
+    defined = {k: s.value for k, s in env.items()}
+    for k, s in list(env.items()):
+        refs = _REF.findall(s.value)
+        if any(r not in defined for r in refs):
+            env[k] = Setting(s.key, s.value, s.source, s.file, s.line, known=False)
+    ctx.env = env
+    image = job.get("image", default.get("image", ""))
+    if isinstance(image, LMap):
+        image = image.get("name", "")
+    script = [
+        *_lines(job.get("before_script", default.get("before_script"))),
+        *_lines(job.get("script")),
+    ]
+    for text in script:
+        for gm in GO_COMMAND.finditer(text):
+            ctx.go_commands.append((gm.group(0).strip(" ;&|(`"), job.line_of("script")))
+    tokens = {r for t in script for r in _REF.findall(t)} | {
+        r for s in env.values() for r in _REF.findall(s.value)
+    }
+    ctx.facts.update(
+        job=name,
+        image=str(image or ""),
+        pipeline=pipeline,
+        secrets=sorted(t for t in tokens if t == "CI_JOB_TOKEN" or "TOKEN" in t or "PASS" in t),
+    )
+    ctx.facts["own_token"] = "CI_JOB_TOKEN"
+    return ctx
