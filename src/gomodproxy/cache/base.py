@@ -1,0 +1,60 @@
+"""Contracts of the metadata cache and of single-flight, so a shared (Redis) implementation can
+replace the in-process one without the service noticing.
+
+Metadata are the mutable answers (``@v/list``, ``@latest``, ``.info`` of a query): small
+bytes with a time of storage. Freshness is the caller's business: the cache keeps an entry
+for ``keep`` seconds (long enough to serve it stale when the upstream fails) and reports its
+age; the service decides whether that age is fresh, stale-but-usable or too old.
+
+Single-flight: every caller of ``run(key, fn)`` with the same key while a call is in progress
+gets that call's result (or its exception) instead of starting its own. ``fn`` must be
+idempotent and must begin by re-checking storage: a distributed implementation runs it once
+per replica after the lock holder finished, and then it finds the artifact stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar, runtime_checkable
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """A cached metadata answer and the UNIX time it was stored."""
+
+    value: bytes
+    stored_at: float
+
+
+@runtime_checkable
+class MetadataCache(Protocol):
+    """Key → small bytes with a storage time."""
+
+    #: Label for metrics (``memory``, ``redis``).
+    tier: str
+
+    async def get(self, key: str) -> CacheEntry | None:
+        """The entry, or None when absent or older than its ``keep``."""
+
+    async def set(self, key: str, value: bytes, keep: float) -> None:
+        """Store ``value`` now, to be kept for ``keep`` seconds."""
+
+    async def aclose(self) -> None:
+        """Release connections."""
+
+
+@runtime_checkable
+class SingleFlight(Protocol):
+    """At most one concurrent execution per key; waiters share its outcome."""
+
+    async def run(self, key: str, fn: Callable[[], Awaitable[T]]) -> T:
+        """Run ``fn`` unless a run for ``key`` is in progress; either way return its result."""
+
+    def inflight(self) -> int:
+        """How many keys are being fetched right now (for the inflight gauge)."""
+
+    async def aclose(self) -> None:
+        """Release connections and locks."""

@@ -1,0 +1,88 @@
+"""``gomodproxy serve``: run the caching GOPROXY server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from gomodproxy.config import Settings, load_settings, set_flag_pairs
+from gomodproxy.deps import build_service
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="run the caching GOPROXY server")
+    add_settings_flags(p)
+    p.set_defaults(func=run)
+
+
+def add_settings_flags(p: argparse.ArgumentParser) -> None:
+    """Flags shared by ``serve`` and ``config show``."""
+    p.add_argument("--config", metavar="FILE", help="TOML settings file")
+    p.add_argument("--listen", metavar="HOST:PORT", help="address to listen on (127.0.0.1:3000)")
+    p.add_argument("--storage", metavar="DIR|URL", help="storage directory or URL (./data)")
+    p.add_argument("--workers", type=int, metavar="N", help="worker processes (CPU count)")
+    p.add_argument("--upstream", metavar="GOPROXY", help="upstream list, in GOPROXY syntax")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any setting (repeatable)")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    flags: dict[str, Any] = dict(set_flag_pairs(args.set))
+    for name in ("listen", "storage", "workers"):
+        if getattr(args, name) is not None:
+            flags[name] = getattr(args, name)
+    if args.upstream is not None:
+        flags["goproxy"] = args.upstream
+    return load_settings(args.config, flags=flags)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = settings_from_args(args)
+    # Fail early, in the parent, on storage or GOPROXY problems.
+    probe = build_service(settings)
+    asyncio.run(probe.aclose())
+
+    host, port = settings.listen_host_port()
+    workers = settings.effective_workers()
+    metrics_dir = Path(tempfile.mkdtemp(prefix="gomodproxy-metrics-"))
+    os.environ["GOMODPROXY_SETTINGS_JSON"] = settings.to_json()
+    os.environ["GOMODPROXY_METRICS_DIR"] = str(metrics_dir)
+    level = str(settings.log_level).lower()
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    print(
+        f"gomodproxy: serving on http://{host}:{port} with {workers} worker(s); "
+        f"storage {settings.storage}; upstream {settings.goproxy}",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        uvicorn.run(
+            "gomodproxy.server.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers if workers > 1 else None,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            access_log=False,
+            server_header=False,
+            log_level="warning" if level != "debug" else "debug",
+            timeout_graceful_shutdown=int(settings.shutdown_timeout),
+            backlog=4096,
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0

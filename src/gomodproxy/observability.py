@@ -1,0 +1,319 @@
+"""Prometheus metrics and the JSON request log, cheap enough for the hot path.
+
+Metrics. Each worker process counts in plain dicts (a request costs two dict updates and a
+bisect), and writes a snapshot to ``<metrics dir>/worker-<pid>.json`` about once a second.
+``/metrics``, answered by whichever worker gets it, refreshes its own snapshot and sums every
+worker's; counters of workers that exited stay in the sum (counters never go down), the
+in-flight gauge counts live workers only. The exposition text is made by prometheus_client.
+
+Names (base units, ``_total`` counters)::
+
+    gomodproxy_http_requests_total{route,code}
+    gomodproxy_http_request_duration_seconds{route}          histogram
+    gomodproxy_cache_lookups_total{tier,result}
+    gomodproxy_upstream_requests_total{source,artifact,outcome}
+    gomodproxy_upstream_request_duration_seconds{source}     histogram
+    gomodproxy_inflight_fetches                              gauge
+
+Other components add counters with ``Metrics.inc(name, help, labels)`` (for example
+``gomodproxy_verification_failures_total``).
+
+Request log. One JSON object per line on stdout, built with one ``json.dumps``; lines are
+buffered and written at most every 0.2 s (and on shutdown), so a request never waits on a
+write system call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import time
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import CollectorRegistry
+
+#: Histogram bucket upper bounds in seconds (the last, +Inf, is implicit).
+REQUEST_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+UPSTREAM_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+_HELP = {
+    "gomodproxy_http_requests_total": "HTTP requests answered, by route and status code.",
+    "gomodproxy_http_request_duration_seconds": "Time to answer an HTTP request, by route.",
+    "gomodproxy_cache_lookups_total": "Cache lookups by tier (memory, storage) and result.",
+    "gomodproxy_upstream_requests_total": "Requests to sources by artifact and outcome.",
+    "gomodproxy_upstream_request_duration_seconds": "Time of one request to a source.",
+    "gomodproxy_inflight_fetches": "Upstream fetches in progress (single-flight keys).",
+}
+
+
+class Metrics:
+    """Per-process counters and histograms, aggregated across workers at scrape time."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory
+        self.requests: dict[tuple[str, int], int] = {}
+        self.request_hist: dict[str, list[float]] = {}
+        self.cache: dict[tuple[str, str], int] = {}
+        self.upstream_count: dict[tuple[str, str, str], int] = {}
+        self.upstream_hist: dict[str, list[float]] = {}
+        #: name → {label tuple → value}; help texts in ``_extra_help``.
+        self.extra: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+        self._extra_help: dict[str, str] = {}
+        self.inflight: Callable[[], int] = lambda: 0
+        self._file = directory / f"worker-{os.getpid()}.json" if directory else None
+
+    # -- recording (hot path) -----------------------------------------------------------
+
+    def request(self, route: str, code: int, seconds: float) -> None:
+        key = (route, code)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        hist = self.request_hist.get(route)
+        if hist is None:
+            hist = self.request_hist[route] = [0.0] * (len(REQUEST_BUCKETS) + 3)
+        hist[bisect_left(REQUEST_BUCKETS, seconds)] += 1
+        hist[-2] += seconds
+        hist[-1] += 1
+
+    def cache_lookup(self, tier: str, result: str) -> None:
+        key = (tier, result)
+        self.cache[key] = self.cache.get(key, 0) + 1
+
+    def upstream(self, source: str, artifact: str, outcome: str, seconds: float) -> None:
+        key = (source, artifact, outcome)
+        self.upstream_count[key] = self.upstream_count.get(key, 0) + 1
+        hist = self.upstream_hist.get(source)
+        if hist is None:
+            hist = self.upstream_hist[source] = [0.0] * (len(UPSTREAM_BUCKETS) + 3)
+        hist[bisect_left(UPSTREAM_BUCKETS, seconds)] += 1
+        hist[-2] += seconds
+        hist[-1] += 1
+
+    def inc(
+        self, name: str, help: str, labels: dict[str, str] | None = None, value: float = 1
+    ) -> None:
+        """Add to a counter defined by its caller (name must end in ``_total``)."""
+        self._extra_help.setdefault(name, help)
+        series = self.extra.setdefault(name, {})
+        key = tuple(sorted((labels or {}).items()))
+        series[key] = series.get(key, 0) + value
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "requests": [[r, c, n] for (r, c), n in self.requests.items()],
+            "request_hist": self.request_hist,
+            "cache": [[t, r, n] for (t, r), n in self.cache.items()],
+            "upstream": [[s, a, o, n] for (s, a, o), n in self.upstream_count.items()],
+            "upstream_hist": self.upstream_hist,
+            "extra": {
+                name: [[dict(k), v] for k, v in series.items()]
+                for name, series in self.extra.items()
+            },
+            "extra_help": self._extra_help,
+            "inflight": self.inflight(),
+        }
+
+    def write_snapshot(self) -> None:
+        if self._file is None:
+            return
+        tmp = self._file.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(self.snapshot()))
+            os.replace(tmp, self._file)
+        except OSError:
+            pass
+
+    def _snapshots(self) -> list[dict[str, Any]]:
+        if self.directory is None:
+            return [self.snapshot()]
+        self.write_snapshot()
+        out = []
+        for path in sorted(self.directory.glob("worker-*.json")):
+            try:
+                out.append(json.loads(path.read_text()))
+            except (OSError, ValueError):
+                continue
+        return out or [self.snapshot()]
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every worker's metrics, summed."""
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_SnapshotCollector(self._snapshots()))
+        return generate_latest(registry)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sum_hists(snaps: Iterable[dict[str, Any]], field: str) -> dict[str, list[float]]:
+    total: dict[str, list[float]] = {}
+    for snap in snaps:
+        for label, hist in snap.get(field, {}).items():
+            acc = total.setdefault(label, [0.0] * len(hist))
+            for i, v in enumerate(hist):
+                acc[i] += v
+    return total
+
+
+def _histogram(
+    name: str, label: str, hists: dict[str, list[float]], bounds: tuple[float, ...]
+) -> Metric:
+    fam = HistogramMetricFamily(name, _HELP[name], labels=[label])
+    for value, hist in sorted(hists.items()):
+        cumulative, buckets = 0.0, []
+        for i, bound in enumerate(bounds):
+            cumulative += hist[i]
+            buckets.append((repr(bound), cumulative))
+        cumulative += hist[len(bounds)]
+        buckets.append(("+Inf", cumulative))
+        fam.add_metric([value], buckets, hist[-2])
+    return fam
+
+
+class _SnapshotCollector:
+    def __init__(self, snaps: list[dict[str, Any]]) -> None:
+        self.snaps = snaps
+
+    def collect(self) -> Iterable[Metric]:
+        snaps = self.snaps
+        requests: dict[tuple[str, str], float] = {}
+        cache: dict[tuple[str, str], float] = {}
+        upstream: dict[tuple[str, str, str], float] = {}
+        extra: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+        helps: dict[str, str] = {}
+        inflight = 0
+        for snap in snaps:
+            for route, code, n in snap["requests"]:
+                requests[(route, str(code))] = requests.get((route, str(code)), 0) + n
+            for tier, result, n in snap["cache"]:
+                cache[(tier, result)] = cache.get((tier, result), 0) + n
+            for s, a, o, n in snap["upstream"]:
+                upstream[(s, a, o)] = upstream.get((s, a, o), 0) + n
+            for name, series in snap.get("extra", {}).items():
+                acc = extra.setdefault(name, {})
+                for labels, v in series:
+                    key = tuple(sorted(labels.items()))
+                    acc[key] = acc.get(key, 0) + v
+            helps.update(snap.get("extra_help", {}))
+            if snap["pid"] == os.getpid() or _alive(int(snap["pid"])):
+                inflight += int(snap.get("inflight", 0))
+
+        fam = CounterMetricFamily(
+            "gomodproxy_http_requests",
+            _HELP["gomodproxy_http_requests_total"],
+            labels=["route", "code"],
+        )
+        for labels, n in sorted(requests.items()):
+            fam.add_metric(list(labels), n)
+        yield fam
+        yield _histogram(
+            "gomodproxy_http_request_duration_seconds",
+            "route",
+            _sum_hists(snaps, "request_hist"),
+            REQUEST_BUCKETS,
+        )
+        fam = CounterMetricFamily(
+            "gomodproxy_cache_lookups",
+            _HELP["gomodproxy_cache_lookups_total"],
+            labels=["tier", "result"],
+        )
+        for labels, n in sorted(cache.items()):
+            fam.add_metric(list(labels), n)
+        yield fam
+        fam = CounterMetricFamily(
+            "gomodproxy_upstream_requests",
+            _HELP["gomodproxy_upstream_requests_total"],
+            labels=["source", "artifact", "outcome"],
+        )
+        for labels3, n in sorted(upstream.items()):
+            fam.add_metric(list(labels3), n)
+        yield fam
+        yield _histogram(
+            "gomodproxy_upstream_request_duration_seconds",
+            "source",
+            _sum_hists(snaps, "upstream_hist"),
+            UPSTREAM_BUCKETS,
+        )
+        gauge = GaugeMetricFamily(
+            "gomodproxy_inflight_fetches", _HELP["gomodproxy_inflight_fetches"]
+        )
+        gauge.add_metric([], inflight)
+        yield gauge
+        for name, series in sorted(extra.items()):
+            base = name[: -len("_total")] if name.endswith("_total") else name
+            names = sorted({k for key in series for k, _ in key})
+            fam = CounterMetricFamily(base, helps.get(name, name), labels=names)
+            for key, v in sorted(series.items()):
+                d = dict(key)
+                fam.add_metric([d.get(n, "") for n in names], v)
+            yield fam
+
+
+class RequestLog:
+    """Buffered JSON-lines writer for the per-request log."""
+
+    def __init__(self, stream: IO[str] | None = None, interval: float = 0.2) -> None:
+        self.stream = stream or sys.stdout
+        self.interval = interval
+        self._lines: list[str] = []
+        self._scheduled = False
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._lines.append(json.dumps(record, separators=(",", ":")))
+        if not self._scheduled:
+            self._scheduled = True
+            try:
+                asyncio.get_running_loop().call_later(self.interval, self.flush)
+            except RuntimeError:
+                self.flush()
+
+    def flush(self) -> None:
+        self._scheduled = False
+        if not self._lines:
+            return
+        lines, self._lines = self._lines, []
+        with contextlib.suppress(OSError, ValueError):
+            self.stream.write("\n".join(lines) + "\n")
+            self.stream.flush()
+
+
+def now_rfc3339() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"

@@ -1,0 +1,439 @@
+"""The ASGI application: a minimal raw app, no framework, built for the warm-hit path.
+
+Hot path: a GET or HEAD whose decoded path, minus the leading ``/``, is a key of the
+service's hot cache (immutable artifacts are cached under their storage key, which is exactly
+the escaped request path) is answered with response messages prepared once per artifact:
+no parsing, no validation (done when the artifact entered the cache), one metrics update and
+one buffered log line.
+
+Everything else: mounted prefixes (``app.mount("/sumdb/", other_asgi_app)``), ``/healthz``,
+``/readyz``, ``/metrics``, then the protocol routes through ``paths.parse_request`` and the
+service. ``http_errors.error_response`` is the only error → status mapping.
+
+Optional route modules install themselves: each module named in ``ROUTE_MODULES`` that can
+be imported and defines ``install(app: ProxyApp) -> None`` is called once at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import itertools
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+from gomodproxy.config import Settings
+from gomodproxy.errors import NotFound
+from gomodproxy.observability import Metrics, RequestLog
+from gomodproxy.server.http_errors import error_response
+from gomodproxy.server.paths import ModRequest, parse_request
+from gomodproxy.service import CONTENT_TYPES, Artifact, ProxyService, Trace
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger("gomodproxy.server")
+
+#: Modules that may add routes (checksum database, status page), if present.
+ROUTE_MODULES = ("gomodproxy.server.sumdb_routes", "gomodproxy.server.status")
+
+_TEXT = b"text/plain; charset=utf-8"
+_EMPTY_BODY: Message = {"type": "http.response.body", "body": b""}
+
+
+class _Prepared:
+    """Pre-built response messages of one immutable artifact held in memory."""
+
+    __slots__ = ("body", "head_start", "start")
+
+    def __init__(self, headers: list[tuple[bytes, bytes]], data: bytes) -> None:
+        self.start: Message = {"type": "http.response.start", "status": 200, "headers": headers}
+        self.head_start = self.start
+        self.body: Message = {"type": "http.response.body", "body": data}
+
+
+class ProxyApp:
+    """The GOPROXY protocol over ASGI."""
+
+    def __init__(
+        self,
+        service: ProxyService,
+        settings: Settings,
+        metrics: Metrics | None = None,
+        request_log: RequestLog | None = None,
+    ) -> None:
+        self.service = service
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self.metrics.inflight = service.flight.inflight
+        self.request_log = request_log
+        self.upstream_error_status = int(settings.upstream_error_status)
+        self.immutable_cc = f"public, max-age={int(settings.immutable_max_age)}, immutable".encode()
+        self.mutable_cc = f"public, max-age={max(0, int(settings.list_ttl))}".encode()
+        self.mounts: list[tuple[str, ASGIApp]] = []
+        self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
+        self._ids = itertools.count(1)
+        self._id_prefix = f"{os.getpid():x}-"
+        self._hot = service.hot
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def mount(self, prefix: str, app: ASGIApp) -> None:
+        """Send requests whose path starts with ``prefix`` (e.g. ``/sumdb/``) to ``app``."""
+        self.mounts.append((prefix, app))
+        self.mounts.sort(key=lambda m: -len(m[0]))
+
+    def install_route_modules(self) -> None:
+        for name in ROUTE_MODULES:
+            try:
+                mod = importlib.import_module(name)
+            except ImportError:
+                continue
+            install = getattr(mod, "install", None)
+            if install is not None:
+                install(self)
+
+    # -- ASGI entry ---------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = time.perf_counter()
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if method == "GET" or method == "HEAD":
+            art = self._hot.get(path[1:])
+            if art is not None and art.http_cache is not None:
+                for name, _ in scope["headers"]:
+                    if name == b"if-none-match" or name == b"range":
+                        break
+                else:
+                    prepared: _Prepared = art.http_cache
+                    if method == "GET":
+                        await send(prepared.start)
+                        await send(prepared.body)
+                    else:
+                        await send(prepared.head_start)
+                        await send(_EMPTY_BODY)
+                    self._done(scope, art.kind, 200, art.size, start, "hit", "memory", art.key)
+                    return
+        for prefix, app in self.mounts:
+            if path.startswith(prefix):
+                await app(scope, receive, send)
+                self._done(scope, prefix.strip("/"), 0, 0, start, "", "", "")
+                return
+        if path == "/healthz":
+            await self._plain(send, method, 200, b"ok\n", b"no-store")
+            self._done(scope, "healthz", 200, 3, start, "", "", "")
+            return
+        if path == "/readyz":
+            status, body = await self._ready()
+            await self._plain(send, method, status, body, b"no-store")
+            self._done(scope, "readyz", status, len(body), start, "", "", "")
+            return
+        if path == "/metrics":
+            body = self.metrics.render()
+            await self._send(
+                send,
+                method,
+                200,
+                [
+                    (b"content-type", b"text/plain; version=0.0.4; charset=utf-8"),
+                    (b"cache-control", b"no-store"),
+                ],
+                body,
+            )
+            self._done(scope, "metrics", 200, len(body), start, "", "", "")
+            return
+        if method != "GET" and method != "HEAD":
+            await self._send(
+                send,
+                "GET",
+                405,
+                [(b"content-type", _TEXT), (b"allow", b"GET, HEAD")],
+                b"method not allowed\n",
+            )
+            self._done(scope, "other", 405, 0, start, "", "", "")
+            return
+        await self._protocol(scope, send, path, method, start)
+
+    async def _protocol(
+        self, scope: Scope, send: Send, path: str, method: str, start: float
+    ) -> None:
+        trace = Trace()
+        route = "other"
+        req: ModRequest | None = None
+        try:
+            req = parse_request(path)
+            route = req.kind
+            service = self.service
+            if req.kind in ("info", "mod", "zip"):
+                art = await service.immutable(req.kind, req.path, req.version, trace)
+            elif req.kind == "list":
+                art = await service.list(req.path, trace)
+            elif req.kind == "latest":
+                art = await service.latest(req.path, trace)
+            else:
+                art = await service.query(req.path, req.version, trace)
+        except Exception as exc:  # every error becomes a status; never a traceback
+            status, body, cc = error_response(exc, self.upstream_error_status)
+            if status >= 500 and not isinstance(exc, NotFound):
+                log.error("%s %s: %s: %s", method, path, type(exc).__name__, exc)
+            await self._plain(send, method, status, body, cc)
+            self._done(
+                scope,
+                route,
+                status,
+                len(body),
+                start,
+                trace.cache,
+                trace.source,
+                path,
+                req,
+                str(exc),
+            )
+            return
+        status, size = await self._artifact(scope, send, method, art)
+        self._done(scope, route, status, size, start, trace.cache, trace.source, path, req)
+
+    # -- answering an artifact ----------------------------------------------------------
+
+    def _headers(self, art: Artifact) -> list[tuple[bytes, bytes]]:
+        headers = [
+            (b"content-type", CONTENT_TYPES[art.kind]),
+            (b"content-length", str(art.size).encode()),
+            (b"etag", art.etag.encode()),
+            (b"cache-control", self.immutable_cc if art.immutable else self.mutable_cc),
+        ]
+        if art.kind == "zip":
+            headers.append((b"accept-ranges", b"bytes"))
+        return headers
+
+    async def _artifact(
+        self, scope: Scope, send: Send, method: str, art: Artifact
+    ) -> tuple[int, int]:
+        if art.immutable and art.data is not None and art.http_cache is None:
+            art.http_cache = _Prepared(self._headers(art), art.data)
+        if_none_match = range_header = if_range = None
+        for name, value in scope["headers"]:
+            if name == b"if-none-match":
+                if_none_match = value
+            elif name == b"range":
+                range_header = value
+            elif name == b"if-range":
+                if_range = value
+        if if_none_match is not None and _etag_matches(if_none_match, art.etag):
+            headers = [
+                (b"etag", art.etag.encode()),
+                (b"cache-control", self.immutable_cc if art.immutable else self.mutable_cc),
+            ]
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send(_EMPTY_BODY)
+            return 304, 0
+        if (
+            range_header is not None
+            and art.kind == "zip"
+            and (if_range is None or if_range.decode("latin-1").strip() == art.etag)
+        ):
+            spec = _parse_range(range_header.decode("latin-1"), art.size)
+            if spec == UNSATISFIABLE:
+                headers = [
+                    (b"content-range", f"bytes */{art.size}".encode()),
+                    (b"content-type", _TEXT),
+                ]
+                await self._send(send, method, 416, headers, b"range not satisfiable\n")
+                return 416, 0
+            if spec is not None:
+                first, last = spec
+                headers = self._headers(art)
+                headers[1] = (b"content-length", str(last - first + 1).encode())
+                headers.append((b"content-range", f"bytes {first}-{last}/{art.size}".encode()))
+                await send({"type": "http.response.start", "status": 206, "headers": headers})
+                await self._body(send, method, art, first, last + 1)
+                return 206, last - first + 1
+        if art.http_cache is not None:
+            prepared: _Prepared = art.http_cache
+            await send(prepared.start)
+            await send(prepared.body if method == "GET" else _EMPTY_BODY)
+            return 200, art.size
+        await send({"type": "http.response.start", "status": 200, "headers": self._headers(art)})
+        await self._body(send, method, art, 0, art.size)
+        return 200, art.size
+
+    async def _body(self, send: Send, method: str, art: Artifact, begin: int, end: int) -> None:
+        if method == "HEAD":
+            await send(_EMPTY_BODY)
+            return
+        if art.data is not None:
+            await send({"type": "http.response.body", "body": art.data[begin:end]})
+            return
+        assert art.store is not None
+        async for chunk in art.store.stream(art.key, begin, end):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send(_EMPTY_BODY)
+
+    async def _plain(self, send: Send, method: str, status: int, body: bytes, cc: bytes) -> None:
+        await self._send(
+            send, method, status, [(b"content-type", _TEXT), (b"cache-control", cc)], body
+        )
+
+    @staticmethod
+    async def _send(
+        send: Send, method: str, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> None:
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body if method != "HEAD" else b""})
+
+    async def _ready(self) -> tuple[int, bytes]:
+        try:
+            await self.service.store.stat("_meta/readyz")
+        except Exception as exc:  # any storage failure means not ready
+            return 503, f"storage not ready: {type(exc).__name__}\n".encode()
+        return 200, b"ready\n"
+
+    # -- bookkeeping ----------------------------------------------------------------------
+
+    def _done(
+        self,
+        scope: Scope,
+        route: str,
+        status: int,
+        size: int,
+        start: float,
+        cache: str,
+        source: str,
+        key: str,
+        req: ModRequest | None = None,
+        error: str = "",
+    ) -> None:
+        elapsed = time.perf_counter() - start
+        if status:
+            self.metrics.request(route, status, elapsed)
+        if self.request_log is None:
+            return
+        client = scope.get("client")
+        record = {
+            "ts": round(time.time(), 3),
+            "request_id": self._id_prefix + str(next(self._ids)),
+            "method": scope["method"],
+            "route": route,
+            "path": scope["path"],
+            "module": req.path if req else "",
+            "version": req.version if req else "",
+            "cache": cache,
+            "source": source,
+            "status": status,
+            "bytes": size,
+            "duration_ms": round(elapsed * 1000, 3),
+            "client": client[0] if client else "",
+        }
+        if error:
+            record["error"] = error
+        self.request_log.write(record)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self._tasks.append(asyncio.ensure_future(self._snapshot_loop()))
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _snapshot_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(self.metrics.write_snapshot)
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for hook in self.on_shutdown:
+            await hook()
+        await self.service.aclose()
+        self.metrics.write_snapshot()
+        if self.request_log is not None:
+            self.request_log.flush()
+
+
+def _etag_matches(header: bytes, etag: str) -> bool:
+    text = header.decode("latin-1")
+    if text.strip() == "*":
+        return True
+    for candidate in text.split(","):
+        candidate = candidate.strip()
+        if candidate.startswith("W/"):
+            candidate = candidate[2:]
+        if candidate == etag:
+            return True
+    return False
+
+
+#: What ``_parse_range`` returns for a range that lies past the end (416).
+UNSATISFIABLE = (-1, -1)
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """One ``bytes=`` range → ``(first, last)`` inclusive; ``None`` to ignore the header (a
+    malformed or multi-range header: answering the whole body is allowed); ``UNSATISFIABLE``."""
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first_s, dash, last_s = spec.strip().partition("-")
+    if not dash:
+        return None
+    try:
+        if not first_s:
+            suffix = int(last_s)
+            if suffix <= 0:
+                return UNSATISFIABLE
+            return max(0, size - suffix), size - 1
+        first = int(first_s)
+        last = int(last_s) if last_s else size - 1
+    except ValueError:
+        return None
+    if first < 0 or last < first:
+        return None
+    if first >= size:
+        return UNSATISFIABLE
+    return first, min(last, size - 1)
+
+
+def create_app(settings: Settings | None = None, metrics_dir: Path | None = None) -> ProxyApp:
+    """Build the app for one worker process.
+
+    Worker processes started by ``gomodproxy serve`` get their settings from the environment
+    variable ``GOMODPROXY_SETTINGS_JSON`` (written by the parent, so no worker runs ``go env``)
+    and the shared metrics directory from ``GOMODPROXY_METRICS_DIR``.
+    """
+    from gomodproxy.config import load_settings
+    from gomodproxy.deps import build_service
+
+    if settings is None:
+        text = os.environ.get("GOMODPROXY_SETTINGS_JSON")
+        settings = Settings.from_json(text) if text else load_settings()
+    if metrics_dir is None and os.environ.get("GOMODPROXY_METRICS_DIR"):
+        metrics_dir = Path(os.environ["GOMODPROXY_METRICS_DIR"])
+    metrics = Metrics(metrics_dir)
+    service = build_service(settings, observer=metrics)
+    request_log = RequestLog() if settings.access_log else None
+    app = ProxyApp(service, settings, metrics, request_log)
+    app.install_route_modules()
+    return app

@@ -1,0 +1,52 @@
+"""The only place where errors become HTTP statuses.
+
+- ``NotFound``: 404, the go command falls through to its next GOPROXY entry;
+  ``Cache-Control: public, max-age=60``.
+- ``UpstreamError`` / ``UpstreamTimeout``: ``upstream_error_status``, 404 by default so a
+  client's ``,direct`` still works, 502 if the operator asks; ``no-store``.
+- ``InvalidInput``: 400, ``no-store``.
+- ``VerificationError``: 403, a refusal rather than "absent", so the client does not quietly
+  fall back; ``no-store``.
+- ``StorageError``: 503, ``no-store``.
+- anything else: 500 with a fixed text, never a traceback; ``no-store``.
+
+Bodies are one line of ``text/plain; charset=utf-8``, which the go command prints as
+"server response:".
+"""
+
+from __future__ import annotations
+
+from gomodproxy.errors import (
+    InvalidInput,
+    NotFound,
+    StorageError,
+    UpstreamError,
+    VerificationError,
+)
+
+NO_STORE = b"no-store"
+
+
+def error_response(
+    exc: BaseException, upstream_error_status: int = 404
+) -> tuple[int, bytes, bytes]:
+    """``(status, body, cache-control)`` for an exception raised while answering."""
+    if isinstance(exc, NotFound):
+        return 404, _line(str(exc) or "not found"), b"public, max-age=60"
+    if isinstance(exc, UpstreamError):
+        prefix = "not found: " if upstream_error_status == 404 else ""
+        return upstream_error_status, _line(f"{prefix}upstream error: {exc}"), NO_STORE
+    if isinstance(exc, VerificationError):
+        return 403, _line(f"SECURITY ERROR: {exc}"), NO_STORE
+    if isinstance(exc, InvalidInput):
+        return 400, _line(f"bad request: {exc}"), NO_STORE
+    if isinstance(exc, StorageError):
+        return 503, _line(f"storage unavailable: {exc}"), NO_STORE
+    return 500, b"internal error\n", NO_STORE
+
+
+def _line(text: str) -> bytes:
+    """One printable line: the go command drops bodies with control characters."""
+    flat = " ".join(text.split())
+    clean = "".join(c if c.isprintable() else "?" for c in flat)[:600]
+    return clean.encode("utf-8", "replace") + b"\n"

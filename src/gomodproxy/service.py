@@ -1,0 +1,571 @@
+"""ProxyService: the one place that decides hot cache → storage → single-flight fetch.
+
+Theory of operation
+-------------------
+Artifacts are of two kinds.
+
+*Immutable*: ``.info``, ``.mod`` and ``.zip`` of a canonical version. They are looked up in
+the hot in-memory cache (keyed by storage key, so the server can look there before doing
+any parsing), then in storage, and on a miss fetched once (single-flight, whatever the
+number of concurrent requests) from the sources. Nothing reaches storage before it has
+been validated: an ``.info`` must name the version asked for, a ``.mod`` must declare a
+module path whose major version suffix fits the request (as the go command checks in
+direct mode), a zip must pass the module zip checks, and its h1 hash is computed and
+stored beside it as ``.ziphash``; the ``Verifier`` hook (the checksum database) is called
+for ``.mod`` and ``.zip`` before storing. The zip becomes visible last.
+
+*Mutable*: ``@v/list``, ``@latest`` and ``.info`` of a query (branch, tag, hash prefix).
+They live in the metadata cache with their time of storage. Younger than ``list_ttl``:
+served as is. Older: served stale while one background refresh runs. Absent: fetched.
+When the upstream fails, a copy younger than ``stale_ttl`` (from the cache, or the copy
+persisted in storage for ``list``/``@latest``) is served instead of the error.
+Not-found answers are cached for ``list_ttl`` too, since the go command probes every path
+prefix of an import path.
+
+Errors keep their type: ``NotFound`` (absent everywhere), ``UpstreamError`` (sources
+failed), ``InvalidInput`` (bad request), ``VerificationError``, ``StorageError``; the
+server maps them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+import zipfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from gomodproxy.cache.base import MetadataCache, SingleFlight
+from gomodproxy.cache.memory import HotCache, LocalSingleFlight, MemoryMetadataCache
+from gomodproxy.errors import (
+    GoModProxyError,
+    InvalidInput,
+    NotFound,
+    UpstreamError,
+)
+from gomodproxy.gomod import module, semver
+from gomodproxy.sources.base import Source
+from gomodproxy.storage.base import BlobStore
+
+T = TypeVar("T")
+log = logging.getLogger("gomodproxy.service")
+
+#: What the go command accepts at most (x/mod/zip).
+MAX_ZIP_BYTES = 500 << 20
+_NOT_FOUND_MARK = b"\x00not-found\x00"
+
+CONTENT_TYPES = {
+    "info": b"application/json",
+    "latest": b"application/json",
+    "mod": b"text/plain; charset=utf-8",
+    "list": b"text/plain; charset=utf-8",
+    "zip": b"application/zip",
+}
+
+
+class Verifier(Protocol):
+    """Checks hashes before an artifact is stored (the checksum database plugs in here).
+
+    Raise ``VerificationError`` on a mismatch, ``UpstreamError`` when the database cannot
+    be asked; return normally when the hash is right or the module is exempt.
+    """
+
+    async def verify_mod(self, path: str, version: str, data: bytes) -> None: ...
+
+    async def verify_zip(self, path: str, version: str, h1: str) -> None: ...
+
+
+class NoVerifier:
+    """The default: accept everything (validation still runs)."""
+
+    async def verify_mod(self, path: str, version: str, data: bytes) -> None:
+        return None
+
+    async def verify_zip(self, path: str, version: str, h1: str) -> None:
+        return None
+
+
+class Observer(Protocol):
+    """Receives the events metrics are made of (see observability.Metrics)."""
+
+    def cache_lookup(self, tier: str, result: str) -> None: ...
+
+    def upstream(self, source: str, artifact: str, outcome: str, seconds: float) -> None: ...
+
+
+class NullObserver:
+    def cache_lookup(self, tier: str, result: str) -> None:
+        return None
+
+    def upstream(self, source: str, artifact: str, outcome: str, seconds: float) -> None:
+        return None
+
+
+@dataclass
+class Artifact:
+    """A servable answer: bytes in memory, or a stored blob to stream."""
+
+    kind: str
+    key: str
+    size: int
+    etag: str
+    immutable: bool
+    data: bytes | None = None
+    #: The stored blob holds the bytes when ``data`` is None (large zips).
+    store: BlobStore | None = None
+    #: A slot the HTTP layer uses to keep pre-encoded headers for this artifact.
+    http_cache: Any = None
+
+
+@dataclass
+class Trace:
+    """What one request did, for its log line (cache result, where the bytes came from)."""
+
+    cache: str = ""
+    source: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def etag_of(data: bytes) -> str:
+    return '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
+
+
+def module_line(gomod: bytes) -> str | None:
+    """The path in the ``module`` directive of a go.mod, or None when there is none."""
+    try:
+        text = gomod.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    in_block = False
+    for raw in text.splitlines():
+        line = raw.split("//", 1)[0].strip()
+        if not line:
+            continue
+        if in_block:
+            if line == ")":
+                in_block = False
+                continue
+            return _unquote_go(line)
+        m = re.match(r"^module(\s+|\()(.*)$", line)
+        if m is None:
+            continue
+        rest = m.group(2).strip()
+        if m.group(1) == "(" or rest == "(":
+            in_block = True
+            continue
+        return _unquote_go(rest) if rest else None
+    return None
+
+
+def _unquote_go(token: str) -> str | None:
+    if token.startswith(('"', "`")):
+        try:
+            value = json.loads(token) if token.startswith('"') else token.strip("`")
+        except ValueError:
+            return None
+        return value if isinstance(value, str) else None
+    return token.split()[0] if token.split() else None
+
+
+def check_and_hash_zip(zip_path: Path, module_path: str, version: str, limit: int) -> str:
+    """Check a module zip as the go command does and return its h1 hash.
+
+    Raises:
+        InvalidInput: the zip is too large, unreadable or has an invalid entry.
+    """
+    try:
+        zipfiles = importlib.import_module("gomodproxy.zipfiles")
+    except ImportError:
+        zipfiles = None
+    if zipfiles is not None:
+        size = zip_path.stat().st_size
+        if size > limit:
+            raise InvalidInput(f"module zip of {size} bytes exceeds the limit of {limit}")
+        zipfiles.check_zip(zip_path, module_path, version)
+        return str(zipfiles.hash_zip(zip_path))
+    return _interim_check_and_hash(zip_path, module_path, version, limit)
+
+
+def _interim_check_and_hash(zip_path: Path, module_path: str, version: str, limit: int) -> str:
+    """Until ``gomodproxy.zipfiles`` lands: x/mod's checks via gomod.modzip, h1 via dirhash."""
+    from gomodproxy.gomod import dirhash, modzip
+
+    size = zip_path.stat().st_size
+    if size > limit:
+        raise InvalidInput(f"module zip of {size} bytes exceeds the limit of {limit}")
+    modzip.check_zip_size(size)
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            infos = zf.infolist()
+            checked = modzip.check_zip_entries(
+                module_path, version, [(i.filename, i.file_size) for i in infos]
+            )
+            if checked.invalid:
+                first = checked.invalid[0]
+                raise InvalidInput(f"malformed module zip: {first.path}: {first.err}")
+            if checked.size_error:
+                raise InvalidInput(f"malformed module zip: {checked.size_error}")
+            names = [i.filename for i in infos if not i.filename.endswith("/")]
+
+            def opener(name: str) -> list[bytes]:
+                with zf.open(name) as f:
+                    return list(iter(lambda: f.read(1 << 20), b""))
+
+            return dirhash.hash1(names, opener)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+        raise InvalidInput(f"malformed module zip: {exc}") from exc
+
+
+class ProxyService:
+    """Answers protocol requests from the hot cache, storage and sources."""
+
+    def __init__(
+        self,
+        store: BlobStore,
+        source: Source,
+        *,
+        meta: MetadataCache | None = None,
+        flight: SingleFlight | None = None,
+        verifier: Verifier | None = None,
+        observer: Observer | None = None,
+        hot_cache_bytes: int = 256 << 20,
+        hot_cache_item_bytes: int = 8 << 20,
+        list_ttl: float = 60.0,
+        stale_ttl: float = 7 * 86400.0,
+        max_zip_bytes: int = MAX_ZIP_BYTES,
+        temp_dir: str | Path | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.source = source
+        self.meta: MetadataCache = meta or MemoryMetadataCache()
+        self.flight: SingleFlight = flight or LocalSingleFlight()
+        self.verifier: Verifier = verifier or NoVerifier()
+        self.observer: Observer = observer or NullObserver()
+        self.hot: HotCache[Artifact] = HotCache(hot_cache_bytes, hot_cache_item_bytes)
+        self.list_ttl = list_ttl
+        self.stale_ttl = max(stale_ttl, list_ttl)
+        self.max_zip_bytes = max_zip_bytes
+        self.clock = clock
+        self._temp_parent = Path(temp_dir) if temp_dir else None
+        self._temp: Path | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def temp_dir(self) -> Path:
+        """This process's directory for downloads in progress (removed by ``aclose``)."""
+        if self._temp is None:
+            parent = self._temp_parent
+            if parent is not None:
+                parent.mkdir(parents=True, exist_ok=True)
+            self._temp = Path(tempfile.mkdtemp(prefix=f"gomodproxy-{os.getpid()}-", dir=parent))
+        return self._temp
+
+    async def aclose(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        await self.flight.aclose()
+        await self.source.aclose()
+        await self.meta.aclose()
+        await self.store.aclose()
+        if self._temp is not None:
+            shutil.rmtree(self._temp, ignore_errors=True)
+            self._temp = None
+
+    # -- immutable artifacts -------------------------------------------------------------
+
+    async def immutable(self, kind: str, path: str, version: str, trace: Trace) -> Artifact:
+        """``.info``, ``.mod`` or ``.zip`` of a canonical version."""
+        key = f"{module.escape_path(path)}/@v/{module.escape_version(version)}.{kind}"
+        art = self.hot.get(key)
+        if art is not None:
+            self.observer.cache_lookup("memory", "hit")
+            trace.cache, trace.source = "hit", "memory"
+            return art
+        self.observer.cache_lookup("memory", "miss")
+        art = await self._from_storage(kind, key)
+        if art is not None:
+            self.observer.cache_lookup("storage", "hit")
+            trace.cache, trace.source = "hit", "storage"
+            return art
+        self.observer.cache_lookup("storage", "miss")
+        trace.cache = "miss"
+        return await self.flight.run(
+            key, lambda: self._fetch_immutable(kind, path, version, key, trace)
+        )
+
+    async def _from_storage(self, kind: str, key: str) -> Artifact | None:
+        info = await self.store.stat(key)
+        if info is None:
+            return None
+        if kind == "zip":
+            h1 = await self.store.get(key + "hash")
+            etag = (
+                '"' + h1.decode("ascii", "replace").strip() + '"'
+                if h1
+                else f'"{info.size:x}-{int(info.mtime):x}"'
+            )
+            if not self.hot.fits(info.size):
+                return Artifact(kind, key, info.size, etag, True, store=self.store)
+            data = await self.store.get(key)
+        else:
+            data = await self.store.get(key)
+            etag = etag_of(data) if data is not None else ""
+        if data is None:
+            return None
+        art = Artifact(kind, key, len(data), etag, True, data=data)
+        self.hot.put(key, art, len(data))
+        return art
+
+    async def _fetch_immutable(
+        self, kind: str, path: str, version: str, key: str, trace: Trace
+    ) -> Artifact:
+        # Another replica (or an earlier flight) may have stored it meanwhile.
+        art = await self._from_storage(kind, key)
+        if art is not None:
+            return art
+        trace.source = getattr(self.source, "name", "upstream")
+        if kind == "zip":
+            await self._fetch_zip(path, version, key)
+        else:
+            data = await self._upstream(kind, lambda: self._fetch_small(kind, path, version))
+            await self.store.put(key, data)
+        art = await self._from_storage(kind, key)
+        if art is None:  # pragma: no cover - storage lost what it just stored
+            raise GoModProxyError(f"storage did not keep {key}")
+        return art
+
+    async def _fetch_small(self, kind: str, path: str, version: str) -> bytes:
+        if kind == "info":
+            data = await self.source.info(path, version)
+            self._check_info(data, path, version)
+            return data
+        data = await self.source.mod(path, version)
+        self._check_mod(data, path, version)
+        await self.verifier.verify_mod(path, version, data)
+        return data
+
+    async def _fetch_zip(self, path: str, version: str, key: str) -> None:
+        fd, name = tempfile.mkstemp(prefix="fetch-", suffix=".zip", dir=self.temp_dir())
+        os.close(fd)
+        tmp = Path(name)
+        try:
+
+            async def fetch() -> str:
+                await self.source.zip(path, version, tmp)
+                try:
+                    return await asyncio.to_thread(
+                        check_and_hash_zip, tmp, path, version, self.max_zip_bytes
+                    )
+                except InvalidInput as exc:
+                    raise UpstreamError(f"{path}@{version}: upstream zip rejected: {exc}") from exc
+
+            h1 = await self._upstream("zip", fetch)
+            await self.verifier.verify_zip(path, version, h1)
+            # The hash goes first: a visible zip always has its .ziphash.
+            await self.store.put(key + "hash", h1.encode("ascii"))
+            await self.store.put_file(key, tmp)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    async def _upstream(self, artifact: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Run one upstream call, recording its outcome and duration."""
+        name = getattr(self.source, "name", "upstream")
+        start = time.perf_counter()
+        outcome = "error"
+        try:
+            result = await call()
+            outcome = "success"
+            return result
+        except NotFound:
+            outcome = "not_found"
+            raise
+        except TimeoutError:
+            outcome = "timeout"
+            raise
+        except InvalidInput as exc:
+            outcome = "invalid"
+            raise UpstreamError(str(exc), source=name) from exc
+        finally:
+            self.observer.upstream(name, artifact, outcome, time.perf_counter() - start)
+
+    def _check_info(self, data: bytes, path: str, query: str | None) -> str:
+        """The canonical Version of an .info body; checks it is one and matches ``query``."""
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            obj = None
+        version = obj.get("Version") if isinstance(obj, dict) else None
+        if not isinstance(version, str) or not semver.is_valid(version):
+            raise UpstreamError(f"{path}: upstream sent an invalid .info (no valid Version)")
+        if module.canonical_version(version) != version:
+            raise UpstreamError(f"{path}: upstream .info Version {version!r} is not canonical")
+        if query is not None and version != query:
+            raise UpstreamError(
+                f"{path}: upstream returned info for version {version} instead of {query}"
+            )
+        t = obj.get("Time") if isinstance(obj, dict) else None
+        if t is not None and not isinstance(t, str):
+            raise UpstreamError(f"{path}: upstream .info has an invalid Time")
+        return version
+
+    def _check_mod(self, data: bytes, path: str, version: str) -> None:
+        declared = module_line(data)
+        if declared is None:
+            raise UpstreamError(f"{path}@{version}: upstream go.mod has no module line")
+        if declared == path:
+            return
+        # As the go command in direct mode: only the major version suffix must agree (a
+        # fork may declare its original path; clients reject that later themselves).
+        try:
+            _, want_major, _ = module.split_path_version(path)
+            _, got_major, ok = module.split_path_version(declared)
+        except InvalidInput:
+            ok = False
+        if not ok or got_major.lstrip("/.") != want_major.lstrip("/."):
+            raise UpstreamError(f"{path}@{version}: upstream go.mod declares module {declared!r}")
+
+    # -- mutable answers ---------------------------------------------------------------
+
+    async def list(self, path: str, trace: Trace) -> Artifact:
+        key = f"{module.escape_path(path)}/@v/list"
+        return await self._mutable("list", key, path, None, trace, persist=True)
+
+    async def latest(self, path: str, trace: Trace) -> Artifact:
+        key = f"{module.escape_path(path)}/@latest"
+        return await self._mutable("latest", key, path, None, trace, persist=True)
+
+    async def query(self, path: str, query: str, trace: Trace) -> Artifact:
+        """``.info`` of a non-canonical query (branch, tag, commit prefix, ``v1.2``)."""
+        key = f"{module.escape_path(path)}/@v/{module.escape_version(query)}.info"
+        return await self._mutable("info", key, path, query, trace, persist=False)
+
+    async def _mutable(
+        self, kind: str, key: str, path: str, query: str | None, trace: Trace, *, persist: bool
+    ) -> Artifact:
+        now = self.clock()
+        entry = await self.meta.get(key)
+        if entry is None and persist:
+            entry = await self._persisted(key)
+        if entry is not None:
+            age = now - entry.stored_at
+            if age < self.list_ttl:
+                self.observer.cache_lookup(self.meta.tier, "hit")
+                trace.cache, trace.source = "hit", self.meta.tier
+                return self._mutable_artifact(kind, key, entry.value)
+            if age < self.stale_ttl and not entry.value.startswith(_NOT_FOUND_MARK):
+                # Stale while revalidate: answer now, refresh once in the background.
+                self.observer.cache_lookup(self.meta.tier, "stale")
+                trace.cache, trace.source = "stale", self.meta.tier
+                self._spawn(self._refresh_quietly(kind, key, path, query, persist))
+                return self._mutable_artifact(kind, key, entry.value)
+        self.observer.cache_lookup(self.meta.tier, "miss")
+        trace.cache = "miss"
+        trace.source = getattr(self.source, "name", "upstream")
+        try:
+            value = await self.flight.run(
+                "meta:" + key, lambda: self._refresh(kind, key, path, query, persist)
+            )
+        except UpstreamError:
+            if (
+                entry is not None
+                and now - entry.stored_at < self.stale_ttl
+                and not entry.value.startswith(_NOT_FOUND_MARK)
+            ):
+                trace.cache = "stale-if-error"
+                return self._mutable_artifact(kind, key, entry.value)
+            raise
+        return self._mutable_artifact(kind, key, value)
+
+    def _mutable_artifact(self, kind: str, key: str, value: bytes) -> Artifact:
+        if value.startswith(_NOT_FOUND_MARK):
+            raise NotFound(value[len(_NOT_FOUND_MARK) :].decode("utf-8", "replace"))
+        return Artifact(kind, key, len(value), etag_of(value), False, data=value)
+
+    async def _persisted(self, key: str) -> Any:
+        from gomodproxy.cache.base import CacheEntry
+
+        info = await self.store.stat(key)
+        if info is None:
+            return None
+        data = await self.store.get(key)
+        return None if data is None else CacheEntry(data, info.mtime)
+
+    async def _refresh(
+        self, kind: str, key: str, path: str, query: str | None, persist: bool
+    ) -> bytes:
+        keep = self.stale_ttl
+        try:
+            value = await self._upstream(kind, lambda: self._fetch_mutable(kind, path, query))
+        except NotFound as exc:
+            await self.meta.set(key, _NOT_FOUND_MARK + str(exc).encode(), self.list_ttl)
+            raise
+        await self.meta.set(key, value, keep)
+        if persist:
+            await self.store.put(key, value)
+        return value
+
+    async def _refresh_quietly(
+        self, kind: str, key: str, path: str, query: str | None, persist: bool
+    ) -> None:
+        try:
+            await self.flight.run(
+                "meta:" + key, lambda: self._refresh(kind, key, path, query, persist)
+            )
+        except GoModProxyError as exc:
+            log.info("background refresh of %s failed: %s", key, exc)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _fetch_mutable(self, kind: str, path: str, query: str | None) -> bytes:
+        if kind == "list":
+            data = await self.source.list(path)
+            _check_list(data, path)
+            return data
+        if kind == "latest":
+            data = await self.source.latest(path)
+            self._check_info(data, path, None)
+            return data
+        assert query is not None
+        data = await self.source.info(path, query)
+        version = self._check_info(data, path, None)
+        await self._keep_resolved_info(path, version, data)
+        return data
+
+    async def _keep_resolved_info(self, path: str, version: str, data: bytes) -> None:
+        """Store the .info of the version a query resolved to: it is immutable."""
+        try:
+            module.check(path, version)
+            key = f"{module.escape_path(path)}/@v/{module.escape_version(version)}.info"
+        except InvalidInput:
+            return
+        if await self.store.stat(key) is None:
+            await self.store.put(key, data)
+
+
+def _check_list(data: bytes, path: str) -> None:
+    """A ``@v/list`` body: UTF-8 lines whose first field is a valid version."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UpstreamError(f"{path}: upstream sent a @v/list that is not UTF-8") from None
+    for line in text.splitlines():
+        fields = line.split()
+        if fields and not semver.is_valid(fields[0]):
+            raise UpstreamError(f"{path}: upstream sent an invalid @v/list line {line[:80]!r}")

@@ -1,0 +1,361 @@
+"""Upstream GOPROXY clients: an HTTP(S) proxy over httpx, and a ``file://`` tree on disk.
+
+Both speak the protocol of go.dev/ref/mod#goproxy-protocol as the go command's own client does
+(cmd/go/internal/modfetch/proxy.go): paths and versions are case-escaped (``!x``) and then
+percent-encoded; 404 and 410 mean "not here" (``NotFound``, so a ``,`` chain falls through);
+any other status, a timeout, a refused connection or a body too large is ``UpstreamError``.
+
+HTTP details that match the go command: redirects are followed up to 10 times and never
+from https to http; ``.netrc`` credentials (``$NETRC`` or ``~/.netrc``) are sent over https
+only, and only to the host they name; user-info in the proxy URL is used as basic auth;
+``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` are honoured (httpx ``trust_env``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import netrc
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
+
+import httpx
+
+from gomodproxy.errors import InvalidInput, NotFound, UpstreamError, UpstreamTimeout
+from gomodproxy.gomod.module import escape_path, escape_version
+
+#: The go command refuses zips over 500 MiB and go.mod files over 16 MiB (x/mod/zip).
+MAX_ZIP_BYTES = 500 << 20
+MAX_META_BYTES = 16 << 20
+MAX_REDIRECTS = 10
+_WRITE_BATCH = 1 << 20
+#: Characters Go's url.PathEscape leaves alone, besides letters and digits ("/" kept too).
+_PATH_SAFE = "/-._~+@=&$:,;"
+
+
+def artifact_path(path: str, kind: str, version: str = "") -> str:
+    """The escaped relative path of an artifact (``list``, ``latest``, ``info``, ``mod``, ``zip``).
+
+    Raises:
+        InvalidInput: the path or version cannot be escaped (upper-case-free ASCII rules).
+    """
+    epath = escape_path(path)
+    if kind == "list":
+        return f"{epath}/@v/list"
+    if kind == "latest":
+        return f"{epath}/@latest"
+    return f"{epath}/@v/{escape_version(version)}.{kind}"
+
+
+def reason_from_body(body: bytes, fallback: str) -> str:
+    """The first line of an upstream's text error, if printable and short; else ``fallback``."""
+    try:
+        text = body[:1024].decode("utf-8").strip().splitlines()[0].strip()
+    except (UnicodeDecodeError, IndexError):
+        return fallback
+    if not text or not text.isprintable():
+        return fallback
+    return text[:512]
+
+
+def load_netrc(env: Mapping[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    """Host → (login, password) from ``$NETRC`` or ``~/.netrc``; empty when absent or broken."""
+    env = os.environ if env is None else env
+    name = env.get("NETRC") or str(Path(env.get("HOME") or Path.home()) / ".netrc")
+    try:
+        parsed = netrc.netrc(name)
+    except (OSError, netrc.NetrcParseError):
+        return {}
+    out: dict[str, tuple[str, str]] = {}
+    for host, (login, _account, password) in parsed.hosts.items():
+        out[host] = (login or "", password or "")
+    return out
+
+
+class HTTPProxySource:
+    """A GOPROXY reachable over http or https."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 30.0,
+        fetch_timeout: float = 600.0,
+        max_zip_bytes: int = MAX_ZIP_BYTES,
+        client: httpx.AsyncClient | None = None,
+        netrc_hosts: Mapping[str, tuple[str, str]] | None = None,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidInput(f"invalid proxy URL {base_url!r}")
+        self.base = base_url.rstrip("/")
+        self.name = f"proxy:{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        self.timeout = timeout
+        self.fetch_timeout = fetch_timeout
+        self.max_zip_bytes = max_zip_bytes
+        self._own_client = client is None
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            trust_env=True,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            headers={"User-Agent": "gomodproxy"},
+        )
+        self._netrc = dict(load_netrc() if netrc_hosts is None else netrc_hosts)
+
+    def __repr__(self) -> str:
+        return f"HTTPProxySource({self.base!r})"
+
+    def _auth_headers(self, url: httpx.URL, original_host: str) -> dict[str, str]:
+        # Credentials from .netrc go over https only, and only to the host they name.
+        if url.scheme != "https" or url.userinfo or url.host not in self._netrc:
+            return {}
+        if url.host != original_host and original_host in self._netrc:
+            return {}
+        login, password = self._netrc[url.host]
+        return {"Authorization": httpx.BasicAuth(login, password)._auth_header}
+
+    @asynccontextmanager
+    async def _open(self, rel: str) -> AsyncIterator[httpx.Response]:
+        """GET ``base/rel`` following redirects by the go command's rules; yield a 200 response.
+
+        Raises:
+            NotFound: 404 or 410.
+            UpstreamError: any other status, a transport error or a refused redirect.
+        """
+        url = httpx.URL(self.base + "/" + quote(rel, safe=_PATH_SAFE))
+        host = url.host
+        try:
+            for _ in range(MAX_REDIRECTS + 1):
+                request = self._client.build_request(
+                    "GET", url, headers=self._auth_headers(url, host)
+                )
+                response = await self._client.send(request, stream=True)
+                if response.is_redirect:
+                    location = response.headers.get("location", "")
+                    await response.aclose()
+                    target = url.join(location)
+                    if url.scheme == "https" and target.scheme != "https":
+                        raise UpstreamError(
+                            f"{self.name}: redirect from {url} to {target} refused (https to http)",
+                            source=self.name,
+                        )
+                    if target.userinfo and target.host != url.host:
+                        target = target.copy_with(username=None, password=None)
+                    url = target
+                    continue
+                try:
+                    if response.status_code != 200:
+                        body = await response.aread()
+                        self._raise_for_status(response.status_code, body, rel)
+                    yield response
+                finally:
+                    await response.aclose()
+                return
+        except httpx.TimeoutException as exc:
+            raise UpstreamTimeout(
+                f"{self.name}: timed out fetching {rel}", source=self.name
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError(
+                f"{self.name}: {type(exc).__name__} fetching {rel}: {exc}", source=self.name
+            ) from exc
+        raise UpstreamError(
+            f"{self.name}: stopped after {MAX_REDIRECTS} redirects", source=self.name
+        )
+
+    def _raise_for_status(self, status: int, body: bytes, rel: str) -> None:
+        if status in (404, 410):
+            reason = reason_from_body(body, f"not found: {unquote(rel)}")
+            raise NotFound(reason, gone=status == 410)
+        reason = reason_from_body(body, "")
+        raise UpstreamError(
+            f"{self.name}: {rel}: status {status}" + (f": {reason}" if reason else ""),
+            source=self.name,
+            status=status,
+        )
+
+    async def _read(self, rel: str, limit: int = MAX_META_BYTES) -> bytes:
+        try:
+            async with asyncio.timeout(self.timeout * 2):
+                async with self._open(rel) as response:
+                    chunks: list[bytes] = []
+                    size = 0
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > limit:
+                            raise UpstreamError(
+                                f"{self.name}: {rel} is larger than {limit} bytes", source=self.name
+                            )
+                        chunks.append(chunk)
+                    return b"".join(chunks)
+        except TimeoutError as exc:
+            if isinstance(exc, UpstreamError):
+                raise
+            raise UpstreamTimeout(
+                f"{self.name}: timed out fetching {rel}", source=self.name
+            ) from exc
+
+    async def list(self, path: str) -> bytes:
+        return await self._read(artifact_path(path, "list"))
+
+    async def info(self, path: str, query: str) -> bytes:
+        return await self._read(artifact_path(path, "info", query))
+
+    async def latest(self, path: str) -> bytes:
+        return await self._read(artifact_path(path, "latest"))
+
+    async def mod(self, path: str, version: str) -> bytes:
+        return await self._read(artifact_path(path, "mod", version))
+
+    async def zip(self, path: str, version: str, dest: Path) -> None:
+        rel = artifact_path(path, "zip", version)
+        try:
+            async with asyncio.timeout(self.fetch_timeout):
+                async with self._open(rel) as response:
+                    declared = response.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > self.max_zip_bytes:
+                        raise UpstreamError(
+                            f"{self.name}: {rel}: zip of {declared} bytes exceeds the limit "
+                            f"of {self.max_zip_bytes}",
+                            source=self.name,
+                        )
+                    await _stream_to_file(response.aiter_raw(), dest, self.max_zip_bytes, rel)
+                    if declared.isdigit() and dest.stat().st_size != int(declared):
+                        raise UpstreamError(
+                            f"{self.name}: {rel}: truncated ({dest.stat().st_size} of "
+                            f"{declared} bytes)",
+                            source=self.name,
+                        )
+        except UpstreamError:
+            raise
+        except TimeoutError as exc:
+            raise UpstreamTimeout(
+                f"{self.name}: timed out fetching {rel}", source=self.name
+            ) from exc
+
+    async def aclose(self) -> None:
+        if self._own_client:
+            await self._client.aclose()
+
+
+async def _stream_to_file(chunks: AsyncIterator[bytes], dest: Path, limit: int, what: str) -> None:
+    """Write chunks to ``dest`` in ~1 MiB batches off the event loop, refusing past ``limit``."""
+    size = 0
+    batch: list[bytes] = []
+    batched = 0
+    with dest.open("wb") as f:
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                raise UpstreamError(f"{what}: zip exceeds the limit of {limit} bytes")
+            batch.append(chunk)
+            batched += len(chunk)
+            if batched >= _WRITE_BATCH:
+                await asyncio.to_thread(f.write, b"".join(batch))
+                batch, batched = [], 0
+        if batch:
+            await asyncio.to_thread(f.write, b"".join(batch))
+
+
+class FileProxySource:
+    """A ``file://`` GOPROXY: a directory tree; a missing file is 404, as for the go command."""
+
+    def __init__(self, root: str | Path, *, max_zip_bytes: int = MAX_ZIP_BYTES) -> None:
+        self.root = Path(root)
+        self.name = "file"
+        self.max_zip_bytes = max_zip_bytes
+
+    def __repr__(self) -> str:
+        return f"FileProxySource({str(self.root)!r})"
+
+    def _file(self, rel: str) -> Path:
+        return self.root / rel
+
+    async def _read(self, rel: str, limit: int = MAX_META_BYTES) -> bytes:
+        path = self._file(rel)
+        try:
+            data = await asyncio.to_thread(_read_limited, path, limit)
+        except FileNotFoundError:
+            raise NotFound(f"not found: {rel}") from None
+        except NotADirectoryError:
+            raise NotFound(f"not found: {rel}") from None
+        except OSError as exc:
+            raise UpstreamError(f"file: {rel}: {exc.strerror or exc}", source=self.name) from exc
+        if data is None:
+            raise UpstreamError(f"file: {rel} is larger than {limit} bytes", source=self.name)
+        return data
+
+    async def list(self, path: str) -> bytes:
+        return await self._read(artifact_path(path, "list"))
+
+    async def info(self, path: str, query: str) -> bytes:
+        return await self._read(artifact_path(path, "info", query))
+
+    async def latest(self, path: str) -> bytes:
+        return await self._read(artifact_path(path, "latest"))
+
+    async def mod(self, path: str, version: str) -> bytes:
+        return await self._read(artifact_path(path, "mod", version))
+
+    async def zip(self, path: str, version: str, dest: Path) -> None:
+        rel = artifact_path(path, "zip", version)
+        src = self._file(rel)
+        try:
+            await asyncio.to_thread(_copy_limited, src, dest, self.max_zip_bytes)
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"not found: {rel}") from None
+        except OverflowError:
+            raise UpstreamError(
+                f"file: {rel} exceeds the limit of {self.max_zip_bytes} bytes", source=self.name
+            ) from None
+        except OSError as exc:
+            raise UpstreamError(f"file: {rel}: {exc.strerror or exc}", source=self.name) from exc
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _read_limited(path: Path, limit: int) -> bytes | None:
+    with path.open("rb") as f:
+        data = f.read(limit + 1)
+    return None if len(data) > limit else data
+
+
+def _copy_limited(src: Path, dest: Path, limit: int) -> None:
+    size = 0
+    with src.open("rb") as fin, dest.open("wb") as fout:
+        while chunk := fin.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise OverflowError
+            fout.write(chunk)
+
+
+def open_proxy(
+    url: str,
+    *,
+    timeout: float = 30.0,
+    fetch_timeout: float = 600.0,
+    max_zip_bytes: int = MAX_ZIP_BYTES,
+    client: httpx.AsyncClient | None = None,
+) -> HTTPProxySource | FileProxySource:
+    """The source for one GOPROXY URL entry (``https://``, ``http://`` or ``file://``).
+
+    Raises:
+        InvalidInput: an unsupported scheme.
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        return FileProxySource(unquote(parts.path), max_zip_bytes=max_zip_bytes)
+    if parts.scheme in ("http", "https"):
+        return HTTPProxySource(
+            url,
+            timeout=timeout,
+            fetch_timeout=fetch_timeout,
+            max_zip_bytes=max_zip_bytes,
+            client=client,
+        )
+    raise InvalidInput(f"invalid proxy URL {url!r}: scheme must be https, http or file")
