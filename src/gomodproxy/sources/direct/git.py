@@ -207,6 +207,9 @@ class GitRepo:
         self._stat_cache: dict[str, RevInfo] = {}
         self._initialized = False
         self._sha256 = False
+        #: True when this object created the repository: it holds no objects yet.
+        self._fresh = False
+        self._files: dict[tuple[str, str], bytes | None] = {}
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -229,10 +232,14 @@ class GitRepo:
         fmt = "sha1"
         if any(len(h) == 64 for h in refs.values()):
             fmt = "sha256"
+        # An empty template skips copying sample hooks: most of the cost of git init.
         await self.git.run(
-            ["init", "--bare", "--quiet", f"--object-format={fmt}", str(self.dir)], cwd=self.dir
+            ["init", "--bare", "--quiet", "--template=", f"--object-format={fmt}", str(self.dir)],
+            cwd=self.dir,
         )
-        await self._git("remote", "add", "origin", "--", self.url)
+        # What `git remote add origin URL` writes, without another process.
+        with (self.dir / "config").open("a", encoding="utf-8") as f:
+            f.write(f'[remote "origin"]\n\turl = {_config_quote(self.url)}\n')
         # cmd/go's ensureGitAttributes: git archive must include export-ignore files and
         # leave $Format$ unexpanded.
         info = self.dir / "info"
@@ -241,6 +248,7 @@ class GitRepo:
         (self.dir / "url").write_text(self.url)
         if fmt == "sha256":
             (self.dir / "gomodproxy-sha256").touch()
+        self._fresh = True
 
     def _hex_len(self) -> int:
         return 64 if self._sha256 else 40
@@ -403,6 +411,8 @@ class GitRepo:
         return info
 
     async def _stat_local(self, version: str, rev: str, refs: dict[str, str]) -> RevInfo | None:
+        if self._fresh:
+            return None
         r = await self._git(
             "-c",
             "log.showsignature=false",
@@ -459,6 +469,7 @@ class GitRepo:
             args.append("--depth=1")
         args += ["--end-of-options", "origin", refspec]
         await self._git(*args, timeout=self.git.fetch_timeout)
+        self._fresh = False
 
     async def fetch_all(self) -> None:
         """Fetch every branch and tag with full history (fetchRefsLocked)."""
@@ -467,6 +478,7 @@ class GitRepo:
             await self._fetch_all_locked()
 
     async def _fetch_all_locked(self) -> None:
+        self._fresh = False
         await self._git(
             "fetch",
             "-f",
@@ -515,14 +527,21 @@ class GitRepo:
     async def read_file(self, rev: str, path: str, max_size: int) -> bytes | None:
         """The bytes of ``path`` at ``rev``, or None when it does not exist."""
         info = await self.stat(rev)
-        r = await self._git(
-            "cat-file", "--end-of-options", "blob", f"{info.name}:{path}", check=False
-        )
-        if r.returncode != 0:
-            return None
-        if len(r.stdout) > max_size:
+        key = (info.name, path)
+        if key in self._files:
+            data = self._files[key]
+        else:
+            spec = f"{info.name}:{path}"
+            r = await self._git("cat-file", "--end-of-options", "blob", spec, check=False)
+            data = r.stdout if r.returncode == 0 else None
+            if data is None or len(data) <= 1 << 20:
+                # Commits are immutable, so small answers can be kept.
+                if len(self._files) > 4096:
+                    self._files.clear()
+                self._files[key] = data
+        if data is not None and len(data) > max_size:
             raise VcsError(f"{path} at {info.short}: file too large")
-        return r.stdout
+        return data
 
     async def merged_tags(self, commit: str) -> list[str]:
         """Every tag reachable from ``commit``, after making local tags and history complete
@@ -576,6 +595,11 @@ class GitRepo:
         if len(r.stdout) > max_size:
             raise VcsError("downloaded zip file too large")
         return r.stdout
+
+
+def _config_quote(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
 
 
 def _looks_missing(stderr: str) -> bool:
