@@ -8,6 +8,7 @@ so the same repository yields the same versions, hashes and error texts.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import io
 import posixpath
 import stat as statmod
@@ -15,6 +16,7 @@ import zipfile
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from gomodproxy.errors import NotFound
 from gomodproxy.gomod import coderepo as cr
@@ -68,10 +70,7 @@ class CodeRepo:
         if not highest:
             return []
         data = await self.go_mod(highest)
-        from gomodproxy.gomod import modfile
-
-        parsed = modfile.parse_gomod(data, lax=True)
-        return [(r.low, r.high) for r in parsed.retract]
+        return _retraction_intervals(data)
 
     # -- Stat -----------------------------------------------------------------------------
 
@@ -420,3 +419,19 @@ def _zip_opener(zr: zipfile.ZipFile, zi: zipfile.ZipInfo) -> Callable[[], Iterat
                 yield b
 
     return chunks
+
+
+def _retraction_intervals(data: bytes) -> list[tuple[str, str]]:
+    """The retract intervals of a go.mod, parsed leniently (modfile.ParseLax)."""
+    modfile: Any = importlib.import_module("gomodproxy.gomod.modfile")
+    parse = getattr(modfile, "parse_lax", None) or modfile.parse_gomod
+    try:
+        parsed = parse(data)
+    except TypeError:
+        parsed = parse("go.mod", data)
+    out = []
+    for r in getattr(parsed, "retract", None) or []:
+        low = getattr(r, "low", None) or getattr(r, "Low", "")
+        high = getattr(r, "high", None) or getattr(r, "High", "")
+        out.append((str(low), str(high)))
+    return out
