@@ -67,6 +67,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("temp_dir", str, "", "directory for downloads in progress; default beside storage"),
     Option("shutdown_timeout", float, 30.0, "seconds in-flight requests get to finish on stop"),
     Option("redis", str, "", "redis:// URL for a shared metadata cache and locks (optional)"),
+    # Checksum database (issue 6; gomodproxy.verify, server/sumdb_routes.py).
+    Option("verify", str, "strict", "strict: refuse if GOSUMDB cannot be asked; or best-effort"),
+    Option("sumdb_private_key", str, "", "signer key file of the private checksum database"),
+    Option("sumdb_private_patterns", str, "", "globs the private database covers (GOPRIVATE)"),
 )
 OPTION_BY_NAME = {o.name: o for o in OPTIONS}
 ENV_PREFIX = "GOMODPROXY_"
@@ -154,6 +158,8 @@ def parse_value(opt: Option, raw: Any, where: str) -> Any:
 def _check(values: Mapping[str, Any]) -> None:
     if values["upstream_error_status"] not in (404, 502):
         raise ConfigError("upstream_error_status must be 404 or 502")
+    if values["verify"] not in ("strict", "best-effort"):
+        raise ConfigError('verify must be "strict" or "best-effort"')
     for name in ("workers", "hot_cache_bytes", "hot_cache_item_bytes", "max_zip_bytes"):
         if values[name] < 0:
             raise ConfigError(f"{name} must not be negative")

@@ -233,11 +233,3 @@ class TestFork:
         d.log = newer
         d.run(c.lookup("example.com/m5", "v1.0.0"))
         assert d.config[c.config_key] == newer.signed_tree(SIGNER)
-
-
-def test_escape() -> None:
-    """Module paths and versions are case-encoded on the wire."""
-    assert sc.escape_path("github.com/Azure/Go") == "github.com/!azure/!go"
-    assert sc.escape_version("v1.0.0-RC1") == "v1.0.0-!r!c1"
-    with pytest.raises(InvalidInput):
-        sc.escape_path("a!b")

@@ -34,8 +34,11 @@ def error_response(
     if isinstance(exc, NotFound):
         return 404, _line(str(exc) or "not found"), b"public, max-age=60"
     if isinstance(exc, UpstreamError):
-        prefix = "not found: " if upstream_error_status == 404 else ""
-        return upstream_error_status, _line(f"{prefix}upstream error: {exc}"), NO_STORE
+        # An error may insist on its status (the checksum database unreachable is a 502, so
+        # a client never falls through to an unverified path).
+        status = int(getattr(exc, "http_status_hint", 0) or upstream_error_status)
+        prefix = "not found: " if status == 404 else ""
+        return status, _line(f"{prefix}upstream error: {exc}"), NO_STORE
     if isinstance(exc, VerificationError):
         return 403, _line(f"SECURITY ERROR: {exc}"), NO_STORE
     if isinstance(exc, InvalidInput):

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from gomodproxy.errors import GoModProxyError, InvalidInput, VerificationError
+from gomodproxy.gomod.module import escape_path, escape_version
 from gomodproxy.sumdb import note as notes
 from gomodproxy.sumdb import tlog
 from gomodproxy.sumdb.tile import Tile, TileHashPlan
@@ -43,8 +44,6 @@ __all__ = [
     "SaveTiles",
     "WriteCache",
     "WriteConfig",
-    "escape_path",
-    "escape_version",
 ]
 
 T = TypeVar("T")
@@ -123,30 +122,6 @@ class ForkDetected(VerificationError):
 
 class RecordError(VerificationError):
     """The lookup response's record cannot be authenticated against the tree."""
-
-
-def escape_path(path: str) -> str:
-    """Case-encode a module path for the wire (``A`` → ``!a``), as module.EscapePath.
-
-    Raises:
-        InvalidInput: the path contains ``!`` or a character that cannot be escaped.
-    """
-    return _escape(path, "path")
-
-
-def escape_version(version: str) -> str:
-    """Case-encode a version for the wire, as module.EscapeVersion.
-
-    Raises:
-        InvalidInput: the version contains ``!`` or characters not allowed in versions.
-    """
-    return _escape(version, "version")
-
-
-def _escape(s: str, what: str) -> str:
-    if "!" in s or not s.isascii() or any(c < " " or c == "\x7f" for c in s):
-        raise InvalidInput(f"invalid {what} {s!r}: cannot be escaped")
-    return "".join("!" + c.lower() if "A" <= c <= "Z" else c for c in s)
 
 
 _PAST, _NOW, _FUTURE = 1, 2, 3

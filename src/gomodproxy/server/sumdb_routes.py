@@ -1,0 +1,137 @@
+"""``/sumdb/<name>/...``: checksum databases proxied verbatim, and the private database.
+
+The go command probes ``<proxy>/sumdb/<name>/supported`` and, on 200, sends all its traffic
+for that database here. Only configured names answer (the database named by GOSUMDB, whose
+verifier this proxy already uses, and the private database when a signer key is configured);
+any other name is 404, so the go command goes to the database directly and the proxy is no
+open relay. Installed by ``server.app`` through ``ROUTE_MODULES``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gomodproxy.errors import GoModProxyError, NotFound
+from gomodproxy.gomod.dirhash import gomod_hash
+from gomodproxy.server.http_errors import error_response
+from gomodproxy.service import Trace
+from gomodproxy.sumdb import note
+from gomodproxy.sumdb_adapter.database import SumdbDatabase
+from gomodproxy.sumdb_adapter.private import PrivateSumdb
+from gomodproxy.sumdb_adapter.remote import RemoteResponse
+
+PREFIX = "/sumdb/"
+
+
+class SumdbRoutes:
+    """An ASGI app for the ``/sumdb/`` prefix."""
+
+    def __init__(
+        self,
+        databases: dict[str, SumdbDatabase],
+        private: PrivateSumdb | None = None,
+        *,
+        ttl: float = 60.0,
+        upstream_error_status: int = 502,
+    ) -> None:
+        self.databases = databases
+        self.private = private
+        self.ttl = ttl
+        self.upstream_error_status = upstream_error_status
+        names = [*databases, *([private.name] if private else [])]
+        self._names = sorted(names, key=len, reverse=True)
+
+    def _route(self, path: str) -> tuple[str, str]:
+        rest = path[len(PREFIX) :]
+        for name in self._names:
+            if rest.startswith(name + "/"):
+                return name, rest[len(name) + 1 :]
+        raise NotFound("not found: this proxy does not serve that checksum database")
+
+    async def answer(self, path: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Status, headers and body for a GET of ``path``."""
+        try:
+            name, endpoint = self._route(path)
+            if self.private is not None and name == self.private.name:
+                resp = await self.private.handle(endpoint)
+                immutable = False
+            else:
+                resp = await self.databases[name].passthrough(endpoint)
+                immutable = endpoint.startswith("tile/") and ".p/" not in endpoint
+        except GoModProxyError as exc:
+            status, body, cc = error_response(exc, self.upstream_error_status)
+            return (
+                status,
+                [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", cc)],
+                body,
+            )
+        return resp.status, self._headers(resp, immutable), resp.body
+
+    def _headers(self, resp: RemoteResponse, immutable: bool) -> list[tuple[bytes, bytes]]:
+        if resp.status != 200:
+            cc = b"no-store"
+        elif immutable:
+            cc = b"public, max-age=31536000, immutable"
+        else:
+            cc = f"public, max-age={int(self.ttl)}".encode()
+        ctype = (resp.content_type or "text/plain; charset=utf-8").encode("latin-1", "replace")
+        return [(b"content-type", ctype), (b"cache-control", cc)]
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        method = scope.get("method", "GET")
+        if method not in ("GET", "HEAD"):
+            status, headers, body = 405, [(b"allow", b"GET, HEAD")], b"method not allowed\n"
+        else:
+            status, headers, body = await self.answer(scope["path"])
+        headers = [*headers, (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+
+
+def _read_signer(settings: Any) -> note.Signer | None:
+    values = getattr(settings, "values", {})
+    key_file = str(values.get("sumdb_private_key", "") or "")
+    if not key_file:
+        return None
+    return note.new_signer(Path(key_file).read_text().strip())
+
+
+def install(app: Any) -> None:
+    """Mount the routes on the proxy app (called by ``ProxyApp.install_route_modules``)."""
+    service = app.service
+    verifier = service.verifier
+    databases: dict[str, SumdbDatabase] = dict(getattr(verifier, "databases", {}) or {})
+    if hasattr(verifier, "metrics") and getattr(verifier, "metrics", None) is None:
+        verifier.metrics = app.metrics
+    settings = app.settings
+    private = None
+    signer = _read_signer(settings)
+    if signer is not None:
+
+        async def fetch_hashes(path: str, version: str) -> tuple[str, str]:
+            trace = Trace()
+            mod = await service.immutable("mod", path, version, trace)
+            zip_art = await service.immutable("zip", path, version, trace)
+            zip_h1 = await service.store.get(zip_art.key + "hash")
+            mod_data = mod.data if mod.data is not None else await service.store.get(mod.key)
+            if not zip_h1 or mod_data is None:
+                raise NotFound(f"not found: {path}@{version}")
+            return zip_h1.decode().strip(), gomod_hash(mod_data)
+
+        values = settings.values
+        patterns = str(values.get("sumdb_private_patterns", "") or values.get("goprivate", ""))
+        lock_dir = service.temp_dir().parent if hasattr(service, "temp_dir") else None
+        private = PrivateSumdb(
+            signer, service.store, patterns=patterns, fetch_hashes=fetch_hashes, lock_dir=lock_dir
+        )
+    if not databases and private is None:
+        return
+    app.mount(
+        PREFIX,
+        SumdbRoutes(
+            databases,
+            private,
+            ttl=float(settings.values.get("list_ttl", 60.0)),
+        ),
+    )

@@ -1,0 +1,237 @@
+"""One proxied checksum database: verified lookups for the ingest verifier, and verbatim
+passthrough of ``/sumdb/<name>/...`` for clients.
+
+Theory of operation
+-------------------
+``SumdbDatabase.lookup`` drives the pure ``sumdb.client.Client`` flow: it answers the flow's
+requests from storage and the network. Storage keys mirror the go command's cache:
+
+- ``sumdb/<name>/lookup/<path>@<version>``  lookup responses (written once verified);
+- ``sumdb/<name>/tile/8/<L>/<N>[.p/<W>]``   tiles (full tiles are immutable);
+- ``_meta/sumdb/<name>/latest``             the newest signed tree this proxy verified: the
+  fork-detection memory, never cleaned;
+- ``_meta/sumdb/<name>/fork``               written when a fork is detected (the SECURITY
+  ERROR report). While it exists the database is quarantined: nothing is verified against
+  it, and ingest fails closed, until an operator has looked and deletes the key.
+
+Tiles are read cache first, then remote (exact width, then the full tile truncated), fetched
+concurrently. Cached tiles are authenticated like fresh ones; if authentication fails while
+cached tiles were used, the lookup is retried once from the network only, so a bad cache
+entry cannot wedge verification.
+
+Passthrough (``passthrough``): bytes are forwarded unmodified (signatures cover them). Full
+tiles are stored forever, ``latest``, lookups and partial tiles are kept for ``ttl`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from gomodproxy.errors import (
+    GoModProxyError,
+    InvalidInput,
+    NotFound,
+    UpstreamError,
+    VerificationError,
+)
+from gomodproxy.storage.base import BlobStore
+from gomodproxy.sumdb import client as flow
+from gomodproxy.sumdb.tile import Tile, full_tile, parse_tile_path
+from gomodproxy.sumdb_adapter.remote import RemoteResponse, SumdbRemote
+
+T = TypeVar("T")
+security_log = logging.getLogger("gomodproxy.security")
+
+_TEXT = "text/plain; charset=UTF-8"
+_BINARY = "application/octet-stream"
+
+
+class SumdbUnavailable(UpstreamError):
+    """The checksum database cannot be asked: a 502, never a silent pass or a 404 that would
+    send the client elsewhere."""
+
+    http_status_hint = 502
+
+
+class Quarantined(SumdbUnavailable):
+    """The database showed a fork earlier; it is not used until an operator acts."""
+
+
+class SumdbDatabase:
+    """A checksum database this proxy verifies against and passes through."""
+
+    def __init__(
+        self,
+        remote: SumdbRemote,
+        store: BlobStore,
+        *,
+        key: str,
+        ttl: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.remote = remote
+        self.store = store
+        self.client = flow.Client(key)
+        self.name = self.client.name
+        self.key = key
+        self.ttl = ttl
+        self.clock = clock
+        self._lock = asyncio.Lock()
+
+    # -- keys --------------------------------------------------------------------------
+
+    def _cache_key(self, key: str) -> str:
+        return f"sumdb/{key}"
+
+    @property
+    def fork_key(self) -> str:
+        return f"_meta/sumdb/{self.name}/fork"
+
+    # -- verified lookups ----------------------------------------------------------------
+
+    async def lookup(self, path: str, version: str) -> list[str]:
+        """The verified go.sum lines of ``path version`` (version may end in ``/go.mod``).
+
+        Raises:
+            Quarantined: a fork was detected earlier.
+            VerificationError: the database's answer does not authenticate; ForkDetected.
+            NotFound: the database does not know the version.
+            UpstreamError: the database could not be reached.
+        """
+        report = await self.store.get(self.fork_key)
+        if report is not None:
+            raise Quarantined(
+                f"checksum database {self.name} is quarantined: it was caught serving "
+                f"inconsistent trees; see the security log, then delete {self.fork_key} "
+                "from storage to resume",
+                source=self.name,
+            )
+        try:
+            try:
+                return await self._run(self.client.lookup(path, version), use_cache=True)
+            except flow.ForkDetected:
+                raise
+            except VerificationError:
+                if not self._used_cache:
+                    raise
+                # A cached tile or lookup may be bad: ask the network only, once.
+                return await self._run(self.client.lookup(path, version), use_cache=False)
+        except flow.ForkDetected as exc:
+            security_log.critical(
+                "checksum database %s misbehaves: fork detected while looking up %s@%s\n%s",
+                self.name,
+                path,
+                version,
+                exc.report,
+            )
+            await self.store.put(self.fork_key, exc.report.encode())
+            raise
+
+    async def _run(self, gen: flow.Flow[T], *, use_cache: bool) -> T:
+        # One flow at a time: the client's timeline is shared state, and a lookup costs a
+        # few storage reads once tiles are cached.
+        async with self._lock:
+            self._use_cache = use_cache
+            self._used_cache = False
+            self._fetched: dict[Tile, bytes] = {}
+            answer: Any = None
+            error: BaseException | None = None
+            while True:
+                try:
+                    req = gen.throw(error) if error is not None else gen.send(answer)
+                except StopIteration as stop:
+                    result: T = stop.value
+                    return result
+                answer, error = None, None
+                try:
+                    answer = await self._answer(req)
+                except GoModProxyError as exc:
+                    error = exc
+
+    async def _answer(self, req: flow.Request) -> Any:
+        if isinstance(req, flow.ReadRemote):
+            return await self.remote.read(req.path)
+        if isinstance(req, flow.ReadCache):
+            if not self._use_cache:
+                return None
+            data = await self.store.get(self._cache_key(req.key)) or None
+            self._used_cache |= data is not None
+            return data
+        if isinstance(req, flow.WriteCache):
+            await self.store.put(self._cache_key(req.key), req.data)
+            return None
+        if isinstance(req, flow.ReadConfig):
+            return await self.store.get(f"_meta/sumdb/{req.key}") or b""
+        if isinstance(req, flow.WriteConfig):
+            key = f"_meta/sumdb/{req.key}"
+            # BlobStore has no compare-and-swap; compare, then write. A lost race leaves an
+            # older (still consistent) tree, which only weakens fork detection a little.
+            if (await self.store.get(key) or b"") != req.old:
+                return False
+            await self.store.put(key, req.new)
+            return True
+        if isinstance(req, flow.ReadTiles):
+            return await asyncio.gather(*(self._read_tile(t) for t in req.tiles))
+        if isinstance(req, flow.SaveTiles):
+            for t, data in zip(req.tiles, req.data, strict=True):
+                if t in self._fetched:
+                    await self.store.put(self._cache_key(f"{self.name}/{t.path()}"), data)
+            return None
+        raise InvalidInput(f"unknown sumdb request {req!r}")  # pragma: no cover
+
+    async def _read_tile(self, t: Tile) -> bytes:
+        full = full_tile(t)
+        want = t.w * 32
+        if self._use_cache:
+            for candidate in (t, full) if t != full else (t,):
+                data = await self.store.get(self._cache_key(f"{self.name}/{candidate.path()}"))
+                if data and len(data) >= want:
+                    self._used_cache = True
+                    return data[:want]
+        try:
+            data = await self.remote.read("/" + t.path())
+        except NotFound:
+            if t == full:
+                raise
+            data = (await self.remote.read("/" + full.path()))[:want]
+        self._fetched[t] = data
+        return data
+
+    # -- passthrough -----------------------------------------------------------------------
+
+    async def passthrough(self, endpoint: str) -> RemoteResponse:
+        """Answer ``/sumdb/<name>/<endpoint>`` verbatim, from storage when fresh enough.
+
+        Raises:
+            InvalidInput: an endpoint this proxy does not forward.
+            UpstreamError: the database could not be reached.
+        """
+        if endpoint == "supported":
+            return RemoteResponse(200, _TEXT, b"")
+        immutable = False
+        content_type = _TEXT
+        if endpoint == "latest" or endpoint.startswith("lookup/"):
+            pass
+        elif endpoint.startswith("tile/"):
+            t = parse_tile_path(endpoint)
+            immutable = t.full
+            content_type = _TEXT if t.l == -1 else _BINARY
+        else:
+            raise NotFound(f"not found: /sumdb/{self.name}/{endpoint}")
+        key = self._cache_key(f"{self.name}/{endpoint}")
+        info = await self.store.stat(key)
+        if info is not None and (immutable or self.clock() - info.mtime < self.ttl):
+            data = await self.store.get(key)
+            if data:
+                return RemoteResponse(200, content_type, data)
+        resp = await self.remote.fetch("/" + endpoint)
+        if resp.status == 200 and resp.body:
+            await self.store.put(key, resp.body)
+        return resp
+
+    async def aclose(self) -> None:
+        await self.remote.aclose()
