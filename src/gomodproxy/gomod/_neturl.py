@@ -18,7 +18,8 @@ from gomodproxy.gomod._gostr import quote as go_quote
 
 __all__ = ["URL", "URLError", "parse_url"]
 
-_PATH, _PATH_SEGMENT, _HOST, _ZONE, _USER_PASSWORD, _QUERY_COMPONENT, _FRAGMENT = range(7)
+# net/url's encoding modes, less the two (path segment, query component) nothing here uses.
+_PATH, _HOST, _ZONE, _USER_PASSWORD, _FRAGMENT = range(5)
 _HEX = "0123456789abcdefABCDEF"
 _UPPERHEX = "0123456789ABCDEF"
 
@@ -47,12 +48,8 @@ def _should_escape(c: int, mode: int) -> bool:
     if ch in "$&+,/:;=?@":
         if mode == _PATH:
             return ch == "?"
-        if mode == _PATH_SEGMENT:
-            return ch in "/;,?"
         if mode == _USER_PASSWORD:
             return ch in "@/?:"
-        if mode == _QUERY_COMPONENT:
-            return True
         if mode == _FRAGMENT:
             return False
     return not (mode == _FRAGMENT and ch in "!()*")
@@ -125,14 +122,13 @@ class URL:
     raw_fragment: str = ""
     omit_host: bool = False
 
+    # The URLs here come from parse_url, so a raw path or fragment is always a valid escaping
+    # of the decoded one; Go's EscapedPath/EscapedFragment re-check that for mutated URLs.
+
     def escaped_path(self) -> str:
         """Go's ``URL.EscapedPath``."""
         if self.raw_path and _valid_encoded(self.raw_path, _PATH):
-            try:
-                if _unescape(self.raw_path, _PATH) == self.path:
-                    return self.raw_path
-            except URLError:
-                pass
+            return self.raw_path
         if self.path == "*":
             return "*"
         return _escape(self.path, _PATH)
@@ -140,11 +136,7 @@ class URL:
     def escaped_fragment(self) -> str:
         """Go's ``URL.EscapedFragment``."""
         if self.raw_fragment and _valid_encoded(self.raw_fragment, _FRAGMENT):
-            try:
-                if _unescape(self.raw_fragment, _FRAGMENT) == self.fragment:
-                    return self.raw_fragment
-            except URLError:
-                pass
+            return self.raw_fragment
         return _escape(self.fragment, _FRAGMENT)
 
     def string(self, *, redact: bool = False) -> str:
@@ -168,9 +160,8 @@ class URL:
                     buf.append(ui + "@")
                 if self.host:
                     buf.append(_escape(self.host, _HOST))
+            # (Go also inserts "/" between a host and a relative path; parsing never makes one.)
             path = self.escaped_path()
-            if path and path[0] != "/" and self.host:
-                buf.append("/")
             if not buf and ":" in path.partition("/")[0]:
                 buf.append("./")
             buf.append(path)
@@ -397,9 +388,8 @@ def _parse_ipv6(inp: str) -> None:
         while off < len(s) and s[off] in _HEX:
             acc = (acc << 4) + int(s[off], 16)
             if off > 3:
+                # (Four hex digits cannot pass 0xFFFF, so Go's ">=2^16" error never fires.)
                 raise _addr_error(inp, "each group must have 4 or less digits", s)
-            if acc > 0xFFFF:
-                raise _addr_error(inp, "IPv6 field has value >=2^16", s)
             off += 1
         if off == 0:
             raise _addr_error(inp, "each colon-separated field must have at least one digit", s)
