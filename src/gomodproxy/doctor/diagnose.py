@@ -57,7 +57,7 @@ KB: tuple[Entry, ...] = (
     _e(
         "K18",
         "the checksum database contradicts itself (SECURITY ERROR)",
-        [r"SECURITY ERROR", r"go\.sum database server misbehavior detected"],
+        [r"go\.sum database server misbehavior detected"],
         "a proxy rewrites /sumdb responses (man in the middle), two different logs are served "
         "under one name (a private database that was reset), or the local copy "
         "$GOPATH/pkg/sumdb/<name>/latest is corrupted",
@@ -263,7 +263,10 @@ KB: tuple[Entry, ...] = (
     _e(
         "K22",
         "an http-only proxy was contacted over https",
-        [r"server gave HTTP response to HTTPS client"],
+        [
+            r"server gave HTTP response to HTTPS client",
+            r"tls: first record does not look like a TLS handshake",
+        ],
         "a proxy without TLS written without a scheme, so https:// was assumed",
         "write `http://host:port` explicitly in GOPROXY (allowed) or enable TLS",
         6,
@@ -394,19 +397,34 @@ def entry(code: str) -> Entry:
 
 
 def diagnose(log: str) -> list[Diagnosis]:
-    """Recognised causes in ``log``, innermost first. Lines are masked (no secrets)."""
+    """Recognised causes in ``log``, innermost first. Lines are masked (no secrets).
+
+    A cause read in a ``server response:`` block is what the server said went wrong behind
+    the status line, so it comes before every other; then the priority of doctor.md §4;
+    then the order of appearance.
+    """
     lines = log.splitlines()
+    inner: set[int] = set()
+    for n in range(1, len(lines) + 1):
+        if _SERVER_RESPONSE.match(lines[n - 1]):
+            inner.update(ln for ln, _ in [(n, ""), *_server_response(lines, n)])
     found: dict[str, Diagnosis] = {}
     first: dict[str, int] = {}
+    in_response: set[str] = set()
     for n, text in enumerate(lines, 1):
         for e in KB:
             if any(p.search(text) for p in e.patterns):
                 d = found.setdefault(e.code, Diagnosis(e))
                 first.setdefault(e.code, n)
+                if n in inner:
+                    in_response.add(e.code)
                 if len(d.lines) < 20:
                     d.lines.append((n, mask(text)))
                     d.lines.extend(_server_response(lines, n))
-    return sorted(found.values(), key=lambda d: (d.entry.rank, first[d.entry.code]))
+    return sorted(
+        found.values(),
+        key=lambda d: (d.entry.code not in in_response, d.entry.rank, first[d.entry.code]),
+    )
 
 
 def _server_response(lines: list[str], n: int) -> list[tuple[int, str]]:
