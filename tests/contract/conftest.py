@@ -30,7 +30,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         s = open_store(str(tmp_path / "store"))
     else:
         registry: RegistryServer = request.getfixturevalue("registry_server")
-        s = open_store(registry.store_url(f"contract/t{secrets.token_hex(6)}"))
+        s = open_store(registry.store_url(f"contract/t{secrets.token_hex(6)}"), degrade=False)
     try:
         yield s
     finally:

@@ -168,7 +168,7 @@ class TestIntegrity:
 
     async def test_registry_down_is_a_storage_error(self) -> None:
         """Nothing listening: every operation fails fast as StorageError."""
-        store = open_store(f"oci://127.0.0.1:{free_port()}/p", timeout=2.0)
+        store = open_store(f"oci://127.0.0.1:{free_port()}/p", timeout=2.0, degrade=False)
         with pytest.raises(StorageError):
             await store.get("example.com/m/@v/v1.0.0.info")
         with pytest.raises(StorageError):
@@ -181,7 +181,7 @@ class TestRealRegistry:
     async def test_manifest_layout(self, registry_server: RegistryServer) -> None:
         """One manifest per version: its files as typed layers, the module in the config."""
         p = prefix()
-        store = open_store(registry_server.store_url(p))
+        store = open_store(registry_server.store_url(p), degrade=False)
         base = "example.com/!foo/@v/v2.0.0+incompatible"
         for ext, data in [("zip", b"PK"), ("mod", b"module example.com/Foo\n"), ("info", b"{}")]:
             await store.put(f"{base}.{ext}", data)
@@ -268,12 +268,14 @@ class TestRealRegistry:
         """Against a registry with htpasswd auth, credentials work and their absence fails."""
         server = RegistryServer(tmp_path, htpasswd_config(tmp_path, "ci", "s3cret"))
         with running(server):
-            store = open_store(server.store_url("auth/basic"), username="ci", password="s3cret")
+            store = open_store(
+                server.store_url("auth/basic"), username="ci", password="s3cret", degrade=False
+            )
             await store.put("example.com/m/@v/v1.0.0.mod", b"module example.com/m\n")
             assert await store.get("example.com/m/@v/v1.0.0.mod") == b"module example.com/m\n"
             assert [k async for k in store.list()] == ["example.com/m/@v/v1.0.0.mod"]
             await store.aclose()
-            anonymous = open_store(server.store_url("auth/basic"))
+            anonymous = open_store(server.store_url("auth/basic"), degrade=False)
             with pytest.raises(StorageError, match="401"):
                 await anonymous.get("example.com/m/@v/v1.0.0.mod")
             await anonymous.aclose()
@@ -285,14 +287,14 @@ class TestRealRegistry:
             server = RegistryServer(tmp_path, tokens.registry_config())
             with running(server):
                 url = server.store_url("auth/token")
-                store = open_store(url, username="ci", password="s3cret")
+                store = open_store(url, username="ci", password="s3cret", degrade=False)
                 for i in range(5):
                     await store.put(f"example.com/m/@v/v1.0.{i}.info", json.dumps(i).encode())
                 assert await store.get("example.com/m/@v/v1.0.3.info") == b"3"
                 assert len([k async for k in store.list()]) == 5
                 assert tokens.requests <= 8
                 await store.aclose()
-                wrong = open_store(url, username="ci", password="nope")
+                wrong = open_store(url, username="ci", password="nope", degrade=False)
                 with pytest.raises(StorageError):
                     await wrong.get("example.com/m/@v/v1.0.0.info")
                 await wrong.aclose()

@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> MigrateReport:
-    options = {"insecure": True} if args.insecure else {}
+    # Every failure must show: no degrading wrapper around OCI stores here.
+    options = {"insecure": args.insecure, "degrade": False}
     src = open_store(args.source, **(options if args.source.startswith("oci://") else {}))
     dst = open_store(args.dest, **(options if args.dest.startswith("oci://") else {}))
     console = Console(file=sys.stderr)

@@ -24,7 +24,9 @@ def open_store(url: str, **options: Any) -> BlobStore:
     """Open the backend a storage URL names.
 
     ``options`` go to the backend: for OCI ``username``, ``password``, ``token``,
-    ``insecure`` (plain http) and ``timeout``.
+    ``insecure`` (plain http) and ``timeout``. An OCI store is wrapped in a
+    ``DegradingStore`` (serve and fetch through while the registry is down) unless
+    ``degrade=False`` (tools that must see every failure: migrate, verify, tests).
 
     Raises:
         ConfigError: the URL is empty, has an unknown scheme or is incomplete.
@@ -44,9 +46,12 @@ def open_store(url: str, **options: Any) -> BlobStore:
             raise ConfigError(f"storage URL {url!r}: file:// URLs must name a local path")
         return FilesystemStore(unquote(parts.path))
     if scheme == "oci":
+        from gomodproxy.storage.degrading import DegradingStore
         from gomodproxy.storage.oci import OciStore
 
-        return OciStore.from_url(url, **options)
+        degrade = bool(options.pop("degrade", True))
+        oci = OciStore.from_url(url, **options)
+        return DegradingStore(oci) if degrade else oci
     raise ConfigError(
         f"storage URL {url!r}: unknown scheme {scheme!r} (use a path, file://, memory:// or oci://)"
     )

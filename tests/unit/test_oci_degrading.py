@@ -1,0 +1,56 @@
+"""An OCI store whose registry goes down: reads miss, writes are spooled locally and served,
+and once the registry is back the spool is stored there and emptied."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from gomodproxy.storage import open_store
+from gomodproxy.storage.degrading import DegradingStore
+from tests.e2e.servers import RegistryServer, need, running
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_registry_down_then_back(tmp_path: Path) -> None:
+    """Stopping the registry degrades the store without errors; restarting heals it."""
+    need("docker-registry")
+    server = RegistryServer(tmp_path)
+    with running(server):
+        store = open_store(server.store_url("degrade/t"))
+        assert isinstance(store, DegradingStore)
+        store.retry_after = 0.2
+        await store.put("example.com/m/@v/v1.0.0.info", b"{}")
+        assert await store.get("example.com/m/@v/v1.0.0.info") == b"{}"
+
+        server.stop(kill=True)
+        assert await store.get("example.com/m/@v/v1.0.0.info") is None  # a miss, not an error
+        assert store.degraded
+        assert store.status()["degraded"] is True
+        zip_src = tmp_path / "fetched.zip"
+        zip_src.write_bytes(b"PK zip")
+        await store.put_file("example.com/m/@v/v1.0.0.zip", zip_src)
+        await store.put("example.com/m/@v/v1.0.0.ziphash", b"h1:x")
+        assert await store.get("example.com/m/@v/v1.0.0.zip") == b"PK zip"
+        assert b"".join([c async for c in store.stream("example.com/m/@v/v1.0.0.zip")]) == b"PK zip"
+        assert store.status()["spooled"] == 2
+
+        server.start()
+        await asyncio.sleep(0.25)
+        deadline = time.monotonic() + 10
+        while (store.degraded or store.status()["spooled"]) and time.monotonic() < deadline:
+            await store.stat("example.com/m/@v/v1.0.0.info")
+            await asyncio.sleep(0.1)
+        assert not store.degraded
+        assert store.status()["spooled"] == 0
+        fresh = open_store(server.store_url("degrade/t"), degrade=False)
+        assert await fresh.get("example.com/m/@v/v1.0.0.zip") == b"PK zip"
+        assert await fresh.get("example.com/m/@v/v1.0.0.ziphash") == b"h1:x"
+        await fresh.aclose()
+        spool = store._spool_root
+        await store.aclose()
+        assert not spool.exists(), "the spool directory is removed on close"
