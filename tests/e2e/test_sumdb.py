@@ -1,0 +1,273 @@
+"""The checksum database end to end: the real go command, ``gomodproxy serve`` and a real
+checksum database (golang.org/x/mod/sumdb, tools/sumdbtest) on loopback.
+
+- ``go mod download`` through gomodproxy with ``GOSUMDB=name+key`` succeeds, the go command
+  reaching the database through the proxy's ``/sumdb/`` passthrough;
+- a fixture upstream serving a tampered zip is refused by gomodproxy (403, nothing stored),
+  so the go command never receives the zip;
+- a log that rewrites its history is caught as a fork, and the database is quarantined;
+- the proxy's private checksum database is accepted by the go command, across a restart.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from gomodproxy.gomod.dirhash import gomod_hash
+from gomodproxy.sumdb import note
+from gomodproxy.zipfiles import hash_zip
+from tests.e2e.fixtures import REPO, ModuleVersion, Server, go, start_server, write_module
+
+pytestmark = [pytest.mark.e2e, pytest.mark.needs_go]
+
+if shutil.which("go") is None:
+    pytest.skip("the go command is not installed", allow_module_level=True)
+
+DB = "sum.test.example"
+SKEY, VKEY = note.generate_key(DB, bytes(range(1, 33)))
+
+
+def _mod(path: str, version: str, body: str) -> ModuleVersion:
+    files = {
+        "go.mod": f"module {path}\n\ngo 1.20\n".encode(),
+        "x.go": f"package x\n\nconst V = {body!r}\n".replace("'", '"').encode(),
+    }
+    return ModuleVersion(path, version, files)
+
+
+A = _mod("example.com/a", "v1.0.0", "a")
+B = _mod("example.com/b", "v1.0.0", "b")
+EVIL = _mod("example.com/evil", "v1.0.0", "honest")
+EVIL_TAMPERED = _mod("example.com/evil", "v1.0.0", "tampered")
+PRIVATE = [
+    _mod("example.com/private/m", "v1.0.0", "p1"),
+    _mod("example.com/private/n", "v1.0.0", "p2"),
+]
+#: Enough records that the go command reads full tiles, partial tiles and a level-1 tile.
+FILLER = [(f"example.org/f{i}", "v1.0.0") for i in range(300)]
+
+
+def gosum_lines(mv: ModuleVersion, tmp: Path) -> str:
+    z = tmp / "m.zip"
+    z.write_bytes(mv.zip_bytes())
+    return (
+        f"{mv.path} {mv.version} {hash_zip(z)}\n"
+        f"{mv.path} {mv.version}/go.mod {gomod_hash(mv.gomod)}\n"
+    )
+
+
+def filler_lines(forked: bool) -> str:
+    out = []
+    for i, (path, version) in enumerate(FILLER):
+        h = gomod_hash(f"{path} {'forked' if forked and i == 7 else ''}".encode())
+        out.append(f"{path} {version} {h}\n{path} {version}/go.mod {h}\n")
+    return "".join(out)
+
+
+@dataclass
+class SumDB:
+    proc: subprocess.Popen[str]
+    url: str
+
+
+def start_sumdb(records: Path) -> SumDB:
+    binary = subprocess.run(
+        ["bash", str(REPO / "tools" / "build-sumdbtest.sh")],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    proc = subprocess.Popen(
+        [binary, "-key", SKEY, "-gosum", str(records)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    assert url.startswith("http://"), url
+    return SumDB(proc, url)
+
+
+@dataclass
+class World:
+    tmp: Path
+    upstream: Path
+    honest: SumDB
+    forked: SumDB
+    servers: list[Server]
+
+    def proxy(self, storage: Path, env: dict[str, str]) -> Server:
+        srv = start_server(storage, self.upstream.as_uri(), env=env)
+        self.servers.append(srv)
+        return srv
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    tmp = tmp_path_factory.mktemp("sumdb")
+    upstream = tmp / "upstream"
+    for mv in [A, B, EVIL_TAMPERED, *PRIVATE]:
+        write_module(upstream, mv)
+    honest = tmp / "honest.txt"
+    honest.write_text(
+        gosum_lines(A, tmp) + gosum_lines(EVIL, tmp) + filler_lines(False) + gosum_lines(B, tmp)
+    )
+    forked = tmp / "forked.txt"
+    forked.write_text(
+        gosum_lines(A, tmp) + gosum_lines(EVIL, tmp) + filler_lines(True) + gosum_lines(B, tmp)
+    )
+    dbs = [start_sumdb(honest), start_sumdb(forked)]
+    servers: list[Server] = []
+    try:
+        yield World(tmp, upstream, dbs[0], dbs[1], servers)
+    finally:
+        for s in servers:
+            s.kill()
+        for db in dbs:
+            db.proc.kill()
+            db.proc.wait(10)
+            if db.proc.stdout is not None:
+                db.proc.stdout.close()
+
+
+def go_env(base: Path, goproxy: str, gosumdb: str) -> dict[str, str]:
+
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("GO") and "proxy" not in k.lower()
+    }
+    env.update(
+        GOPATH=str(base / "gopath"),
+        GOMODCACHE=str(base / "gopath" / "pkg" / "mod"),
+        GOCACHE=str(base / "gocache"),
+        GOENV="off",
+        GOFLAGS="-modcacherw",
+        GOPROXY=goproxy,
+        GOSUMDB=gosumdb,
+        GOTOOLCHAIN="local",
+        GONOSUMDB="",
+        GOPRIVATE="",
+        GONOPROXY="",
+        HOME=str(base / "home"),
+    )
+    (base / "home").mkdir(parents=True, exist_ok=True)
+    return env
+
+
+@pytest.fixture(scope="module")
+def verifying_proxy(world: World) -> Server:
+    return world.proxy(world.tmp / "data1", {"GOSUMDB": f"{VKEY} {world.honest.url}"})
+
+
+class TestProxiedDatabase:
+    def test_go_mod_download_verifies_through_the_proxy(
+        self, world: World, verifying_proxy: Server, tmp_path: Path
+    ) -> None:
+        """The go command downloads through gomodproxy with GOSUMDB=name+key, reaching the
+        checksum database through the proxy; the proxy verified the module too."""
+        env = go_env(tmp_path, verifying_proxy.url, VKEY)
+        out = go(env, "mod", "download", "-json", f"{A.path}@{A.version}", cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        assert (tmp_path / "gopath" / "pkg" / "sumdb" / DB / "latest").exists()
+        tree = (tmp_path / "gopath" / "pkg" / "sumdb" / DB / "latest").read_text()
+        assert tree.startswith("go.sum database tree\n303\n")
+        status, _, body = verifying_proxy.get(f"/sumdb/{DB}/latest")
+        assert (status, body.decode()) == (200, tree)
+        data = world.tmp
+        assert (data / "data1" / "_meta" / "sumdb" / DB / "latest").read_text() == tree
+        assert (data / "data1" / "sumdb" / DB / "tile" / "8" / "0" / "000").stat().st_size == 8192
+
+    def test_unconfigured_database_is_not_proxied(self, verifying_proxy: Server) -> None:
+        """Other database names answer 404, so the go command goes direct (no open relay)."""
+        assert verifying_proxy.get("/sumdb/other.example/supported")[0] == 404
+        assert verifying_proxy.get(f"/sumdb/{DB}/supported")[0] == 200
+
+    def test_tampered_zip_is_refused_before_go_sees_it(
+        self, world: World, verifying_proxy: Server, tmp_path: Path
+    ) -> None:
+        """An upstream zip that does not match the checksum database is refused with both
+        hashes, logged, counted and not stored; the go command fails with our text."""
+        status, _, body = verifying_proxy.get(f"/{EVIL.path}/@v/{EVIL.version}.zip")
+        assert status == 403
+        text = body.decode()
+        assert "checksum mismatch" in text
+        assert re.search(r"downloaded: h1:\S+ .*sum.test.example: h1:\S+", text)
+        data = world.tmp
+        assert not (data / "data1" / "example.com" / "evil" / "@v" / "v1.0.0.zip").exists()
+        env = go_env(tmp_path, verifying_proxy.url, VKEY)
+        out = go(env, "mod", "download", f"{EVIL.path}@{EVIL.version}", cwd=tmp_path)
+        assert out.returncode != 0
+        assert "403 Forbidden" in out.stderr
+        assert "checksum mismatch" in out.stderr
+        assert not list((tmp_path / "gopath" / "pkg" / "mod").glob("example.com/evil@*"))
+        metrics = verifying_proxy.get("/metrics")[2].decode()
+        assert re.search(r'gomodproxy_verification_failures_total\{[^}]*reason="mismatch"', metrics)
+        assert "refused example.com/evil@v1.0.0 (zip): checksum mismatch" in (
+            verifying_proxy.log_path.read_text()
+        )
+
+    def test_fork_is_detected_and_quarantines_the_database(
+        self, world: World, verifying_proxy: Server
+    ) -> None:
+        """A database that later shows a tree inconsistent with the one the proxy verified is
+        caught (SECURITY ERROR in the log); the proxy then stops using it (502)."""
+        assert verifying_proxy.get(f"/{A.path}/@v/{A.version}.mod")[0] == 200
+        tmp = world.tmp
+        shutil.copytree(tmp / "data1", tmp / "data2")
+        p2 = world.proxy(tmp / "data2", {"GOSUMDB": f"{VKEY} {world.forked.url}"})
+        status, _, body = p2.get(f"/{B.path}/@v/{B.version}.mod")
+        assert status == 403, body
+        assert b"misbehaving server" in body
+        assert (
+            (tmp / "data2" / "_meta" / "sumdb" / DB / "fork")
+            .read_text()
+            .startswith("SECURITY ERROR\ngo.sum database server misbehavior detected!")
+        )
+        assert "fork detected" in p2.log_path.read_text()
+        status, _, body = p2.get(f"/{B.path}/@v/{B.version}.zip")
+        assert status == 502
+        assert b"quarantined" in body
+
+
+class TestPrivateDatabase:
+    def test_private_database_is_accepted_by_go(self, world: World, tmp_path: Path) -> None:
+        """sumdb keygen, then the proxy serves a private database the go command verifies
+        against; the log survives a restart and keeps growing consistently."""
+        tmp = world.tmp
+        name = "corp.example/sumdb"
+        keyfile = tmp / "private.key"
+        gen = subprocess.run(
+            [sys.executable, "-m", "gomodproxy", "sumdb", "keygen", name, "--out", str(keyfile)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        vkey = re.search(r"verifier key: (\S+)", gen.stdout)
+        assert vkey is not None
+        env = {
+            "GOMODPROXY_SUMDB_PRIVATE_KEY": str(keyfile),
+            "GOMODPROXY_SUMDB_PRIVATE_PATTERNS": "example.com/private",
+        }
+        p3 = world.proxy(tmp / "data3", env)
+        genv = go_env(tmp_path, p3.url, vkey.group(1))
+        m, n = PRIVATE
+        out = go(genv, "mod", "download", "-json", f"{m.path}@{m.version}", cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        latest = tmp_path / "gopath" / "pkg" / "sumdb" / name / "latest"
+        assert latest.read_text().startswith("go.sum database tree\n1\n")
+        p3.stop()
+        p4 = world.proxy(tmp / "data3", env)
+        genv["GOPROXY"] = p4.url
+        out = go(genv, "mod", "download", "-json", f"{n.path}@{n.version}", cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        assert latest.read_text().startswith("go.sum database tree\n2\n")
+        assert p4.get(f"/sumdb/{name}/lookup/example.com/public@v1.0.0")[0] == 404
