@@ -70,8 +70,7 @@ def analyze(docs: list[tuple[str, Any]]) -> tuple[list[Context], list[Finding]]:
     findings: list[Finding] = []
     top_vars: dict[str, Setting] = {}
     jobs: dict[str, tuple[str, LMap]] = {}
-    default: LMap = LMap()
-    default.key_lines = {}
+    default = LMap()
     for file, data in docs:
         if data is None:
             continue
@@ -145,7 +144,6 @@ def _resolve(
     ext = job.get("extends")
     parents = [ext] if isinstance(ext, str) else list(ext) if isinstance(ext, LSeq) else []
     merged = LMap()
-    merged.key_lines = {}
     merged_vars: dict[str, Setting] = {}
     for p in parents:
         p = str(p)

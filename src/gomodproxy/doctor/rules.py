@@ -11,7 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from gomodproxy.doctor.effective import Effective, compute, gover_key, is_language_version
+from gomodproxy.doctor.effective import (
+    GOENV_DEFAULT_SOURCE,
+    Effective,
+    compute,
+    gover_key,
+    is_language_version,
+)
 from gomodproxy.doctor.mask import has_userinfo, mask
 from gomodproxy.doctor.model import Context, Finding, Setting, Severity
 from gomodproxy.errors import InvalidInput
@@ -403,8 +409,9 @@ def r15_r16_r17_r18_goflags(ctx: Context, eff: Effective) -> Iterator[Finding]:
                 s,
                 "R16",
                 Severity.ERROR,
-                "GOFLAGS has -insecure, removed in Go 1.17: `go: parsing $GOFLAGS: unknown flag "
-                "-insecure`",
+                "GOFLAGS has -insecure, whose effect was removed in Go 1.17: it no longer skips TLS"
+                " or checksum checks; `go get` fails with `-insecure flag is no longer supported; "
+                "use GOINSECURE instead` and other commands ignore it",
                 "use GOINSECURE for the module paths that need it, and GOPRIVATE/GONOSUMDB",
             )
         elif name not in GO_FLAG_NAMES:
@@ -669,11 +676,13 @@ def _cross(contexts: list[Context], effs: list[Effective]) -> Iterator[Finding]:
             continue
         for key in SOURCE_KEYS:
             values = {j: e.setting(key) for j, (_c, e) in jobs.items()}
-            if any(not s.known for s in values.values()):
+            if any(not s.known and s.source != GOENV_DEFAULT_SOURCE for s in values.values()):
                 continue
-            distinct = {s.value for s in values.values()}
+            distinct = {s.value if s.known else s.source for s in values.values()}
             if len(distinct) > 1:
-                detail = "; ".join(f"{j}: {mask(s.value) or '(unset)'}" for j, s in values.items())
+                detail = "; ".join(
+                    f"{j}: {mask(s.value) or '(default)'}" for j, s in values.items()
+                )
                 first = (
                     next(s for s in values.values() if s.file)
                     if any(s.file for s in values.values())

@@ -15,8 +15,10 @@ import yaml
 class LMap(dict[str, Any]):
     """A mapping that remembers its own line and the line of each key (1-based)."""
 
-    line: int = 0
-    key_lines: dict[str, int]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.line = 0
+        self.key_lines: dict[str, int] = {}
 
     def line_of(self, key: str) -> int:
         """The line of ``key``, or of the mapping when the key is absent."""
@@ -26,8 +28,10 @@ class LMap(dict[str, Any]):
 class LSeq(list[Any]):
     """A sequence that remembers its line and the line of each item (1-based)."""
 
-    line: int = 0
-    item_lines: list[int]
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.line = 0
+        self.item_lines: list[int] = []
 
 
 class YamlProblem(Exception):
@@ -44,7 +48,6 @@ def _convert(node: yaml.Node, depth: int = 0) -> Any:
     if isinstance(node, yaml.MappingNode):
         out = LMap()
         out.line = node.start_mark.line + 1
-        out.key_lines = {}
         merged: list[LMap] = []
         for k, v in node.value:
             key = str(k.value) if isinstance(k, yaml.ScalarNode) else str(_convert(k, depth + 1))

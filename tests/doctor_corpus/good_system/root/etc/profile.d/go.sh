@@ -1,0 +1,2 @@
+GOPROXY=https://goproxy.corp.example,direct
+export GOPROXY

@@ -1,0 +1,2 @@
+export GOPROXY=https://goproxy.corp.example,direct
+export GOPRIVATE=git.corp.example

@@ -1,0 +1,1 @@
+export GOPROXY=https://goproxy-b.corp.example,direct
