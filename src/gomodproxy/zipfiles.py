@@ -122,7 +122,7 @@ def hash_zip(path: str | os.PathLike[str]) -> str:
     with open_zip(path) as zf:
         infos = {entry_name(i): i for i in zf.infolist()}  # a repeated name: the last wins
         names = [entry_name(i) for i in zf.infolist()]
-        if sum(i.file_size for i in infos.values()) > MAX_ZIP_FILE:
+        if sum(infos[n].file_size for n in names) > MAX_ZIP_FILE:  # the work hash1 will do
             raise InvalidInput(
                 "total uncompressed size of module contents too large "
                 f"(max size is {MAX_ZIP_FILE} bytes)"

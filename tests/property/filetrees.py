@@ -237,5 +237,5 @@ def write_tree(tree: Tree, root: Path) -> None:
                     fh.write(e.data)
                     if e.size > len(e.data):
                         fh.truncate(e.size)
-        except (FileExistsError, NotADirectoryError):
+        except OSError:  # a file, dangling or looping symlink is in the way
             continue

@@ -62,6 +62,8 @@ class TestGoLang:
             ("go v1.24.0\n", "go1.24"),
             ("go 1.24 // comment\n", "go1.24"),
             ("  go   1.22  \n", "go1.22"),
+            ("module m\r\ngo 1.24\r\n", "go1.24"),
+            ("go\t1.24\n", "go1.24"),
             ("go 1.21.1rc1\n", ""),
             ("go 1.21rc01\n", ""),
             ("go 1.21rc0\n", "go1.21"),

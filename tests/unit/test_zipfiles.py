@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -187,3 +188,21 @@ class TestCreateFromDir:
         assert str(e.value) == (
             f"create zip from directory {missing}: lstat {missing}: no such file or directory"
         )
+
+
+def test_hash_zip_bounds_work_of_repeated_names(tmp_path: Path) -> None:
+    """Names repeated to re-read one large entry count toward the limit each time."""
+    z = tmp_path / "dup.zip"
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zw, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the duplicate names are the point
+        for _ in range(3):
+            zw.writestr(P + "big", b"")
+    raw = bytearray(z.read_bytes())
+    start = 0
+    for _ in range(3):  # declare 200 MiB in each central directory record
+        cd = raw.index(b"PK\x01\x02", start)
+        raw[cd + 24 : cd + 28] = (200 << 20).to_bytes(4, "little")
+        start = cd + 4
+    z.write_bytes(bytes(raw))
+    with pytest.raises(InvalidInput, match="total uncompressed size"):
+        zipfiles.hash_zip(z)

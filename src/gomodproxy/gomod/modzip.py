@@ -184,13 +184,21 @@ _GO_VERSION = re.compile(r"([1-9][0-9]*)\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?(([
 _LAX_GO_VERSION = re.compile(r"v?(([1-9][0-9]*)\.(0|[1-9][0-9]*))([^0-9].*)", re.DOTALL)
 
 
+#: Blanks between go.mod tokens for modfile's lexer (not Unicode spaces, not \v or \f).
+_SPACE = re.compile(r"[ \t\r]+")
+
+
 def go_lang(gomod: bytes) -> str:
     """Return Go's ``version.Lang("go" + <go line>)`` for a root go.mod, or "" when the file
-    has no usable go line (x/mod's parseGoVers over modfile.ParseLax)."""
+    has no usable go line (x/mod's parseGoVers over modfile.ParseLax).
+
+    Only the ``go`` lines are read: a go.mod that ParseLax rejects for a reason elsewhere in
+    the file, or a ``go ( ... )`` block, is not recognised as Go would.
+    """
     version = ""
-    for raw in gomod.decode("utf-8", "replace").splitlines():
-        tokens = raw.split("//", 1)[0].split()
-        if not tokens or tokens[0] != "go":
+    for raw in gomod.decode("utf-8", "replace").split("\n"):
+        tokens = _SPACE.split(raw.split("//", 1)[0].strip(" \t\r"))
+        if tokens[0] != "go":
             continue
         if version or len(tokens) != 2:
             return ""  # "repeated go statement" / "go directive expects exactly one argument"
