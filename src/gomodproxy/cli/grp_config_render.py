@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gomodproxy.doctor.render import TARGETS, Settings, render
-from gomodproxy.errors import InvalidInput
+from gomodproxy.errors import ConfigError, InvalidInput
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -50,9 +50,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 def main(args: argparse.Namespace) -> int:
     if not args.proxy:
-        raise InvalidInput("give --proxy URL (or set GOPROXY)")
+        raise ConfigError("give --proxy URL (or set GOPROXY)")
     s = Settings(args.proxy, args.private, args.sumdb, args.go_version, args.unit)
-    files = render(args.target, s)
+    try:
+        files = render(args.target, s)
+    except InvalidInput as exc:
+        raise ConfigError(f"refusing to render: {exc}") from exc
     if args.output_dir is not None:
         for name, text in files:
             path = args.output_dir / name.lstrip("/")
