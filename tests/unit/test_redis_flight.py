@@ -107,9 +107,12 @@ class TestMetadataCache:
         await backend.aclose()
 
     def test_url_prefix(self) -> None:
-        """?prefix= namespaces keys and is not passed to Redis; other schemes are refused."""
-        assert split_url("redis://h:1/2?prefix=a") == ("redis://h:1/2", "a")
-        assert split_url("redis://h:1/2")[1] == "gomodproxy"
+        """?prefix= and &lease= are ours, not passed to Redis; other schemes are refused."""
+        assert split_url("redis://h:1/2?prefix=a&lease=3&ssl_cert_reqs=none") == (
+            "redis://h:1/2?ssl_cert_reqs=none",
+            {"prefix": "a", "lease": "3"},
+        )
+        assert split_url("redis://h:1/2")[1] == {"prefix": "gomodproxy", "lease": "10"}
         with pytest.raises(ConfigError):
             split_url("http://h:1")
 

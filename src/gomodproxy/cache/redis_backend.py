@@ -38,16 +38,24 @@ class RedisDown(StorageError):
     """Redis did not answer; the caller falls back to its in-process behaviour."""
 
 
-def split_url(url: str) -> tuple[str, str]:
-    """``redis://h:p/0?prefix=x`` → (``redis://h:p/0``, ``x``); the prefix defaults to
-    ``gomodproxy`` and namespaces every key and channel, so deployments can share a Redis."""
+#: Query parameters of the Redis URL that are ours, not redis-py's, with their defaults.
+URL_OPTIONS = {"prefix": "gomodproxy", "lease": "10"}
+
+
+def split_url(url: str) -> tuple[str, dict[str, str]]:
+    """``redis://h:p/0?prefix=x&lease=5`` → (``redis://h:p/0``, {prefix, lease}).
+
+    ``prefix`` namespaces every key and channel (deployments can share a Redis); ``lease``
+    is the single-flight lease in seconds (how long a dead holder blocks others).
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss", "unix"):
         raise ConfigError(f"redis URL {url!r}: expected redis://HOST:PORT/DB or rediss://")
     query = parse_qsl(parts.query)
-    prefix = next((v for k, v in query if k == "prefix"), "gomodproxy")
-    rest = urlencode([(k, v) for k, v in query if k != "prefix"])
-    return urlunsplit(parts._replace(query=rest)), prefix
+    options = dict(URL_OPTIONS)
+    options.update((k, v) for k, v in query if k in URL_OPTIONS)
+    rest = urlencode([(k, v) for k, v in query if k not in URL_OPTIONS])
+    return urlunsplit(parts._replace(query=rest)), options
 
 
 class RedisBackend:
@@ -60,7 +68,8 @@ class RedisBackend:
         op_timeout: float = 1.0,
         probe_interval: float = 1.0,
     ) -> None:
-        plain_url, self.prefix = split_url(url)
+        plain_url, self.options = split_url(url)
+        self.prefix = self.options["prefix"]
         try:
             self.client: aioredis.Redis = aioredis.Redis.from_url(
                 plain_url,

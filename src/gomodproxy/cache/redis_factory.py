@@ -8,6 +8,7 @@ from gomodproxy.cache.base import MetadataCache, SingleFlight
 from gomodproxy.cache.redis_backend import RedisBackend
 from gomodproxy.cache.redis_cache import RedisMetadataCache
 from gomodproxy.cache.redis_flight import RedisSingleFlight
+from gomodproxy.errors import ConfigError
 
 
 def open_redis(
@@ -15,10 +16,14 @@ def open_redis(
 ) -> tuple[MetadataCache, SingleFlight]:
     """A metadata cache and a single-flight sharing one Redis connection.
 
-    ``settings.redis`` is ``redis://HOST:PORT/DB`` (``rediss://`` for TLS, ``?prefix=NAME``
-    to namespace keys). ``fallback`` is the single-flight used while Redis is down (default:
-    in-process); pass host-wide locks when several workers share a host.
+    ``settings.redis`` is ``redis://HOST:PORT/DB`` (``rediss://`` for TLS; ``?prefix=NAME``
+    namespaces keys, ``&lease=SECONDS`` sets the single-flight lease). ``fallback`` is the
+    single-flight used while Redis is down (default: in-process); pass host-wide locks when
+    several workers share a host.
     """
     backend = RedisBackend(settings.redis)
-    lease = float(getattr(settings, "redis_lease", 0) or 10.0)
+    try:
+        lease = float(backend.options["lease"])
+    except ValueError as exc:
+        raise ConfigError(f"redis URL: lease {backend.options['lease']!r} is not a number") from exc
     return RedisMetadataCache(backend), RedisSingleFlight(backend, lease=lease, fallback=fallback)
