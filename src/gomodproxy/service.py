@@ -248,7 +248,7 @@ class ProxyService:
     ) -> None:
         self.store = store
         self.source = source
-        self.meta: MetadataCache = meta or MemoryMetadataCache()
+        self.meta: MetadataCache = meta or MemoryMetadataCache(clock=clock)
         self.flight: SingleFlight = flight or LocalSingleFlight()
         self.verifier: Verifier = verifier or NoVerifier()
         self.observer: Observer = observer or NullObserver()
@@ -269,6 +269,7 @@ class ProxyService:
             parent = self._temp_parent
             if parent is not None:
                 parent.mkdir(parents=True, exist_ok=True)
+                _remove_orphans(parent)
             self._temp = Path(tempfile.mkdtemp(prefix=f"gomodproxy-{os.getpid()}-", dir=parent))
         return self._temp
 
@@ -557,6 +558,20 @@ class ProxyService:
             return
         if await self.store.stat(key) is None:
             await self.store.put(key, data)
+
+
+def _remove_orphans(parent: Path) -> None:
+    """Remove download directories left by processes that died (SIGKILL, power loss)."""
+    for child in parent.glob("gomodproxy-*-*"):
+        pid = child.name.split("-")[1]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(child, ignore_errors=True)
+        except PermissionError:
+            continue
 
 
 def _check_list(data: bytes, path: str) -> None:

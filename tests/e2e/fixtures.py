@@ -64,7 +64,10 @@ class ModuleVersion:
         files.setdefault("go.mod", self.gomod)
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for name in sorted(files):
-                zf.writestr(prefix + name, files[name])
+                # A fixed timestamp keeps the bytes (and so hashes) the same on every call.
+                info = zipfile.ZipInfo(prefix + name, date_time=(2023, 1, 2, 3, 4, 6))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, files[name])
         return buf.getvalue()
 
     def info_bytes(self) -> bytes:
@@ -146,6 +149,12 @@ class UpstreamServer:
                 return
 
             def do_GET(self) -> None:
+                try:
+                    self._get()
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up; nothing to report
+
+            def _get(self) -> None:
                 path = unquote(urlsplit(self.path).path)
                 with outer._lock:
                     outer.hits[path] += 1

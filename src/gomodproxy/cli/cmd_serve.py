@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from gomodproxy.config import Settings, load_settings, set_flag_pairs
-from gomodproxy.deps import build_service
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     # Fail early, in the parent, on storage or GOPROXY problems.
+    from gomodproxy.deps import build_service
+
     probe = build_service(settings)
     asyncio.run(probe.aclose())
 

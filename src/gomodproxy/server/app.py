@@ -126,6 +126,7 @@ class ProxyApp:
                     else:
                         await send(prepared.head_start)
                         await send(_EMPTY_BODY)
+                    self.metrics.cache_lookup("memory", "hit")
                     self._done(scope, art.kind, 200, art.size, start, "hit", "memory", art.key)
                     return
         for prefix, app in self.mounts:
@@ -409,10 +410,10 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
         last = int(last_s) if last_s else size - 1
     except ValueError:
         return None
-    if first < 0 or last < first:
-        return None
     if first >= size:
         return UNSATISFIABLE
+    if first < 0 or last < first:
+        return None
     return first, min(last, size - 1)
 
 

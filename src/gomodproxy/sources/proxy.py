@@ -216,13 +216,15 @@ class HTTPProxySource:
             async with asyncio.timeout(self.fetch_timeout):
                 async with self._open(rel) as response:
                     declared = response.headers.get("content-length", "")
+                    if response.headers.get("content-encoding", "identity") != "identity":
+                        declared = ""  # the length of the encoded body, not of the zip
                     if declared.isdigit() and int(declared) > self.max_zip_bytes:
                         raise UpstreamError(
                             f"{self.name}: {rel}: zip of {declared} bytes exceeds the limit "
                             f"of {self.max_zip_bytes}",
                             source=self.name,
                         )
-                    await _stream_to_file(response.aiter_raw(), dest, self.max_zip_bytes, rel)
+                    await _stream_to_file(response.aiter_bytes(), dest, self.max_zip_bytes, rel)
                     if declared.isdigit() and dest.stat().st_size != int(declared):
                         raise UpstreamError(
                             f"{self.name}: {rel}: truncated ({dest.stat().st_size} of "

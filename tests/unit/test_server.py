@@ -1,0 +1,265 @@
+"""The ASGI app in-process: routes, statuses, caching headers, ranges, metrics and the log."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gomodproxy.config import load_settings
+from gomodproxy.errors import UpstreamError, UpstreamTimeout
+from gomodproxy.observability import Metrics, RequestLog
+from gomodproxy.server.app import ProxyApp
+from gomodproxy.server.paths import BadRequest, parse_request
+from gomodproxy.service import ProxyService
+from gomodproxy.storage.memory import MemoryStore
+from tests.unit.test_service import FakeSource
+
+MOD = "example.com/m"
+
+
+def make_app(
+    tmp_path: Path, source: FakeSource, **settings: object
+) -> tuple[ProxyApp, io.StringIO]:
+    flags = {"goproxy": "off", "storage": "memory://", **settings}
+    cfg = load_settings(env={}, flags=flags, ask_go=False)
+    service = ProxyService(MemoryStore(), source, temp_dir=tmp_path, list_ttl=cfg.list_ttl)
+    out = io.StringIO()
+    metrics = Metrics()
+    service.observer = metrics
+    return ProxyApp(service, cfg, metrics, RequestLog(out, interval=0)), out
+
+
+@pytest.fixture
+def source() -> FakeSource:
+    s = FakeSource()
+    s.add(MOD, "v1.0.0")
+    s.add("example.com/Up", "v1.0.0-RC1")
+    s.answers[("list", MOD, "")] = b"v1.0.0\n"
+    return s
+
+
+@pytest.fixture
+async def client(tmp_path: Path, source: FakeSource) -> AsyncIterator[httpx.AsyncClient]:
+    app, _ = make_app(tmp_path, source)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        yield c
+
+
+class TestProtocol:
+    async def test_info_mod_zip_list(self, client: httpx.AsyncClient, source: FakeSource) -> None:
+        """The four artifacts with their content types and caching headers."""
+        r = await client.get(f"/{MOD}/@v/v1.0.0.info")
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "application/json"
+        assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert json.loads(r.content)["Version"] == "v1.0.0"
+        r = await client.get(f"/{MOD}/@v/v1.0.0.mod")
+        assert r.content == b"module example.com/m\n"
+        assert r.headers["content-type"].startswith("text/plain")
+        r = await client.get(f"/{MOD}/@v/v1.0.0.zip")
+        assert r.content == source.answers[("zip", MOD, "v1.0.0")]
+        assert r.headers["accept-ranges"] == "bytes"
+        r = await client.get(f"/{MOD}/@v/list")
+        assert r.content == b"v1.0.0\n"
+        assert r.headers["cache-control"] == "public, max-age=60"
+
+    async def test_percent_encoded_escaped_path(self, client: httpx.AsyncClient) -> None:
+        """%21 decodes to '!', the case escape: /example.com/%21up/@v/v1.0.0-%21r%21c1.mod."""
+        r = await client.get("/example.com/%21up/@v/v1.0.0-%21r%21c1.mod")
+        assert r.status_code == 200
+        assert r.content == b"module example.com/Up\n"
+
+    @pytest.mark.parametrize(
+        ("path", "status"),
+        [
+            ("/example.com/Up/@v/list", 400),  # upper case is never on the wire
+            ("/example.com/m/@v/v1.0.0.tar", 400),
+            ("/example.com/m/@v/v1.0.mod", 400),
+            ("/example.com/m/@v/", 400),
+            ("/nothing-here", 400),
+            ("/example.com/m/@v/v2.0.0.mod", 404),  # v2 of an unversioned path
+            ("/example.com/none/@v/list", 404),
+            ("/example.com/m/@v/v9.9.9.zip", 404),
+            ("/x/@v/list", 404),  # not a module path (no dot in the first element)
+        ],
+    )
+    async def test_bad_and_missing(self, client: httpx.AsyncClient, path: str, status: int) -> None:
+        """Malformed requests get 400, absent or impossible modules 404, with a one-line reason."""
+        r = await client.get(path)
+        assert r.status_code == status, r.text
+        assert r.headers["content-type"] == "text/plain; charset=utf-8"
+        assert r.text.endswith("\n")
+        assert "\n" not in r.text[:-1]
+        assert "Traceback" not in r.text
+
+    async def test_upstream_error_is_404_no_store_by_default(
+        self, tmp_path: Path, source: FakeSource
+    ) -> None:
+        """5xx and timeouts upstream answer 404 no-store, or 502 when configured."""
+        source.answers[("info", MOD, "v1.0.0")] = UpstreamError("proxy:x: status 500", status=500)
+        source.answers[("mod", MOD, "v1.0.0")] = UpstreamTimeout("proxy:x: timed out")
+        for status in (404, 502):
+            app, _ = make_app(tmp_path, source, upstream_error_status=status)
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://t"
+            ) as c:
+                for suffix in ("info", "mod"):
+                    r = await c.get(f"/{MOD}/@v/v1.0.0.{suffix}")
+                    assert r.status_code == status
+                    assert r.headers["cache-control"] == "no-store"
+                    assert "upstream error" in r.text
+
+    async def test_unexpected_exception_is_500_without_traceback(
+        self, tmp_path: Path, source: FakeSource
+    ) -> None:
+        """A bug answers a fixed text, never a traceback."""
+        source.answers[("info", MOD, "v1.0.0")] = RuntimeError("secret internals")
+        app, _ = make_app(tmp_path, source)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as c:
+            r = await c.get(f"/{MOD}/@v/v1.0.0.info")
+        assert r.status_code == 500
+        assert r.text == "internal error\n"
+
+
+class TestHttp:
+    async def test_etag_and_304(self, client: httpx.AsyncClient) -> None:
+        """If-None-Match with the ETag answers 304, on the hot path too."""
+        for _ in range(2):  # miss, then hot cache
+            r = await client.get(f"/{MOD}/@v/v1.0.0.mod")
+            etag = r.headers["etag"]
+            r304 = await client.get(f"/{MOD}/@v/v1.0.0.mod", headers={"If-None-Match": etag})
+            assert r304.status_code == 304
+            assert r304.content == b""
+            assert r304.headers["etag"] == etag
+        r = await client.get(f"/{MOD}/@v/v1.0.0.mod", headers={"If-None-Match": '"other"'})
+        assert r.status_code == 200
+
+    async def test_ranges_on_zip(self, client: httpx.AsyncClient, source: FakeSource) -> None:
+        """Single byte ranges give 206, past-the-end 416, multi-range the whole body."""
+        data = source.answers[("zip", MOD, "v1.0.0")]
+        assert isinstance(data, bytes)
+        url = f"/{MOD}/@v/v1.0.0.zip"
+        r = await client.get(url, headers={"Range": "bytes=0-9"})
+        assert (r.status_code, r.content) == (206, data[:10])
+        assert r.headers["content-range"] == f"bytes 0-9/{len(data)}"
+        r = await client.get(url, headers={"Range": "bytes=-5"})
+        assert (r.status_code, r.content) == (206, data[-5:])
+        r = await client.get(url, headers={"Range": f"bytes={len(data)}-"})
+        assert r.status_code == 416
+        assert r.headers["content-range"] == f"bytes */{len(data)}"
+        r = await client.get(url, headers={"Range": "bytes=0-1,5-6"})
+        assert (r.status_code, r.content) == (200, data)
+        r = await client.get(url, headers={"Range": "bytes=0-9", "If-Range": '"stale"'})
+        assert r.status_code == 200
+
+    async def test_range_on_streamed_zip(self, tmp_path: Path, source: FakeSource) -> None:
+        """A zip too big for memory streams from storage, ranges included."""
+        app, _ = make_app(tmp_path, source, hot_cache_item_bytes=1)
+        app.service.hot.max_item_bytes = 1
+        data = source.answers[("zip", MOD, "v1.0.0")]
+        assert isinstance(data, bytes)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as c:
+            r = await c.get(f"/{MOD}/@v/v1.0.0.zip")
+            assert r.content == data
+            r = await c.get(f"/{MOD}/@v/v1.0.0.zip", headers={"Range": "bytes=3-"})
+            assert (r.status_code, r.content) == (206, data[3:])
+
+    async def test_head_and_method_not_allowed(self, client: httpx.AsyncClient) -> None:
+        """HEAD has the headers without a body; POST is 405."""
+        await client.get(f"/{MOD}/@v/v1.0.0.info")
+        r = await client.head(f"/{MOD}/@v/v1.0.0.info")
+        assert r.status_code == 200
+        assert r.content == b""
+        assert int(r.headers["content-length"]) > 0
+        r = await client.post(f"/{MOD}/@v/v1.0.0.info")
+        assert r.status_code == 405
+        assert r.headers["allow"] == "GET, HEAD"
+
+    async def test_health_ready_metrics(self, client: httpx.AsyncClient) -> None:
+        """/healthz, /readyz and /metrics with the documented metric names."""
+        assert (await client.get("/healthz")).text == "ok\n"
+        assert (await client.get("/readyz")).status_code == 200
+        await client.get(f"/{MOD}/@v/v1.0.0.info")
+        await client.get(f"/{MOD}/@v/v1.0.0.info")
+        text = (await client.get("/metrics")).text
+        assert 'gomodproxy_http_requests_total{code="200",route="info"} 2.0' in text
+        assert 'gomodproxy_http_request_duration_seconds_bucket{le="+Inf",route="info"} 2.0' in text
+        assert 'gomodproxy_cache_lookups_total{result="hit",tier="memory"} 1.0' in text
+        assert (
+            "gomodproxy_upstream_requests_total"
+            '{artifact="info",outcome="success",source="fake"} 1.0' in text
+        )
+        assert "gomodproxy_upstream_request_duration_seconds_count" in text
+        assert "gomodproxy_inflight_fetches 0.0" in text
+
+    async def test_mounted_prefix(self, tmp_path: Path, source: FakeSource) -> None:
+        """Requests under a mounted prefix go to the mounted app."""
+        app, _ = make_app(tmp_path, source)
+
+        async def sumdb(scope: object, receive: object, send: object) -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": []})  # type: ignore[operator]
+            await send({"type": "http.response.body", "body": b"mounted"})  # type: ignore[operator]
+
+        app.mount("/sumdb/", sumdb)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as c:
+            assert (await c.get("/sumdb/sum.example/supported")).text == "mounted"
+
+    async def test_request_log_line(self, tmp_path: Path, source: FakeSource) -> None:
+        """One JSON line per request with route, module, version, cache, source, status, bytes."""
+        app, out = make_app(tmp_path, source)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as c:
+            await c.get(f"/{MOD}/@v/v1.0.0.info")
+            await c.get(f"/{MOD}/@v/v1.0.0.info")
+            await c.get("/example.com/none/@v/list")
+        app.request_log.flush()  # type: ignore[union-attr]
+        lines = [json.loads(line) for line in out.getvalue().splitlines()]
+        assert [(r["route"], r["status"], r["cache"]) for r in lines] == [
+            ("info", 200, "miss"),
+            ("info", 200, "hit"),
+            ("list", 404, "miss"),
+        ]
+        first = lines[0]
+        assert first["module"] == MOD
+        assert first["version"] == "v1.0.0"
+        assert first["source"] == "fake"
+        assert first["bytes"] > 0
+        assert first["duration_ms"] >= 0
+        assert first["request_id"]
+        assert lines[2]["error"].startswith("not found")
+
+
+@pytest.mark.parametrize(
+    ("path", "kind", "module", "version"),
+    [
+        ("/a.com/b/@v/list", "list", "a.com/b", ""),
+        ("/a.com/b/@latest", "latest", "a.com/b", ""),
+        ("/a.com/!b/@v/v1.0.0.zip", "zip", "a.com/B", "v1.0.0"),
+        ("/a.com/b/@v/master.info", "query", "a.com/b", "master"),
+        ("/a.com/b/@v/v1.2.info", "query", "a.com/b", "v1.2"),
+        ("/a.com/b/@v/v2.0.0.info", "query", "a.com/b", "v2.0.0"),
+        ("/a.com/b/@v/v2.0.0+incompatible.mod", "mod", "a.com/b", "v2.0.0+incompatible"),
+    ],
+)
+def test_parse_request(path: str, kind: str, module: str, version: str) -> None:
+    """Paths map to the artifact kind, the unescaped module path and version."""
+    req = parse_request(path)
+    assert (req.kind, req.path, req.version) == (kind, module, version)
+
+
+def test_parse_request_bad_version_escape() -> None:
+    """An upper-case letter in a version on the wire is a bad request."""
+    with pytest.raises(BadRequest):
+        parse_request("/a.com/b/@v/v1.0.0-RC1.info")
