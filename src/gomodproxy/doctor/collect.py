@@ -30,7 +30,17 @@ from gomodproxy.errors import InvalidInput
 from gomodproxy.gomod.goenv import env_file_path
 
 MAX_BYTES = 2 << 20
-_SKIP_DIRS = {".git", "node_modules", "vendor", ".venv", "__pycache__", ".tox", "dist", "build"}
+_SKIP_DIRS = {
+    ".git",
+    "node_modules",
+    "vendor",
+    "testdata",
+    ".venv",
+    "__pycache__",
+    ".tox",
+    "dist",
+    "build",
+}
 _DOCKERFILE = re.compile(r"^(?:Dockerfile|Containerfile)(?:\..+)?$|\.(?:Dockerfile|dockerfile)$")
 #: ExecStart words of services that run the go command (CI runners, build agents, ourselves).
 _GO_SERVICES = re.compile(

@@ -25,6 +25,63 @@ _GITHUB_ENV_WRITE = re.compile(
     r""">>\s*["']?\$\{?GITHUB_ENV\}?"""
 )
 _VAR_USE = r"\$\{{?{name}\b"
+#: keys GitHub accepts (workflow syntax reference); anything else is a typo GitHub rejects.
+_WORKFLOW_KEYS = frozenset(
+    ["name", "run-name", "on", "permissions", "env", "defaults", "concurrency", "jobs"]
+)
+_JOB_KEYS = frozenset(
+    [
+        "name",
+        "needs",
+        "runs-on",
+        "permissions",
+        "environment",
+        "concurrency",
+        "outputs",
+        "env",
+        "defaults",
+        "if",
+        "steps",
+        "timeout-minutes",
+        "strategy",
+        "continue-on-error",
+        "container",
+        "services",
+        "uses",
+        "with",
+        "secrets",
+    ]
+)
+_STEP_KEYS = frozenset(
+    [
+        "id",
+        "if",
+        "name",
+        "uses",
+        "run",
+        "shell",
+        "with",
+        "env",
+        "continue-on-error",
+        "timeout-minutes",
+        "working-directory",
+    ]
+)
+
+
+def _unknown_keys(m: LMap, known: frozenset[str], what: str, file: str) -> list[Finding]:
+    return [
+        Finding(
+            "X01",
+            Severity.WARN,
+            f"unknown {what} key {k!r}: GitHub rejects the workflow",
+            "fix the key's spelling (workflow syntax reference)",
+            file,
+            m.line_of(k),
+        )
+        for k in m
+        if k not in known
+    ]
 
 
 def _settings(env: Any, source: str, file: str) -> dict[str, Setting]:
@@ -75,6 +132,7 @@ def analyze(data: Any, file: str) -> tuple[list[Context], list[Finding]]:
             )
         )
         return [], findings
+    findings += _unknown_keys(data, _WORKFLOW_KEYS, "workflow", file)
     wf_env = _settings(data.get("env"), "workflow env", file)
     contexts: list[Context] = []
     jobs: LMap = data["jobs"]
@@ -98,6 +156,7 @@ def analyze(data: Any, file: str) -> tuple[list[Context], list[Finding]]:
 def _analyze_job(
     job_id: str, job: LMap, wf_env: dict[str, Setting], file: str, findings: list[Finding]
 ) -> list[Context]:
+    findings += _unknown_keys(job, _JOB_KEYS, "job", file)
     job_env = {**wf_env, **_settings(job.get("env"), "job env", file)}
     secrets = _secrets_in(job)
     steps = job.get("steps")
@@ -108,6 +167,7 @@ def _analyze_job(
     for n, step in enumerate(steps, 1):
         if not isinstance(step, LMap):
             continue
+        findings += _unknown_keys(step, _STEP_KEYS, "step", file)
         label = f"step {n}" + (f" ({step['name']})" if step.get("name") else "")
         uses = str(step.get("uses") or "")
         with_ = step.get("with")

@@ -1,0 +1,27 @@
+"""What the doctor's rules share: the registry, the finding helper, the setting groups. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from gomodproxy.doctor.effective import Effective
+from gomodproxy.doctor.model import Context, Finding, Setting, Severity
+
+Rule = Callable[[Context, Effective], Iterator[Finding]]
+#: every per-context rule, in registration order.
+RULES: list[Rule] = []
+#: settings whose difference between jobs of one pipeline changes where modules come from.
+SOURCE_KEYS = ("GOPROXY", "GOPRIVATE", "GONOPROXY", "GONOSUMDB", "GOSUMDB", "GOINSECURE", "GOVCS")
+
+
+def rule(fn: Rule) -> Rule:
+    """Register a per-context rule."""
+    RULES.append(fn)
+    return fn
+
+
+def at(ctx: Context, s: Setting | None, code: str, sev: Severity, msg: str, fix: str) -> Finding:
+    """A finding at the line that wrote ``s`` (or at the context when it has no line)."""
+    if s is not None and s.file:
+        return Finding(code, sev, msg, fix, s.file, s.line, (ctx.name,))
+    return Finding(code, sev, msg, fix, ctx.file, ctx.line, (ctx.name,))
