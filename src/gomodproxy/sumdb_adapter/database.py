@@ -229,9 +229,12 @@ class SumdbDatabase:
             if data:
                 return RemoteResponse(200, content_type, data)
         resp = await self.remote.fetch("/" + endpoint)
-        if resp.status == 200 and resp.body:
+        if resp.status != 200:
+            return resp
+        if resp.body:
             await self.store.put(key, resp.body)
-        return resp
+        # The same content type whether the bytes come from storage or the network.
+        return RemoteResponse(200, content_type, resp.body)
 
     async def aclose(self) -> None:
         await self.remote.aclose()

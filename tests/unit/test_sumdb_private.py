@@ -1,0 +1,138 @@
+"""The private checksum database (sumdb_adapter.private) and the /sumdb/ routes: lookups that
+append records on demand, persistence across instances, tiles, syntax errors, unknown names."""
+
+from __future__ import annotations
+
+import pytest
+
+from gomodproxy.errors import InvalidInput, NotFound
+from gomodproxy.server.sumdb_routes import SumdbRoutes
+from gomodproxy.storage.memory import MemoryStore
+from gomodproxy.sumdb import client as sc
+from gomodproxy.sumdb import note, tlog
+from gomodproxy.sumdb.tile import full_tile, parse_tile_path
+from gomodproxy.sumdb_adapter.private import PrivateSumdb
+
+NAME = "corp.example/sumdb"
+SKEY, VKEY = note.generate_key(NAME, bytes(32))
+H1 = "h1:" + "Q" * 43 + "="
+
+
+def private(store: MemoryStore, fetched: list[str] | None = None) -> PrivateSumdb:
+    async def fetch(path: str, version: str) -> tuple[str, str]:
+        if fetched is not None:
+            fetched.append(f"{path}@{version}")
+        if version == "v9.9.9":
+            raise NotFound("no such version")
+        return H1, H1
+
+    return PrivateSumdb(note.new_signer(SKEY), store, patterns="corp.example", fetch_hashes=fetch)
+
+
+async def verify_with_client(db: PrivateSumdb, path: str, version: str) -> list[str]:
+    """Run the sans-IO client against the private database's endpoints."""
+    c = sc.Client(VKEY)
+    flow = c.lookup(path, version)
+    answer: object = None
+    config: dict[str, bytes] = {}
+    while True:
+        try:
+            req = flow.send(answer)
+        except StopIteration as stop:
+            result: list[str] = stop.value
+            return result
+        if isinstance(req, sc.ReadRemote):
+            answer = (await db.handle(req.path.lstrip("/"))).body
+        elif isinstance(req, sc.ReadTiles):
+            out = []
+            for t in req.tiles:
+                try:
+                    out.append((await db.handle(t.path())).body)
+                except NotFound:
+                    out.append((await db.handle(full_tile(t).path())).body[: t.w * 32])
+            answer = out
+        elif isinstance(req, sc.ReadConfig):
+            answer = config.get(req.key, b"")
+        elif isinstance(req, sc.WriteConfig):
+            config[req.key] = req.new
+            answer = True
+        else:
+            answer = None
+
+
+class TestPrivateDatabase:
+    async def test_lookup_appends_and_verifies(self) -> None:
+        """A lookup of a covered module fetches its hashes once and serves a record that the
+        client authenticates."""
+        fetched: list[str] = []
+        db = private(MemoryStore(), fetched)
+        for i in range(5):
+            lines = await verify_with_client(db, f"corp.example/m{i}", "v1.0.0")
+            assert lines == [f"corp.example/m{i} v1.0.0 {H1}"]
+        await verify_with_client(db, "corp.example/m0", "v1.0.0/go.mod")
+        assert len(fetched) == 5
+        assert db.log.size == 5
+
+    async def test_log_persists_and_is_shared(self) -> None:
+        """Another instance over the same storage (a restart, another worker) sees the same
+        log, and appends after it."""
+        store = MemoryStore()
+        first = private(store)
+        await first.handle("lookup/corp.example/a@v1.0.0")
+        second = private(store)
+        latest = await second.handle("latest")
+        assert latest.body == first.log.signed_tree(first.signer)
+        await second.handle("lookup/corp.example/b@v1.0.0")
+        await first.handle("lookup/corp.example/c@v1.0.0")
+        assert [first.log.find(f"corp.example/{m}", "v1.0.0") for m in "abc"] == [0, 1, 2]
+        known = note.Verifiers([note.new_verifier(VKEY)])
+        signed = (await first.handle("latest")).body
+        tree = tlog.parse_tree(note.open_note(signed, known).text.encode())
+        assert tree.n == 3
+
+    async def test_changed_hash_is_refused(self) -> None:
+        """The log is append-only: a different record for a logged version is refused."""
+        db = private(MemoryStore())
+        await db.handle("lookup/corp.example/a@v1.0.0")
+        other = "h1:" + "R" * 43 + "="
+        text = f"corp.example/a v1.0.0 {other}\ncorp.example/a v1.0.0/go.mod {other}\n"
+        with pytest.raises(InvalidInput, match="already holds different hashes"):
+            await db.append(text.encode())
+
+    async def test_errors(self) -> None:
+        """Malformed lookups are 400, uncovered or unknown versions 404, tiles past the tree
+        404."""
+        db = private(MemoryStore())
+        with pytest.raises(InvalidInput, match="invalid module@version syntax"):
+            await db.handle("lookup/corp.example/a@latest")
+        with pytest.raises(NotFound, match="not covered"):
+            await db.handle("lookup/example.com/public@v1.0.0")
+        with pytest.raises(NotFound):
+            await db.handle("lookup/corp.example/a@v9.9.9")
+        with pytest.raises(NotFound):
+            await db.handle("tile/8/0/000")
+        with pytest.raises(InvalidInput):
+            await db.handle("tile/8/0/0")
+        await db.handle("lookup/corp.example/a@v1.0.0")
+        data = await db.handle("tile/8/data/000.p/1")
+        assert (
+            data.body
+            == f"corp.example/a v1.0.0 {H1}\ncorp.example/a v1.0.0/go.mod {H1}\n\n".encode()
+        )
+        assert (await db.handle("tile/8/0/000.p/1")).body == db.log.hashes[0]
+        assert parse_tile_path("tile/8/0/000.p/1").w == 1
+
+
+class TestRoutes:
+    async def test_routes(self) -> None:
+        """Configured names are served, others are 404; errors become text/plain statuses."""
+        routes = SumdbRoutes({}, private(MemoryStore()))
+        status, headers, _ = await routes.answer(f"/sumdb/{NAME}/supported")
+        assert status == 200
+        status, _, body = await routes.answer(f"/sumdb/{NAME}/lookup/corp.example/a@v1.0.0")
+        assert status == 200
+        assert body.startswith(b"0\ncorp.example/a v1.0.0 ")
+        assert (await routes.answer("/sumdb/sum.other.example/latest"))[0] == 404
+        status, headers, body = await routes.answer(f"/sumdb/{NAME}/lookup/x@y")
+        assert status == 400
+        assert (b"cache-control", b"no-store") in headers

@@ -1,0 +1,274 @@
+"""Verify-on-ingest and the sumdb I/O driver over a checksum database served from an in-memory
+log through httpx.MockTransport: hash comparison as the go command does it, exemptions,
+unreachable databases, the tile cache, fork quarantine, base-URL discovery, passthrough."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from gomodproxy.errors import NotFound, UpstreamError, VerificationError
+from gomodproxy.gomod.dirhash import gomod_hash
+from gomodproxy.gomod.sumdbenv import parse_gosumdb
+from gomodproxy.server.http_errors import error_response
+from gomodproxy.storage.memory import MemoryStore
+from gomodproxy.sumdb import note
+from gomodproxy.sumdb.client import ForkDetected
+from gomodproxy.sumdb.server import Log, gosum_record
+from gomodproxy.sumdb.tile import parse_tile_path
+from gomodproxy.sumdb_adapter.database import Quarantined, SumdbDatabase, SumdbUnavailable
+from gomodproxy.sumdb_adapter.remote import SumdbRemote
+from gomodproxy.verify import ChecksumMismatch, SumdbVerifier
+
+NAME = "sum.unit.example"
+SKEY, VKEY = note.generate_key(NAME, bytes(range(32)))
+SIGNER = note.new_signer(SKEY)
+GOMOD = b"module example.com/a\n"
+ZIP_H1 = "h1:" + "Z" * 43 + "="
+
+
+def make_log(n: int = 300, *, tweak: int = -1) -> Log:
+    log = Log()
+    log.append(gosum_record("example.com/a", "v1.0.0", ZIP_H1, gomod_hash(GOMOD)))
+    for i in range(n):
+        h = "h1:" + ("Y" if i == tweak else "A") * 43 + "="
+        log.append(gosum_record(f"example.org/f{i}", "v1.0.0", h, h))
+    return log
+
+
+class FakeDB:
+    """A checksum database over HTTP, answering from a Log; counts requests per path."""
+
+    def __init__(self, log: Log) -> None:
+        self.log = log
+        self.hits: list[str] = []
+        self.down = False
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        self.hits.append(path)
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        try:
+            if path.startswith("/lookup/"):
+                mod, _, ver = path.removeprefix("/lookup/").partition("@")
+                body = self.log.lookup_body(self.log.find(mod, ver), self.log.signed_tree(SIGNER))
+            elif path == "/latest":
+                body = self.log.signed_tree(SIGNER)
+            else:
+                body = self.log.tile(parse_tile_path(path[1:]))
+        except NotFound:
+            return httpx.Response(404, text="not found")
+        return httpx.Response(200, content=body)
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+
+    def inc(
+        self, name: str, help: str, labels: dict[str, str] | None = None, value: float = 1
+    ) -> None:
+        key = (name, tuple(sorted((labels or {}).items())))
+        self.counts[key] = self.counts.get(key, 0) + value
+
+
+def make_db(
+    handler: Callable[[httpx.Request], httpx.Response],
+    store: MemoryStore | None = None,
+    gosumdb: str = f"{VKEY} http://db.test",
+    goproxy: str = "direct",
+) -> SumdbDatabase:
+    spec = parse_gosumdb(gosumdb)
+    assert spec is not None
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    remote = SumdbRemote(spec, goproxy, client=client)
+    return SumdbDatabase(remote, store or MemoryStore(), key=spec.key, ttl=60)
+
+
+class TestVerifier:
+    async def test_matching_hashes_pass(self) -> None:
+        """A go.mod and zip whose hashes the database lists are accepted."""
+        v = SumdbVerifier(make_db(FakeDB(make_log())))
+        await v.verify_mod("example.com/a", "v1.0.0", GOMOD)
+        await v.verify_zip("example.com/a", "v1.0.0", ZIP_H1)
+
+    async def test_mismatch_is_refused_with_both_hashes(self) -> None:
+        """A different zip hash is a ChecksumMismatch naming both hashes, counted."""
+        metrics = Counter()
+        v = SumdbVerifier(make_db(FakeDB(make_log())), metrics=metrics)
+        bad = "h1:" + "B" * 43 + "="
+        with pytest.raises(ChecksumMismatch) as info:
+            await v.verify_zip("example.com/a", "v1.0.0", bad)
+        text = str(info.value)
+        assert text.startswith("example.com/a@v1.0.0: verifying module: checksum mismatch\n")
+        assert f"\tdownloaded: {bad}\n\t{NAME}: {ZIP_H1}" in text
+        assert "SECURITY ERROR" in text
+        assert error_response(info.value)[0] == 403
+        with pytest.raises(ChecksumMismatch, match=r"verifying go\.mod: checksum mismatch"):
+            await v.verify_mod("example.com/a", "v1.0.0", b"module example.com/a // evil\n")
+        assert sum(metrics.counts.values()) == 2
+
+    @pytest.mark.parametrize(
+        ("gonosumdb", "path", "exempt"),
+        [
+            ("p,*/q", "p", True),
+            ("p,*/q", "p/x", True),
+            ("p,*/q", "x/q", True),
+            ("p,*/q", "x/q/z", True),
+            ("p,*/q", "abc", False),
+            ("p,*/q", "a/p", False),
+            ("p,*/q", "pq", False),
+            ("p,*/q", "q", False),
+            ("p,*/q", "n/o/p/q", False),
+            ("*", "golang.org/toolchain", False),
+            ("", "example.com/a", False),
+        ],
+    )
+    def test_exemptions_follow_the_go_command(
+        self, gonosumdb: str, path: str, exempt: bool
+    ) -> None:
+        """GONOSUMDB globs exempt paths as in cmd/go; golang.org/toolchain never is."""
+        v = SumdbVerifier(make_db(FakeDB(make_log(1))), gonosumdb=gonosumdb)
+        assert v.exempt(path) is exempt
+
+    async def test_gosumdb_off_checks_nothing(self) -> None:
+        """Without a database nothing is looked up."""
+        v = SumdbVerifier(None)
+        await v.verify_zip("example.com/a", "v1.0.0", "h1:whatever")
+
+    async def test_unreachable_database_is_a_502_unless_best_effort(self) -> None:
+        """A database that cannot be reached refuses the artifact (502), or lets it through
+        with a warning when verify = "best-effort"."""
+        fake = FakeDB(make_log(1))
+        fake.down = True
+        with pytest.raises(SumdbUnavailable) as info:
+            await SumdbVerifier(make_db(fake)).verify_zip("example.com/a", "v1.0.0", ZIP_H1)
+        assert error_response(info.value, 404)[0] == 502
+        best = SumdbVerifier(make_db(fake), mode="best-effort")
+        await best.verify_zip("example.com/a", "v1.0.0", "h1:anything")
+
+    async def test_unknown_module_is_refused_with_a_hint(self) -> None:
+        """A version the database does not know cannot be verified: refused, with a hint."""
+        v = SumdbVerifier(make_db(FakeDB(make_log(1))))
+        with pytest.raises(SumdbUnavailable, match="list it in GONOSUMDB or GOPRIVATE"):
+            await v.verify_zip("example.com/private", "v1.0.0", ZIP_H1)
+
+
+class TestDatabase:
+    async def test_second_lookup_reads_no_tiles(self) -> None:
+        """Verified lookups and tiles are cached; full tiles are stored."""
+        fake = FakeDB(make_log())
+        store = MemoryStore()
+        db = make_db(fake, store)
+        await db.lookup("example.com/a", "v1.0.0")
+        assert await store.get(f"sumdb/{NAME}/tile/8/0/000") is not None
+        assert await store.get(f"_meta/sumdb/{NAME}/latest") == make_log().signed_tree(SIGNER)
+        fake.hits.clear()
+        await make_db(fake, store).lookup("example.com/a", "v1.0.0/go.mod")
+        assert fake.hits == []
+
+    async def test_poisoned_cache_is_bypassed(self) -> None:
+        """A bad cached tile does not wedge verification: the lookup retries the network."""
+        fake = FakeDB(make_log())
+        store = MemoryStore()
+        await make_db(fake, store).lookup("example.com/a", "v1.0.0")
+        key = f"sumdb/{NAME}/tile/8/0/000"
+        tile = await store.get(key)
+        assert tile is not None
+        await store.put(key, bytes([tile[0] ^ 1]) + tile[1:])
+        await make_db(fake, store).lookup("example.org/f3", "v1.0.0")
+
+    async def test_fork_quarantines_the_database(self) -> None:
+        """A tree inconsistent with the stored one is a fork: the report is stored, logged,
+        and the database is not used again until the marker is removed."""
+        store = MemoryStore()
+        await make_db(FakeDB(make_log()), store).lookup("example.com/a", "v1.0.0")
+        forked = make_db(FakeDB(make_log(301, tweak=5)), store)
+        with pytest.raises(ForkDetected):
+            await forked.lookup("example.org/f300", "v1.0.0")
+        report = await store.get(forked.fork_key)
+        assert report is not None
+        assert report.startswith(b"SECURITY ERROR\n")
+        with pytest.raises(Quarantined, match="quarantined"):
+            await forked.lookup("example.com/a", "v1.0.0")
+        v = SumdbVerifier(forked, mode="strict")
+        with pytest.raises(SumdbUnavailable):
+            await v.verify_zip("example.com/a", "v1.0.0", ZIP_H1)
+
+    async def test_tampered_lookup_is_refused(self) -> None:
+        """A lookup body whose record does not match the log is refused."""
+        fake = FakeDB(make_log())
+
+        def lying(request: httpx.Request) -> httpx.Response:
+            resp = fake(request)
+            if request.url.path.startswith("/lookup/"):
+                return httpx.Response(200, content=resp.content.replace(b"ZZZ", b"ZZY", 1))
+            return resp
+
+        with pytest.raises(VerificationError, match="cannot authenticate record data"):
+            await make_db(lying).lookup("example.com/a", "v1.0.0")
+
+
+class TestRemote:
+    @pytest.mark.parametrize(
+        ("goproxy", "answers", "base"),
+        [
+            ("direct", {}, f"https://{NAME}"),
+            ("off", {}, f"https://{NAME}"),
+            ("http://p1,http://p2", {"p1": 404, "p2": 200}, f"http://p2/sumdb/{NAME}"),
+            ("http://p1,direct", {"p1": 410}, f"https://{NAME}"),
+            ("http://p1|http://p2", {"p1": 500, "p2": 200}, f"http://p2/sumdb/{NAME}"),
+            ("http://p1,http://p2", {"p1": 500, "p2": 200}, None),
+        ],
+    )
+    async def test_base_url_follows_goproxy(
+        self, goproxy: str, answers: dict[str, int], base: str | None
+    ) -> None:
+        """The database is reached through the first proxy that says it is supported."""
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            assert request.url.path == f"/sumdb/{NAME}/supported"
+            return httpx.Response(answers[request.url.host])
+
+        spec = parse_gosumdb(VKEY)
+        assert spec is not None
+        client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        remote = SumdbRemote(spec, goproxy, client=client)
+        if base is None:
+            with pytest.raises(UpstreamError, match="500"):
+                await remote.base_url()
+        else:
+            assert await remote.base_url() == base
+
+    async def test_explicit_url_bypasses_goproxy(self) -> None:
+        """A URL after the key in GOSUMDB is used as is."""
+        spec = parse_gosumdb(f"{VKEY} http://db.test/")
+        assert spec is not None
+        assert await SumdbRemote(spec, "http://p1").base_url() == "http://db.test"
+
+
+class TestPassthrough:
+    async def test_bytes_pass_verbatim_and_full_tiles_are_kept(self) -> None:
+        """Passthrough forwards bytes unchanged; full tiles are served from storage forever,
+        latest is refreshed after its TTL."""
+        fake = FakeDB(make_log())
+        db = make_db(fake)
+        assert (await db.passthrough("supported")).status == 200
+        tile = await db.passthrough("tile/8/0/000")
+        assert tile.body == make_log().tile(parse_tile_path("tile/8/0/000"))
+        assert tile.content_type == "application/octet-stream"
+        fake.hits.clear()
+        assert (await db.passthrough("tile/8/0/000")).body == tile.body
+        assert fake.hits == []
+        latest = await db.passthrough("latest")
+        assert latest.body == make_log().signed_tree(SIGNER)
+        db.clock = lambda: 1e12
+        await db.passthrough("latest")
+        assert fake.hits == ["/latest", "/latest"]
+        missing = await db.passthrough("lookup/example.com/nope@v1.0.0")
+        assert missing.status == 404
+        with pytest.raises(NotFound):
+            await db.passthrough("other")
