@@ -186,6 +186,27 @@ class TestProxiedDatabase:
         assert (data / "data1" / "_meta" / "sumdb" / DB / "latest").read_text() == tree
         assert (data / "data1" / "sumdb" / DB / "tile" / "8" / "0" / "000").stat().st_size == 8192
 
+    def test_mod_verify_checks_the_store_against_the_database(
+        self, world: World, verifying_proxy: Server
+    ) -> None:
+        """``gomodproxy mod verify`` re-hashes what the proxy stored and finds it in the
+        database; a go.mod changed on disk afterwards is reported (exit 3)."""
+        assert verifying_proxy.get(f"/{A.path}/@v/{A.version}.zip")[0] == 200
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
+        env.update(GOENV="off", GOPROXY="off", GOSUMDB=f"{VKEY} {world.honest.url}")
+        cmd = [sys.executable, "-m", "gomodproxy", "mod", "verify", "--storage"]
+        out = subprocess.run(
+            [*cmd, str(world.tmp / "data1")], env=env, capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "stored artifacts verified" in out.stdout
+        copy = world.tmp / "data1-changed"
+        shutil.copytree(world.tmp / "data1", copy)
+        (copy / "example.com" / "a" / "@v" / "v1.0.0.mod").write_text("module example.com/a\n")
+        out = subprocess.run([*cmd, str(copy)], env=env, capture_output=True, text=True)
+        assert out.returncode == 3, out.stdout + out.stderr
+        assert "verifying go.mod: checksum mismatch" in out.stdout
+
     def test_unconfigured_database_is_not_proxied(self, verifying_proxy: Server) -> None:
         """Other database names answer 404, so the go command goes direct (no open relay)."""
         assert verifying_proxy.get("/sumdb/other.example/supported")[0] == 404
