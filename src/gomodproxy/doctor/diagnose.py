@@ -139,7 +139,8 @@ KB: tuple[Entry, ...] = (
             r"malformed record data",
         ],
         "a wrong key in GOSUMDB; a proxy answering HTML or error pages with status 200 "
-        "(captive portal, SSO); truncated caching",
+        "(captive portal, SSO); truncated caching; a database that now serves another log "
+        "under the same name (a reset private database, or a fork: treat as K18)",
         "fix the GOSUMDB key; make the proxy pass /sumdb bytes verbatim and answer 404 for what "
         "it does not support",
         3,
