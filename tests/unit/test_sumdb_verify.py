@@ -4,6 +4,7 @@ unreachable databases, the tile cache, fork quarantine, base-URL discovery, pass
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import httpx
@@ -169,6 +170,14 @@ class TestDatabase:
         fake.hits.clear()
         await make_db(fake, store).lookup("example.com/a", "v1.0.0/go.mod")
         assert fake.hits == []
+
+    async def test_concurrent_lookups(self) -> None:
+        """Many lookups at once on a cold database all verify (the timeline is shared)."""
+        fake = FakeDB(make_log())
+        db = make_db(fake)
+        paths = [f"example.org/f{i}" for i in range(0, 300, 7)]
+        results = await asyncio.gather(*(db.lookup(p, "v1.0.0") for p in paths))
+        assert [r[0].split(" ")[0] for r in results] == paths
 
     async def test_poisoned_cache_is_bypassed(self) -> None:
         """A bad cached tile does not wedge verification: the lookup retries the network."""

@@ -29,6 +29,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from gomodproxy.errors import (
@@ -61,6 +62,16 @@ class Quarantined(SumdbUnavailable):
     """The database showed a fork earlier; it is not used until an operator acts."""
 
 
+@dataclass
+class _Run:
+    """What one run of a flow did: whether it may read, and did read, cached data, and which
+    tiles came from the network (only those are saved once authenticated)."""
+
+    use_cache: bool
+    used_cache: bool = False
+    fetched: set[Tile] = field(default_factory=set)
+
+
 class SumdbDatabase:
     """A checksum database this proxy verifies against and passes through."""
 
@@ -80,7 +91,6 @@ class SumdbDatabase:
         self.key = key
         self.ttl = ttl
         self.clock = clock
-        self._lock = asyncio.Lock()
 
     # -- keys --------------------------------------------------------------------------
 
@@ -111,15 +121,16 @@ class SumdbDatabase:
                 source=self.name,
             )
         try:
+            first = _Run(use_cache=True)
             try:
-                return await self._run(self.client.lookup(path, version), use_cache=True)
+                return await self._run(self.client.lookup(path, version), first)
             except flow.ForkDetected:
                 raise
             except VerificationError:
-                if not self._used_cache:
+                if not first.used_cache:
                     raise
                 # A cached tile or lookup may be bad: ask the network only, once.
-                return await self._run(self.client.lookup(path, version), use_cache=False)
+                return await self._run(self.client.lookup(path, version), _Run(use_cache=False))
         except flow.ForkDetected as exc:
             security_log.critical(
                 "checksum database %s misbehaves: fork detected while looking up %s@%s\n%s",
@@ -131,35 +142,30 @@ class SumdbDatabase:
             await self.store.put(self.fork_key, exc.report.encode())
             raise
 
-    async def _run(self, gen: flow.Flow[T], *, use_cache: bool) -> T:
-        # One flow at a time: the client's timeline is shared state, and a lookup costs a
-        # few storage reads once tiles are cached.
-        async with self._lock:
-            self._use_cache = use_cache
-            self._used_cache = False
-            self._fetched: dict[Tile, bytes] = {}
-            answer: Any = None
-            error: BaseException | None = None
-            while True:
-                try:
-                    req = gen.throw(error) if error is not None else gen.send(answer)
-                except StopIteration as stop:
-                    result: T = stop.value
-                    return result
-                answer, error = None, None
-                try:
-                    answer = await self._answer(req)
-                except GoModProxyError as exc:
-                    error = exc
+    async def _run(self, gen: flow.Flow[T], run: _Run) -> T:
+        # Flows may run concurrently: the client re-checks its timeline after every wait.
+        answer: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                req = gen.throw(error) if error is not None else gen.send(answer)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            answer, error = None, None
+            try:
+                answer = await self._answer(req, run)
+            except GoModProxyError as exc:
+                error = exc
 
-    async def _answer(self, req: flow.Request) -> Any:
+    async def _answer(self, req: flow.Request, run: _Run) -> Any:
         if isinstance(req, flow.ReadRemote):
             return await self.remote.read(req.path)
         if isinstance(req, flow.ReadCache):
-            if not self._use_cache:
+            if not run.use_cache:
                 return None
             data = await self.store.get(self._cache_key(req.key)) or None
-            self._used_cache |= data is not None
+            run.used_cache |= data is not None
             return data
         if isinstance(req, flow.WriteCache):
             await self.store.put(self._cache_key(req.key), req.data)
@@ -175,22 +181,22 @@ class SumdbDatabase:
             await self.store.put(key, req.new)
             return True
         if isinstance(req, flow.ReadTiles):
-            return await asyncio.gather(*(self._read_tile(t) for t in req.tiles))
+            return await asyncio.gather(*(self._read_tile(t, run) for t in req.tiles))
         if isinstance(req, flow.SaveTiles):
             for t, data in zip(req.tiles, req.data, strict=True):
-                if t in self._fetched:
+                if t in run.fetched:
                     await self.store.put(self._cache_key(f"{self.name}/{t.path()}"), data)
             return None
         raise InvalidInput(f"unknown sumdb request {req!r}")  # pragma: no cover
 
-    async def _read_tile(self, t: Tile) -> bytes:
+    async def _read_tile(self, t: Tile, run: _Run) -> bytes:
         full = full_tile(t)
         want = t.w * 32
-        if self._use_cache:
+        if run.use_cache:
             for candidate in (t, full) if t != full else (t,):
                 data = await self.store.get(self._cache_key(f"{self.name}/{candidate.path()}"))
                 if data and len(data) >= want:
-                    self._used_cache = True
+                    run.used_cache = True
                     return data[:want]
         try:
             data = await self.remote.read("/" + t.path())
@@ -198,7 +204,7 @@ class SumdbDatabase:
             if t == full:
                 raise
             data = (await self.remote.read("/" + full.path()))[:want]
-        self._fetched[t] = data
+        run.fetched.add(t)
         return data
 
     # -- passthrough -----------------------------------------------------------------------
