@@ -64,7 +64,7 @@ def to_text(findings: list[Finding], contexts: list[Context], *, color: bool = F
     con = Console(file=buf, force_terminal=color, no_color=not color, width=100, soft_wrap=True)
     groups: dict[str, list[Finding]] = {}
     for f in findings:
-        groups.setdefault(f.contexts[0] if f.contexts else "files", []).append(f)
+        groups.setdefault(f.contexts[0] if f.contexts else "input files", []).append(f)
     order = [c.name for c in contexts if c.name in groups] + [
         g for g in groups if g not in {c.name for c in contexts}
     ]

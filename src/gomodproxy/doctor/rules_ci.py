@@ -110,31 +110,25 @@ def cross(contexts: list[Context], effs: list[Effective]) -> Iterator[Finding]:
                     first.line if first else 1,
                     tuple(c.name for c, _ in jobs.values()),
                 )
-    yield from _docker_cross(contexts, effs)
-    yield from _system_cross(contexts, effs)
+    yield from _docker_cross(contexts)
+    yield from _system_cross(contexts)
 
 
-def _docker_cross(contexts: list[Context], effs: list[Effective]) -> Iterator[Finding]:
-    by_file: dict[str, list[tuple[Context, Effective]]] = {}
-    for c, e in zip(contexts, effs, strict=True):
+def _docker_cross(contexts: list[Context]) -> Iterator[Finding]:
+    by_file: dict[str, list[Context]] = {}
+    for c in contexts:
         if c.kind == "docker":
-            by_file.setdefault(c.file, []).append((c, e))
+            by_file.setdefault(c.file, []).append(c)
     for items in by_file.values():
-        runners = [(c, e) for c, e in items if c.runs_go]
-        for c, _e in items:
+        runners = [c for c in items if c.runs_go]
+        for c in items:
             if c.runs_go:
                 continue
             for key in (*SOURCE_KEYS, "GOFLAGS"):
                 s = c.env.get(key)
                 if s is None or s.source not in ("ENV", "ARG", "--build-arg"):
                     continue
-                lacking = [
-                    r
-                    for r, re_ in runners
-                    if key not in r.env
-                    and r.facts.get("parent") != c.facts.get("stage")
-                    and re_.setting(key).source != s.source
-                ]
+                lacking = [r for r in runners if key not in r.env and key not in r.env_file]
                 if lacking:
                     yield Finding(
                         "D02",
@@ -149,7 +143,7 @@ def _docker_cross(contexts: list[Context], effs: list[Effective]) -> Iterator[Fi
                     )
 
 
-def _system_cross(contexts: list[Context], effs: list[Effective]) -> Iterator[Finding]:
+def _system_cross(contexts: list[Context]) -> Iterator[Finding]:
     profile = [c for c in contexts if c.kind == "profile"]
     units = [c for c in contexts if c.kind == "systemd"]
     sources = [*profile, *units]
