@@ -71,6 +71,20 @@ OPTIONS: tuple[Option, ...] = (
     Option("verify", str, "strict", "strict: refuse if GOSUMDB cannot be asked; or best-effort"),
     Option("sumdb_private_key", str, "", "signer key file of the private checksum database"),
     Option("sumdb_private_patterns", str, "", "globs the private database covers (GOPRIVATE)"),
+    # Access control and hardening (issue 10; gomodproxy.security).
+    Option("auth_file", str, "", "credentials file (gomodproxy user add); enables authentication"),
+    Option("auth_trusted_header", str, "", "header naming the user, set by a fronting proxy"),
+    Option("auth_trusted_networks", str, "", "addresses allowed to send auth_trusted_header"),
+    Option("access_rules", str, "", "GLOBS=user @group *; ... who may read private modules"),
+    Option("anonymous_public", bool, True, "anonymous callers may read public modules"),
+    Option("rate_limit", float, 0.0, "requests per second per principal; 0 is off"),
+    Option("rate_limit_burst", int, 0, "burst of rate_limit; default one second's worth"),
+    Option("rate_limit_address", float, 0.0, "requests per second per client address; 0 is off"),
+    Option("rate_limit_address_burst", int, 0, "burst of rate_limit_address"),
+    Option("max_upstream_fetches_per_principal", int, 0, "concurrent upstream fetches; 0 is off"),
+    Option("tls_cert", str, "", "PEM certificate chain to serve https"),
+    Option("tls_key", str, "", "PEM private key of tls_cert"),
+    Option("direct_allow_networks", str, "", "private/loopback networks direct mode may contact"),
 )
 OPTION_BY_NAME = {o.name: o for o in OPTIONS}
 ENV_PREFIX = "GOMODPROXY_"

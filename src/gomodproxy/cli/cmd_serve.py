@@ -29,6 +29,8 @@ def add_settings_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, metavar="N", help="worker processes (CPU count)")
     p.add_argument("--upstream", metavar="GOPROXY", help="upstream list, in GOPROXY syntax")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any setting (repeatable)")
+    p.add_argument("--tls-cert", metavar="PEM", help="certificate chain: serve https")
+    p.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -38,6 +40,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             flags[name] = getattr(args, name)
     if args.upstream is not None:
         flags["goproxy"] = args.upstream
+    for name in ("tls_cert", "tls_key"):
+        if getattr(args, name, None) is not None:
+            flags[name] = getattr(args, name)
     return load_settings(args.config, flags=flags)
 
 
@@ -50,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
 
     probe = build_service(settings)
     asyncio.run(probe.aclose())
+    from gomodproxy.security.serving import check_security_settings, tls_options
+
+    check_security_settings(settings)
 
     host, port = settings.listen_host_port()
     workers = settings.effective_workers()
@@ -62,13 +70,22 @@ def run(args: argparse.Namespace) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    tls = tls_options(settings)
+    scheme = "https" if tls else "http"
     print(
-        f"gomodproxy: serving on http://{host}:{port} with {workers} worker(s); "
+        f"gomodproxy: serving on {scheme}://{host}:{port} with {workers} worker(s); "
         f"storage {settings.storage}; upstream {settings.goproxy}",
         file=sys.stderr,
         flush=True,
     )
     try:
+        if tls and workers <= 1:
+            # One process: SIGHUP reloads the certificate into the live TLS context (with
+            # several workers, uvicorn's supervisor answers SIGHUP by replacing them).
+            from gomodproxy.security.serving import run_single_tls
+
+            run_single_tls(host, port, level, int(settings.shutdown_timeout), tls)
+            return 0
         uvicorn.run(
             "gomodproxy.server.app:create_app",
             factory=True,
@@ -83,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
             log_level="warning" if level != "debug" else "debug",
             timeout_graceful_shutdown=int(settings.shutdown_timeout),
             backlog=4096,
+            ssl_certfile=tls.get("ssl_certfile"),
+            ssl_keyfile=tls.get("ssl_keyfile"),
         )
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)

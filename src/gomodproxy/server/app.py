@@ -43,7 +43,12 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = logging.getLogger("gomodproxy.server")
 
 #: Modules that may add routes (checksum database, status page), if present.
-ROUTE_MODULES = ("gomodproxy.server.sumdb_routes", "gomodproxy.server.status")
+ROUTE_MODULES = (
+    "gomodproxy.server.sumdb_routes",
+    "gomodproxy.server.status",
+    # Last: it reads the mounted /sumdb/ routes (access control, rate limits; issue 10).
+    "gomodproxy.security.gate",
+)
 
 _TEXT = b"text/plain; charset=utf-8"
 _EMPTY_BODY: Message = {"type": "http.response.body", "body": b""}
@@ -84,6 +89,8 @@ class ProxyApp:
         self._id_prefix = f"{os.getpid():x}-"
         self._hot = service.hot
         self._tasks: list[asyncio.Task[None]] = []
+        #: Limits, authentication and authorization (``gomodproxy.security.gate.Gate``).
+        self.gate: Any = None
 
     def mount(self, prefix: str, app: ASGIApp) -> None:
         """Send requests whose path starts with ``prefix`` (e.g. ``/sumdb/``) to ``app``."""
@@ -112,6 +119,12 @@ class ProxyApp:
         start = time.perf_counter()
         path: str = scope["path"]
         method: str = scope["method"]
+        if self.gate is not None:
+            refusal = await self.gate.check(scope)
+            if refusal is not None:
+                await self._send(send, method, refusal.status, refusal.headers, refusal.body)
+                self._done(scope, "refused", refusal.status, len(refusal.body), start, "", "", "")
+                return
         if method == "GET" or method == "HEAD":
             art = self._hot.get(path[1:])
             if art is not None and art.http_cache is not None:

@@ -1,0 +1,261 @@
+"""The check every request passes first: limits, authentication, authorization, audit.
+
+``ProxyApp`` calls :meth:`Gate.check` before its hot cache, its mounted routes (``/sumdb/``)
+and the protocol routes, so no storage or upstream access happens for a refused request,
+whatever the artifact: ``list``, ``@latest``, ``.info`` queries and checksum-database lookups
+of private paths included. Health and metrics endpoints are not gated (they name no module).
+
+Order: header size (431), per-address and per-principal rate limits (429, before any scrypt
+work so guessing passwords is rate limited too), authentication (401 for wrong credentials,
+with ``WWW-Authenticate``), authorization (404 anonymous / 403 authenticated / 401 when
+anonymous access is off). Each decision becomes one ``audit`` event.
+
+The private checksum database (its name taken from the mounted ``/sumdb/`` routes) answers
+lookups per module like the protocol routes; its tiles and ``latest`` hold every private
+module path, so they need an authenticated principal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from gomodproxy.errors import GoModProxyError
+from gomodproxy.gomod import module
+from gomodproxy.security.auth import (
+    AuthenticationFailed,
+    Authenticator,
+    Principal,
+    authenticator_from_settings,
+)
+from gomodproxy.security.authz import ALLOW, Decision, Policy, parse_rules
+from gomodproxy.security.ratelimit import (
+    FetchLimiter,
+    LimitedSource,
+    RateLimiter,
+    current_principal,
+)
+from gomodproxy.server.paths import parse_request
+
+audit_log = logging.getLogger("gomodproxy.audit")
+
+#: Largest total of request header bytes accepted (431 beyond).
+MAX_HEADER_BYTES = 32 << 10
+_UNGATED = frozenset({"/healthz", "/readyz", "/metrics"})
+_TEXT = b"text/plain; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a request path asks for, as far as access control cares."""
+
+    module: str = ""
+    version: str = ""
+    artifact: str = ""
+    #: True for private checksum-database data not tied to one module (tiles, latest).
+    private_db: bool = False
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A ready answer for a refused request."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+AuditSink = Callable[[dict[str, Any]], None]
+
+
+def log_audit(event: dict[str, Any]) -> None:
+    """The default audit sink: one JSON line on the ``gomodproxy.audit`` logger."""
+    if audit_log.isEnabledFor(logging.INFO):
+        audit_log.info(json.dumps(event, separators=(",", ":")), extra={"audit": event})
+
+
+class Gate:
+    """Limits, authentication and authorization for every request."""
+
+    def __init__(
+        self,
+        *,
+        authenticator: Authenticator | None,
+        policy: Policy,
+        limiter: RateLimiter | None = None,
+        private_sumdb: Iterable[str] = (),
+        audit: AuditSink = log_audit,
+    ) -> None:
+        self.authenticator = authenticator
+        self.policy = policy
+        self.limiter = limiter if limiter is not None and limiter.enabled else None
+        self.private_sumdb = tuple(private_sumdb)
+        self.audit = audit
+
+    def target(self, path: str) -> Target:
+        """Classify a decoded request path."""
+        if path.startswith("/sumdb/"):
+            return self._sumdb_target(path[len("/sumdb/") :])
+        try:
+            req = parse_request(path)
+        except GoModProxyError:
+            return Target()
+        return Target(req.path, req.version, req.kind)
+
+    def _sumdb_target(self, rest: str) -> Target:
+        private = any(rest.startswith(name + "/") for name in self.private_sumdb)
+        _, sep, lookup = rest.partition("/lookup/")
+        if sep:
+            escaped, _, version = lookup.rpartition("@")
+            try:
+                return Target(module.unescape_path(escaped), version, "sumdb-lookup")
+            except GoModProxyError:
+                pass
+        return Target("", "", "sumdb", private_db=private)
+
+    def decide(self, principal: Principal | None, target: Target) -> Decision:
+        if target.module:
+            return self.policy.decide(principal, target.module)
+        if target.private_db:
+            return self.policy.decide_authenticated(principal, "private checksum database")
+        return self.policy.decide_public(principal)
+
+    async def check(self, scope: dict[str, Any] | Any) -> Refusal | None:
+        """None when the request may go on; else the answer to send."""
+        path: str = scope["path"]
+        if path in _UNGATED:
+            return None
+        client = scope.get("client")
+        address = str(client[0]) if client else ""
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        if sum(len(n) + len(v) for n, v in headers) > MAX_HEADER_BYTES:
+            return self._refuse(scope, address, None, Target(), 431, "request headers too large")
+        if self.limiter is not None:
+            retry = self.limiter.check("", address)
+            if retry:
+                return self._limited(scope, address, None, retry)
+        principal: Principal | None = None
+        if self.authenticator is not None:
+            try:
+                principal = await self.authenticator.authenticate(headers, address)
+            except AuthenticationFailed as exc:
+                return self._refuse(scope, address, None, Target(), 401, str(exc))
+        if principal is not None and self.limiter is not None:
+            retry = self.limiter.check("user:" + principal.name, "")
+            if retry:
+                return self._limited(scope, address, principal, retry)
+        target = self.target(path)
+        decision = self.decide(principal, target)
+        if not decision.allowed:
+            return self._refuse(scope, address, principal, target, decision.status, decision.reason)
+        current_principal.set("user:" + principal.name if principal else "addr:" + address)
+        self._audit(scope, address, principal, target, "allow", 0, decision)
+        return None
+
+    def _limited(
+        self, scope: Any, address: str, principal: Principal | None, retry: int
+    ) -> Refusal:
+        refusal = self._refuse(scope, address, principal, Target(), 429, "rate limit exceeded")
+        refusal.headers.append((b"retry-after", str(retry).encode()))
+        return refusal
+
+    def _refuse(
+        self,
+        scope: Any,
+        address: str,
+        principal: Principal | None,
+        target: Target,
+        status: int,
+        reason: str,
+    ) -> Refusal:
+        headers = [(b"content-type", _TEXT), (b"cache-control", b"no-store")]
+        if status == 401:
+            headers.append((b"www-authenticate", b'Basic realm="gomodproxy"'))
+        self._audit(
+            scope, address, principal, target, "deny", status, Decision(False, status, reason)
+        )
+        body = (" ".join(reason.split()) or "refused").encode("utf-8", "replace") + b"\n"
+        return Refusal(status, headers, body)
+
+    def _audit(
+        self,
+        scope: Any,
+        address: str,
+        principal: Principal | None,
+        target: Target,
+        decision: str,
+        status: int,
+        detail: Decision,
+    ) -> None:
+        event: dict[str, Any] = {
+            "event": "audit",
+            "time": round(time.time(), 3),
+            "client": address,
+            "principal": principal.name if principal else "",
+            "auth": principal.method if principal else "anonymous",
+            "module": target.module,
+            "version": target.version,
+            "artifact": target.artifact,
+            "path": scope["path"],
+            "decision": decision,
+            "status": status,
+        }
+        if detail.rule:
+            event["rule"] = detail.rule
+        if detail.reason:
+            event["reason"] = detail.reason
+        self.audit(event)
+
+
+def private_sumdb_names(app: Any) -> list[str]:
+    """Names of private checksum databases mounted on ``app`` (``/sumdb/`` routes)."""
+    names = []
+    for _prefix, mounted in getattr(app, "mounts", []):
+        private = getattr(mounted, "private", None)
+        name = getattr(private, "name", "")
+        if name:
+            names.append(str(name))
+    return names
+
+
+def gate_from_settings(values: dict[str, Any], private_sumdb: Iterable[str] = ()) -> Gate | None:
+    """The gate the settings ask for; None when no access control or limit is configured."""
+    authenticator = authenticator_from_settings(values)
+    rules = parse_rules(str(values.get("access_rules") or ""))
+    limiter = RateLimiter(
+        principal_rate=float(values.get("rate_limit") or 0.0),
+        principal_burst=float(values.get("rate_limit_burst") or 0.0),
+        address_rate=float(values.get("rate_limit_address") or 0.0),
+        address_burst=float(values.get("rate_limit_address_burst") or 0.0),
+    )
+    anonymous_public = bool(values.get("anonymous_public", True))
+    if authenticator is None and not rules and not limiter.enabled and anonymous_public:
+        return None
+    policy = Policy(
+        rules,
+        goprivate=str(values.get("goprivate") or "") if (authenticator or rules) else "",
+        anonymous_public=anonymous_public,
+    )
+    return Gate(
+        authenticator=authenticator,
+        policy=policy,
+        limiter=limiter,
+        private_sumdb=private_sumdb,
+    )
+
+
+def install(app: Any) -> None:
+    """Attach the gate and the upstream fetch cap to a ``ProxyApp`` (a route-module hook)."""
+    values: dict[str, Any] = dict(getattr(app.settings, "values", {}) or {})
+    app.gate = gate_from_settings(values, private_sumdb_names(app))
+    cap = int(values.get("max_upstream_fetches_per_principal") or 0)
+    service = getattr(app, "service", None)
+    if cap > 0 and service is not None and not isinstance(service.source, LimitedSource):
+        service.source = LimitedSource(service.source, FetchLimiter(cap))
+
+
+__all__ = ["ALLOW", "Gate", "Refusal", "Target", "gate_from_settings", "install"]

@@ -1,0 +1,98 @@
+"""Serving with TLS, and the checks of the security settings made before any worker starts.
+
+The go command sends ``.netrc`` credentials over https only, so authentication needs TLS;
+plain http stays possible for anonymous use. With one worker process, SIGHUP loads the
+certificate files again into the live TLS context (new connections get the new certificate,
+open ones keep theirs); with several, uvicorn's supervisor answers SIGHUP by replacing the
+workers, which read the files afresh.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from gomodproxy.errors import ConfigError, InvalidInput
+from gomodproxy.security.auth import authenticator_from_settings, parse_networks
+from gomodproxy.security.authz import parse_rules
+
+log = logging.getLogger("gomodproxy.security")
+
+
+def tls_options(settings: Any) -> dict[str, str]:
+    """uvicorn's ``ssl_certfile``/``ssl_keyfile`` from the settings; empty for plain http."""
+    values = settings.values
+    cert, key = str(values.get("tls_cert") or ""), str(values.get("tls_key") or "")
+    if not cert and not key:
+        return {}
+    return {"ssl_certfile": cert, "ssl_keyfile": key}
+
+
+def check_security_settings(settings: Any) -> None:
+    """Fail early, in the parent process, on unusable security settings.
+
+    Raises:
+        ConfigError: half a TLS pair, an unreadable file, a bad rule or network.
+    """
+    values = settings.values
+    cert, key = str(values.get("tls_cert") or ""), str(values.get("tls_key") or "")
+    if bool(cert) != bool(key):
+        raise ConfigError("tls_cert and tls_key must be given together")
+    for name, path in (("tls_cert", cert), ("tls_key", key)):
+        if path and not Path(path).is_file():
+            raise ConfigError(f"{name}: {path}: no such file")
+    parse_rules(str(values.get("access_rules") or ""))
+    for name in ("auth_trusted_networks", "direct_allow_networks"):
+        try:
+            parse_networks(str(values.get(name) or ""))
+        except InvalidInput as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+    authenticator = authenticator_from_settings(values)
+    if authenticator is not None and authenticator.path is not None and not cert:
+        print(
+            "gomodproxy: warning: auth_file is set but TLS is not: the go command sends "
+            "credentials over https only",
+            file=sys.stderr,
+        )
+
+
+def run_single_tls(
+    host: str, port: int, level: str, shutdown_timeout: int, tls: dict[str, str]
+) -> None:
+    """Run one worker with TLS; SIGHUP reloads the certificate chain."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        "gomodproxy.server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        server_header=False,
+        log_level="warning" if level != "debug" else "debug",
+        timeout_graceful_shutdown=shutdown_timeout,
+        backlog=4096,
+        ssl_certfile=tls["ssl_certfile"],
+        ssl_keyfile=tls["ssl_keyfile"],
+    )
+    server = uvicorn.Server(config)
+
+    def reload(_signum: int, _frame: Any) -> None:
+        context = getattr(config, "ssl", None)
+        if context is None:
+            return
+        try:
+            context.load_cert_chain(tls["ssl_certfile"], tls["ssl_keyfile"])
+        except (OSError, ValueError) as exc:  # keep serving the old certificate
+            log.error("SIGHUP: could not reload the TLS certificate: %s", exc)
+            return
+        log.warning("SIGHUP: TLS certificate reloaded from %s", tls["ssl_certfile"])
+
+    signal.signal(signal.SIGHUP, reload)
+    server.run()
