@@ -234,3 +234,20 @@ class TestEffective:
         env.check_govcs("svn", "corp.example/r")
         with pytest.raises(InvalidInput, match="GOVCS disallows using svn for public"):
             env.check_govcs("svn", "other.example/r")
+
+    def test_path_predicates(self) -> None:
+        """The GOPRIVATE family decides per module path, with GOPRIVATE as the default."""
+        env = goenv.GoEnv.from_texts(
+            {"GOPRIVATE": "corp.example", "GONOSUMDB": "none", "GOINSECURE": "*.lan"},
+            "",
+            "GOSUMDB=sum.golang.org\n",
+        )
+        assert env.is_private("corp.example/x")
+        assert env.is_direct("corp.example/x")
+        assert not env.is_direct("other.example/x")
+        assert env.uses_sumdb("corp.example/x")
+        assert not env.uses_sumdb("none/x")
+        assert env.is_insecure("git.lan/x")
+        assert not env.is_insecure("git.example/x")
+        off = goenv.GoEnv.from_texts({"GOSUMDB": "off"})
+        assert not off.uses_sumdb("any.example/m")

@@ -28,6 +28,7 @@ from gomodproxy.gomod.envfile import (
     parse_env_file,
     update_env_file,
 )
+from gomodproxy.gomod.globs import match_prefix_patterns
 from gomodproxy.gomod.goflags import GO_FLAG_NAMES, flag_name, parse_goflags, split_quoted
 from gomodproxy.gomod.govcs import DEFAULT_GOVCS, GovcsRule, check_govcs, govcs_allows, parse_govcs
 from gomodproxy.gomod.proxylist import (
@@ -164,3 +165,23 @@ class GoEnv:
     def check_govcs(self, vcs: str, root: str) -> None:
         """Check GOVCS for a repository root (:func:`check_govcs`)."""
         check_govcs(self.value("GOVCS"), self.value("GOPRIVATE"), vcs, root)
+
+    def is_private(self, path: str) -> bool:
+        """Whether the module path matches GOPRIVATE."""
+        return match_prefix_patterns(self.value("GOPRIVATE"), path)
+
+    def is_direct(self, path: str) -> bool:
+        """Whether the module path matches GONOPROXY (fetched from its VCS, never a proxy)."""
+        return match_prefix_patterns(self.value("GONOPROXY"), path)
+
+    def is_insecure(self, path: str) -> bool:
+        """Whether the module path matches GOINSECURE (direct fetches may use plain HTTP)."""
+        return match_prefix_patterns(self.value("GOINSECURE"), path)
+
+    def uses_sumdb(self, path: str) -> bool:
+        """Whether the checksum database is consulted for the module path: GOSUMDB is not
+        ``off`` and the path does not match GONOSUMDB. (The go command also always checks
+        golang.org/toolchain; that is the caller's rule.)"""
+        return self.value("GOSUMDB") != "off" and not match_prefix_patterns(
+            self.value("GONOSUMDB"), path
+        )
