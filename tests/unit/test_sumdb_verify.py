@@ -266,6 +266,9 @@ class TestPassthrough:
         fake = FakeDB(make_log())
         db = make_db(fake)
         assert (await db.passthrough("supported")).status == 200
+        tile = await db.passthrough("tile/8/0/001")
+        assert await db.store.get(f"sumdb/{NAME}/tile/8/0/001") is None  # no verified tree yet
+        await db.lookup("example.com/a", "v1.0.0")
         tile = await db.passthrough("tile/8/0/000")
         assert tile.body == make_log().tile(parse_tile_path("tile/8/0/000"))
         assert tile.content_type == "application/octet-stream"
@@ -277,6 +280,11 @@ class TestPassthrough:
         db.clock = lambda: 1e12
         await db.passthrough("latest")
         assert fake.hits == ["/latest", "/latest"]
+        await db.store.delete(f"sumdb/{NAME}/tile/8/0/000")
+        fake.log.hashes[3] = bytes(32)  # upstream now serves a bad tile/8/0/000
+        bad = await db.passthrough("tile/8/0/000")
+        assert bad.body != tile.body  # forwarded verbatim: the client will refuse it ...
+        assert await db.store.get(f"sumdb/{NAME}/tile/8/0/000") is None  # ... we never keep it
         missing = await db.passthrough("lookup/example.com/nope@v1.0.0")
         assert missing.status == 404
         with pytest.raises(NotFound):

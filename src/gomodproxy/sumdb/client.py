@@ -224,6 +224,17 @@ class Client:
             # Another flow advanced the timeline while we were reading tiles: compare again.
             latest, latest_msg = self.latest, self.latest_msg
 
+    def read_hashes(self, indexes: Sequence[int]) -> Flow[list[bytes]]:
+        """Stored hashes of the log, authenticated against the latest verified tree (after
+        loading the persisted one). A proxy uses it to vet tiles before caching them.
+
+        Raises:
+            InvalidInput: an index is not in the latest tree.
+            VerificationError: the tiles read do not authenticate.
+        """
+        yield from self.init()
+        return (yield from self._read_hashes(self.latest, indexes))
+
     def _read_hashes(self, tree: tlog.Tree, indexes: Sequence[int]) -> Flow[list[bytes]]:
         plan = TileHashPlan(tree, self.tile_height, indexes)
         data = yield ReadTiles(tuple(plan.tiles))

@@ -20,7 +20,9 @@ cached tiles were used, the lookup is retried once from the network only, so a b
 entry cannot wedge verification.
 
 Passthrough (``passthrough``): bytes are forwarded unmodified (signatures cover them). Full
-tiles are stored forever, ``latest``, lookups and partial tiles are kept for ``ttl`` seconds.
+hash tiles are stored forever once they check out against the tree this proxy verified (else
+they are forwarded but not stored); ``latest``, lookups and partial tiles are kept for ``ttl``
+seconds.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from gomodproxy.errors import (
 )
 from gomodproxy.storage.base import BlobStore
 from gomodproxy.sumdb import client as flow
-from gomodproxy.sumdb.tile import Tile, full_tile, parse_tile_path
+from gomodproxy.sumdb.tile import Tile, full_tile, parse_tile_path, tile_hash
+from gomodproxy.sumdb.tlog import stored_hash_index
 from gomodproxy.sumdb_adapter.remote import RemoteResponse, SumdbRemote
 
 T = TypeVar("T")
@@ -237,10 +240,31 @@ class SumdbDatabase:
         resp = await self.remote.fetch("/" + endpoint)
         if resp.status != 200:
             return resp
-        if resp.body:
+        if resp.body and (not immutable or await self._authentic(endpoint, resp.body)):
             await self.store.put(key, resp.body)
         # The same content type whether the bytes come from storage or the network.
         return RemoteResponse(200, content_type, resp.body)
+
+    async def _authentic(self, endpoint: str, data: bytes) -> bool:
+        """Whether a full hash tile folds to its hash in the tree this proxy verified: only
+        then is it kept forever (a bad tile from upstream would otherwise be served for good;
+        clients would reject it, but never get a good one from us)."""
+        t = parse_tile_path(endpoint)
+        if t.l < 0 or len(data) != t.w * 32:
+            return False
+        index = stored_hash_index(t.h * (t.l + 1), t.n)
+        try:
+            latest = await self._run(self._latest_size(), _Run(use_cache=True))
+            if index >= stored_hash_index(0, latest):
+                return False
+            (want,) = await self._run(self.client.read_hashes([index]), _Run(use_cache=True))
+        except GoModProxyError:
+            return False
+        return tile_hash(data) == want
+
+    def _latest_size(self) -> flow.Flow[int]:
+        yield from self.client.init()
+        return self.client.latest.n
 
     async def aclose(self) -> None:
         await self.remote.aclose()
