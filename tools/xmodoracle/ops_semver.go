@@ -36,4 +36,11 @@ func init() {
 		semver.Sort(a.List)
 		return a.List, nil
 	})
+	register("semver.max", func(raw json.RawMessage) (any, error) {
+		var a struct{ V, W string }
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return nil, err
+		}
+		return semver.Max(a.V, a.W), nil
+	})
 }
