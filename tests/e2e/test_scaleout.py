@@ -84,9 +84,12 @@ def go_download(go_env: dict[str, str], tmp: Path, proxy: str, target: str) -> d
     cache = tmp / f"modcache-{secrets.token_hex(4)}"
     env = {**go_env, "GOPROXY": proxy, "GOMODCACHE": str(cache), "GOSUMDB": "off"}
     result = go(env, "mod", "download", "-json", target, cwd=tmp, timeout=60)
-    out: dict[str, object] = json.loads(result.stdout or "{}")
+    try:
+        out: dict[str, object] = json.loads(result.stdout or "{}")
+    except ValueError:
+        out = {}
     out["_returncode"] = result.returncode
-    out["_stderr"] = result.stderr
+    out["_stderr"] = f"{result.stderr} {out.get('Error', '')}".strip()
     return out
 
 

@@ -75,7 +75,7 @@ class RedisBackend:
                 plain_url,
                 socket_timeout=op_timeout,
                 socket_connect_timeout=min(op_timeout, 0.5),
-                retry=Retry(NoBackoff(), 0),
+                retry=Retry(NoBackoff(), 1),  # one retry: a pooled connection may be stale
                 retry_on_timeout=False,
                 health_check_interval=0,
             )
@@ -137,6 +137,9 @@ class RedisBackend:
             except (TimeoutError, RedisError, OSError) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 continue
+            # Pooled connections from before the outage are dead: drop them all.
+            with contextlib.suppress(RedisError, OSError):
+                await self.client.connection_pool.disconnect()
             self.degraded = False
             log.warning("redis %s is back: shared cache and locks resumed", self.url)
             self._ensure_listener()

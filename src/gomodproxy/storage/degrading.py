@@ -1,19 +1,24 @@
 """Keep serving when a remote store (the OCI registry) is down.
 
-``DegradingStore`` wraps a remote ``BlobStore``. While the remote answers, it is a pass-through
-(one dict lookup of overhead). When the remote fails:
+``DegradingStore`` wraps a remote ``BlobStore``. Every value this process writes is also kept
+in a local spool directory (a ``put_file`` is moved there first and uploaded from there, so a
+zip is written to local disk once either way). While the remote answers, reads go to it.
+When it fails:
 
-- reads answer "missing" instead of raising, so the service fetches through from upstream;
-- writes go to a local spool directory instead (the proxy serves the artifact it just
-  fetched and validated, without storing it remotely), logged as such;
+- reads fall back to the local copy when there is one, else answer "missing" instead of
+  raising, so the service fetches through from upstream;
+- writes stay in the spool only (the proxy serves the artifact it just fetched and
+  validated without storing it remotely), logged as such;
 - for ``retry_after`` seconds the remote is not asked at all (no timeout per request), then
-  one call tries it again;
-- once the remote answers again, the spooled values are written to it in the background
-  and dropped locally, so other replicas see them too.
+  one call tries it again (a probe task does so when no request comes);
+- once the remote answers again, the values it lacks are written to it in the background,
+  so other replicas see them too.
 
-Spooled values live in a private temp directory removed on ``aclose``; the spool is bounded
-by ``spool_bytes`` (oldest values are dropped first: they were never stored, a later request
-fetches them again). Values are only ever whole: the spool is a ``FilesystemStore``.
+The local copy also closes the window in which the registry dies between the service's
+write and its read-back of the same artifact. The spool is a private temp directory removed
+on ``aclose`` and bounded by ``spool_bytes``: values already stored remotely are dropped
+first, oldest first; values never stored are dropped last (a later request fetches them
+again). Values are only ever whole: the spool is a ``FilesystemStore``.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from gomodproxy.storage.filesystem import FilesystemStore
 
 log = logging.getLogger("gomodproxy.storage")
 T = TypeVar("T")
+_DOWN: Any = object()
 
 
 class DegradingStore:
@@ -45,7 +51,7 @@ class DegradingStore:
         remote: BlobStore,
         *,
         retry_after: float = 2.0,
-        spool_bytes: int = 2 * 1024**3,
+        spool_bytes: int = 512 * 1024**2,
         spool_dir: Path | None = None,
     ) -> None:
         self.remote = remote
@@ -54,31 +60,35 @@ class DegradingStore:
         self.spool_bytes = spool_bytes
         self._spool_root = Path(tempfile.mkdtemp(prefix="gomodproxy-spool-", dir=spool_dir))
         self.spool = FilesystemStore(self._spool_root)
-        self._spooled: OrderedDict[str, int] = OrderedDict()
+        #: key → (size, stored remotely) of the values kept locally, oldest first.
+        self._local: OrderedDict[str, tuple[int, bool]] = OrderedDict()
+        self._local_bytes = 0
         #: True while the remote is failing; then reads miss and writes are spooled.
         self.degraded = False
         self.last_error = ""
         self._down_until = 0.0
         self._flush: asyncio.Task[None] | None = None
+        self._probe: asyncio.Task[None] | None = None
 
     def status(self) -> dict[str, Any]:
         return {
             "storage": self.kind,
             "degraded": self.degraded,
             "last_error": self.last_error if self.degraded else "",
-            "spooled": len(self._spooled),
+            "unstored": sum(1 for _, stored in self._local.values() if not stored),
         }
 
     # -- remote calls with the circuit breaker ------------------------------------------------
 
-    async def _remote(self, call: Callable[[], Awaitable[T]], on_down: T) -> T:
+    async def _remote(self, call: Callable[[], Awaitable[T]]) -> T:
+        """The remote's answer, or ``_DOWN`` when it failed or is known to be down."""
         if self.degraded and time.monotonic() < self._down_until:
-            return on_down
+            return _DOWN  # type: ignore[no-any-return]
         try:
             result = await call()
         except StorageError as exc:
             self._down(exc)
-            return on_down
+            return _DOWN  # type: ignore[no-any-return]
         if self.degraded:
             self._up()
         return result
@@ -94,96 +104,141 @@ class DegradingStore:
                 self.kind,
                 exc,
             )
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.get_running_loop().create_task(self._probe_loop())
+
+    async def _probe_loop(self) -> None:
+        """Notice the remote coming back even when every request is a memory hit."""
+        while self.degraded:
+            await asyncio.sleep(self.retry_after)
+            await self._remote(lambda: self.remote.stat("_meta/probe"))
 
     def _up(self) -> None:
         self.degraded = False
-        log.warning(
-            "%s storage is back; %d spooled artifacts to store", self.kind, len(self._spooled)
-        )
-        if self._spooled and (self._flush is None or self._flush.done()):
-            self._flush = asyncio.get_running_loop().create_task(self._flush_spool())
+        unstored = [k for k, (_, stored) in self._local.items() if not stored]
+        log.warning("%s storage is back; %d artifacts to store", self.kind, len(unstored))
+        if unstored and (self._flush is None or self._flush.done()):
+            self._flush = asyncio.get_running_loop().create_task(self._store_unstored())
 
-    async def _flush_spool(self) -> None:
-        for key in list(self._spooled):
+    async def _store_unstored(self) -> None:
+        for key, (size, stored) in list(self._local.items()):
+            if stored:
+                continue
             info = await self.spool.stat(key)
             if info is None or info.local_path is None:
-                self._spooled.pop(key, None)
+                self._forget(key)
                 continue
             try:
                 await self.remote.put_file(key, info.local_path)
             except StorageError as exc:
                 self._down(exc)
                 return
-            self._spooled.pop(key, None)
-            await self.spool.delete(key)
+            if key in self._local:
+                self._local[key] = (size, True)
+
+    # -- the local copies -----------------------------------------------------------------------
+
+    def _keep(self, key: str, size: int, stored: bool) -> None:
+        if not stored:
+            log.warning("%s storage down: %s served without being stored", self.kind, key)
+        self._forget(key, unlink=False)
+        self._local[key] = (size, stored)
+        self._local_bytes += size
+        while self._local_bytes > self.spool_bytes and len(self._local) > 1:
+            victim = next((k for k, (_, s) in self._local.items() if s), None)
+            self._forget(victim or next(iter(self._local)))
+
+    def _forget(self, key: str, *, unlink: bool = True) -> None:
+        item = self._local.pop(key, None)
+        if item is None:
+            return
+        self._local_bytes -= item[0]
+        if unlink:
+            with contextlib.suppress(OSError):
+                (self._spool_root / key).unlink()
+
+    def _unstored(self, key: str) -> bool:
+        item = self._local.get(key)
+        return item is not None and not item[1]
 
     # -- BlobStore ----------------------------------------------------------------------------
 
     async def get(self, key: str) -> bytes | None:
-        if key in self._spooled:
-            return await self.spool.get(key)
-        return await self._remote(lambda: self.remote.get(key), None)
+        if not self._unstored(key):
+            data = await self._remote(lambda: self.remote.get(key))
+            if data is not _DOWN:
+                return data
+        return await self.spool.get(key) if key in self._local else None
 
     async def stat(self, key: str) -> BlobInfo | None:
-        if key in self._spooled:
-            return await self.spool.stat(key)
-        return await self._remote(lambda: self.remote.stat(key), None)
+        if not self._unstored(key):
+            info = await self._remote(lambda: self.remote.stat(key))
+            if info is not _DOWN:
+                return info
+        return await self.spool.stat(key) if key in self._local else None
 
     async def stream(
         self, key: str, start: int = 0, end: int | None = None
     ) -> AsyncIterator[bytes]:
-        store = self.spool if key in self._spooled else self.remote
-        async for chunk in store.stream(key, start, end):
+        local = key in self._local
+        if self._unstored(key) or (local and self.degraded):
+            async for chunk in self.spool.stream(key, start, end):
+                yield chunk
+            return
+        chunks = self.remote.stream(key, start, end).__aiter__()
+        try:
+            first = await chunks.__anext__()
+        except StopAsyncIteration:
+            return
+        except StorageError as exc:
+            if not local:
+                raise
+            self._down(exc)  # failed before any byte: the local copy can stand in
+            async for chunk in self.spool.stream(key, start, end):
+                yield chunk
+            return
+        yield first
+        async for chunk in chunks:
             yield chunk
 
     async def put(self, key: str, data: bytes) -> None:
-        async def remote() -> bool:
+        await self.spool.put(key, data)
+
+        async def upload() -> bool:
             await self.remote.put(key, data)
             return True
 
-        if not await self._remote(remote, False):
-            await self.spool.put(key, data)
-            self._spooled_add(key, len(data))
+        self._keep(key, len(data), await self._remote(upload) is True)
 
     async def put_file(self, key: str, src: Path) -> None:
-        async def remote() -> bool:
-            await self.remote.put_file(key, src)
+        size = src.stat().st_size
+        await self.spool.put_file(key, src)
+        local = self._spool_root / key
+
+        async def upload() -> bool:
+            await self.remote.put_file(key, local)  # reads the file, leaves it in place
             return True
 
-        if not await self._remote(remote, False):
-            size = src.stat().st_size
-            await self.spool.put_file(key, src)
-            self._spooled_add(key, size)
-
-    def _spooled_add(self, key: str, size: int) -> None:
-        log.warning("%s storage down: %s served without being stored", self.kind, key)
-        self._spooled[key] = size
-        self._spooled.move_to_end(key)
-        while sum(self._spooled.values()) > self.spool_bytes and len(self._spooled) > 1:
-            old, _ = self._spooled.popitem(last=False)
-            with contextlib.suppress(OSError):
-                (self._spool_root / old).unlink()
+        self._keep(key, size, await self._remote(upload) is True)
 
     async def delete(self, key: str) -> bool:
-        spooled = self._spooled.pop(key, None) is not None
-        if spooled:
-            await self.spool.delete(key)
-        return await self.remote.delete(key) or spooled
+        had = key in self._local
+        self._forget(key)
+        return await self.remote.delete(key) or had
 
     async def list(self, prefix: str = "") -> AsyncIterator[str]:
-        seen = set()
-        for key in list(self._spooled):
-            if key.startswith(prefix):
-                seen.add(key)
-                yield key
+        unstored = [k for k in self._local if k.startswith(prefix) and self._unstored(k)]
+        for key in unstored:
+            yield key
         async for key in self.remote.list(prefix):
-            if key not in seen:
+            if key not in unstored:
                 yield key
 
     async def aclose(self) -> None:
-        if self._flush is not None:
-            self._flush.cancel()
-            with contextlib.suppress(BaseException):
-                await self._flush
+        for task in (self._flush, self._probe):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
         await self.remote.aclose()
         shutil.rmtree(self._spool_root, ignore_errors=True)
