@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import netrc
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
@@ -86,8 +86,12 @@ class HTTPProxySource:
         max_zip_bytes: int = MAX_ZIP_BYTES,
         client: httpx.AsyncClient | None = None,
         netrc_hosts: Mapping[str, tuple[str, str]] | None = None,
+        url_check: Callable[[str, str], Awaitable[object]] | None = None,
     ) -> None:
         parts = urlsplit(base_url)
+        #: Called with (url, what) before every request and redirect hop; raises to refuse
+        #: (direct mode's address guard for GOPROXY servers named by go-get meta tags).
+        self.url_check = url_check
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidInput(f"invalid proxy URL {base_url!r}")
         self.base = base_url.rstrip("/")
@@ -129,6 +133,8 @@ class HTTPProxySource:
         host = url.host
         try:
             for _ in range(MAX_REDIRECTS + 1):
+                if self.url_check is not None:
+                    await self.url_check(str(url), self.name)
                 request = self._client.build_request(
                     "GET", url, headers=self._auth_headers(url, host)
                 )

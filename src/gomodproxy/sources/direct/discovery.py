@@ -17,6 +17,7 @@ import httpx
 
 from gomodproxy.errors import ConfigError, InvalidInput, NotFound, UpstreamError
 from gomodproxy.gomod.coderepo import go_quote, has_path_prefix
+from gomodproxy.security.netguard import NetGuard
 
 __all__ = [
     "SUPPORTED_VCS",
@@ -33,6 +34,9 @@ SUPPORTED_VCS = frozenset({"git"})
 _KNOWN_VCS = ("bzr", "fossil", "git", "hg", "svn")
 _GIT_SCHEMES = ("git", "https", "http", "git+ssh", "ssh")
 _SECURE_SCHEMES = frozenset({"https", "git+ssh", "ssh"})
+#: Bytes of a go-get page read at most (the meta tags are in its head).
+MAX_META_BYTES = 1 << 20
+_MAX_REDIRECTS = 10
 
 
 @dataclass(frozen=True)
@@ -267,6 +271,7 @@ class Discovery:
         goprivate: str = "",
         http: httpx.AsyncClient | None = None,
         ping: Pinger | None = None,
+        netguard: NetGuard | None = None,
     ) -> None:
         self.origins = sorted(origins, key=lambda o: len(o.prefix), reverse=True)
         self.goinsecure = goinsecure
@@ -275,6 +280,8 @@ class Discovery:
         self._http = http
         self._own_http = http is None
         self._ping = ping
+        #: Every go-get request and redirect hop is checked (security.netguard).
+        self.netguard = netguard if netguard is not None else NetGuard()
         self._meta_cache: dict[str, tuple[str, list[MetaImport]]] = {}
 
     async def aclose(self) -> None:
@@ -285,7 +292,7 @@ class Discovery:
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
             self._http = httpx.AsyncClient(
-                follow_redirects=True, timeout=30.0, headers={"User-Agent": "gomodproxy"}
+                follow_redirects=False, timeout=30.0, headers={"User-Agent": "gomodproxy"}
             )
         return self._http
 
@@ -393,20 +400,49 @@ class Discovery:
         for scheme in schemes:
             url = f"{scheme}://{host}{rest}?go-get=1"
             try:
-                resp = await self._client().get(url)
+                final_url, status, reason, text = await self._get_guarded(url)
             except httpx.HTTPError as exc:
                 last_exc = exc
                 continue
-            if resp.url.scheme == "http" and not insecure:
-                raise ValueError(f"redirected from secure URL {url} to insecure URL {resp.url}")
-            imports = parse_meta_go_imports(resp.text)
-            if not imports and resp.status_code != 200:
-                raise ValueError(f"reading {url}: {resp.status_code} {resp.reason_phrase}")
-            result = (str(resp.url), imports)
+            if final_url.startswith("http:") and not insecure:
+                raise ValueError(f"redirected from secure URL {url} to insecure URL {final_url}")
+            imports = parse_meta_go_imports(text)
+            if not imports and status != 200:
+                raise ValueError(f"reading {url}: {status} {reason}")
+            result = (final_url, imports)
             self._meta_cache[path] = result
             return result
         prefix = "http/https" if insecure else "https"
         raise UpstreamError(f"{prefix} fetch: {last_exc}", source="direct")
+
+    async def _get_guarded(self, url: str) -> tuple[str, int, str, str]:
+        """GET following redirects, checking every hop's address before connecting, and
+        reading at most ``MAX_META_BYTES`` of the page (the meta tags are in its head).
+
+        Raises:
+            AddressRefused: a hop names a forbidden address (security.netguard).
+            httpx.HTTPError: the request failed.
+        """
+        client = self._client()
+        target = httpx.URL(url)
+        for _ in range(_MAX_REDIRECTS + 1):
+            await self.netguard.check_url(str(target), "go-get discovery")
+            request = client.build_request("GET", target)
+            response = await client.send(request, stream=True, follow_redirects=False)
+            try:
+                if response.is_redirect and "location" in response.headers:
+                    target = target.join(response.headers["location"])
+                    continue
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) >= MAX_META_BYTES:
+                        break
+                text = bytes(body[:MAX_META_BYTES]).decode(response.encoding or "utf-8", "replace")
+                return str(target), response.status_code, response.reason_phrase, text
+            finally:
+                await response.aclose()
+        raise httpx.TooManyRedirects(f"stopped after {_MAX_REDIRECTS} redirects")
 
     async def _dynamic(self, path: str, insecure: bool) -> RepoRoot:
         url, imports = await self._fetch_meta(path, insecure)

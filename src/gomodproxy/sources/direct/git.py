@@ -31,6 +31,7 @@ from pathlib import Path
 
 from gomodproxy.errors import NotFound, UpstreamError, UpstreamTimeout
 from gomodproxy.gomod.coderepo import Origin, repo_sum, tag_sum
+from gomodproxy.security.netguard import NetGuard
 
 __all__ = ["Git", "GitRepo", "RevInfo", "UnknownRevision", "VcsError"]
 
@@ -84,6 +85,27 @@ def _all_hex(s: str) -> bool:
     return all(c in "0123456789abcdef" for c in s)
 
 
+#: Options of every git command: no hooks, no fsmonitor helper, no protocol.ext.
+_HARDENING = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
+#: Environment variables git keeps (the rest, API tokens and cloud keys included, is dropped).
+_ENV_KEEP = frozenset(
+    {
+        "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR",
+        "SSL_CERT_FILE", "SSL_CERT_DIR", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "GIT_SSL_NO_VERIFY",
+        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+        "http_proxy", "https_proxy", "no_proxy", "all_proxy",
+        "SSH_AUTH_SOCK", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSH_VARIANT",
+        "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM", "XDG_CONFIG_HOME",
+        "GIT_TERMINAL_PROMPT", "GCM_INTERACTIVE", "GIT_HTTP_USER_AGENT", "GIT_TRACE",
+    }
+)  # fmt: skip
+
+
+def scrub_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The variables of ``env`` git may see: locale, proxies, TLS roots, ssh agent, config."""
+    return {k: v for k, v in env.items() if k in _ENV_KEEP or k.startswith("LC_")}
+
+
 class Git:
     """Runs git commands with a bounded number of processes, timeouts and no prompts."""
 
@@ -94,9 +116,14 @@ class Git:
         max_processes: int = 16,
         timeout: float = 120.0,
         fetch_timeout: float = 900.0,
+        netguard: NetGuard | None = None,
     ) -> None:
-        base = dict(os.environ if env is None else env)
+        #: Checks every remote before git contacts it (security.netguard).
+        self.netguard = netguard if netguard is not None else NetGuard()
+        base = scrub_env(os.environ if env is None else env)
         base["GIT_TERMINAL_PROMPT"] = "0"
+        # Only these transports: never ext:: (runs a command) nor fd::.
+        base["GIT_ALLOW_PROTOCOL"] = "file:git:http:https:ssh"
         base.setdefault("GCM_INTERACTIVE", "never")
         # As cmd/go does: no ssh connection pooling, no interactive ssh prompts.
         base.setdefault("GIT_SSH_COMMAND", "ssh -o ControlMaster=no -o BatchMode=yes")
@@ -134,6 +161,7 @@ class Git:
             try:
                 proc = await asyncio.create_subprocess_exec(
                     "git",
+                    *_HARDENING,
                     *args,
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=asyncio.subprocess.PIPE,
@@ -279,8 +307,9 @@ class GitRepo:
 
     async def _load_refs(self) -> dict[str, str]:
         self.dir.parent.mkdir(parents=True, exist_ok=True)
+        guard = await self.git.netguard.git_options(self.url)
         result = await self.git.run(
-            ["ls-remote", "-q", "--end-of-options", self.url],
+            [*guard, "ls-remote", "-q", "--end-of-options", self.url],
             cwd=self.dir.parent,
             timeout=self.git.fetch_timeout,
             check=False,
@@ -464,7 +493,8 @@ class GitRepo:
 
     async def _fetch(self, refspec: str) -> None:
         """Fetch one refspec: shallow into a cold repository, incremental into a complete one."""
-        args = ["-c", "protocol.version=2", "fetch", "-f", "--no-tags", "--quiet"]
+        guard = await self.git.netguard.git_options(self.url)
+        args = [*guard, "-c", "protocol.version=2", "fetch", "-f", "--no-tags", "--quiet"]
         if not self._complete():
             args.append("--depth=1")
         args += ["--end-of-options", "origin", refspec]
@@ -479,7 +509,9 @@ class GitRepo:
 
     async def _fetch_all_locked(self) -> None:
         self._fresh = False
+        guard = await self.git.netguard.git_options(self.url)
         await self._git(
+            *guard,
             "fetch",
             "-f",
             "--prune",
@@ -492,6 +524,7 @@ class GitRepo:
         )
         if (self.dir / "shallow").exists():
             await self._git(
+                *guard,
                 "fetch",
                 "--unshallow",
                 "-f",

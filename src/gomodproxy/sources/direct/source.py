@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from gomodproxy.errors import InvalidInput, NotFound
 from gomodproxy.gomod import module as gomodule
 from gomodproxy.gomod.coderepo import Layout, ModuleVersionError, RevInfo, info_json
+from gomodproxy.security.netguard import NetGuard
 from gomodproxy.sources.base import Source
 from gomodproxy.sources.direct.coderepo import CodeRepo
 from gomodproxy.sources.direct.discovery import (
@@ -54,13 +55,17 @@ class DirectSource:
         fetch_timeout: float = 900.0,
         refs_ttl: float = 5.0,
         discovery: Discovery | None = None,
+        netguard: NetGuard | None = None,
     ) -> None:
+        # One address policy for go-get, git and meta-tag GOPROXY servers (security.netguard).
+        self.netguard = netguard if netguard is not None else NetGuard()
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir(git_env)
         self.git = Git(
             env=git_env,
             max_processes=max_git_processes,
             timeout=git_timeout,
             fetch_timeout=fetch_timeout,
+            netguard=self.netguard,
         )
         self.refs_ttl = refs_ttl
         self.discovery = discovery or Discovery(
@@ -69,13 +74,15 @@ class DirectSource:
             govcs=govcs,
             goprivate=goprivate,
             ping=self._ping,
+            netguard=self.netguard,
         )
         self._repos: dict[str, GitRepo] = {}
         self._roots: dict[str, tuple[float, RepoRoot]] = {}
         self._proxies: dict[str, Source] = {}
 
     async def _ping(self, url: str) -> bool:
-        r = await self.git.run(["ls-remote", "--end-of-options", url], check=False)
+        guard = await self.git.netguard.git_options(url, "go-get discovery")
+        r = await self.git.run([*guard, "ls-remote", "--end-of-options", url], check=False)
         return r.returncode == 0
 
     async def _root(self, path: str) -> RepoRoot:
@@ -110,7 +117,7 @@ class DirectSource:
         if src is None:
             from gomodproxy.sources.proxy import HTTPProxySource
 
-            src = HTTPProxySource(url)
+            src = HTTPProxySource(url, url_check=self.netguard.check_url)
             self._proxies[url] = src
         return src
 
@@ -196,4 +203,5 @@ def from_settings(settings: Any) -> DirectSource:
         govcs=str(values.get("govcs") or os.environ.get("GOVCS", "")),
         git_timeout=max(float(values.get("upstream_timeout") or 120.0), 120.0),
         fetch_timeout=float(values.get("fetch_timeout") or 900.0),
+        netguard=NetGuard(str(values.get("direct_allow_networks") or "")),
     )

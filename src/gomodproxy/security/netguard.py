@@ -1,0 +1,175 @@
+"""Which addresses direct mode may contact: no loopback, link-local or private ranges.
+
+A module path is chosen by whoever asks the proxy, and its go-get page, its redirects and its
+repository URL by whoever controls that domain. Without a guard, asking for
+``evil.example/x`` could make the proxy fetch ``http://169.254.169.254/`` (cloud metadata),
+an admin page on ``127.0.0.1`` or a host of the internal network, and show the answer in an
+error message. So every go-get request, every redirect hop and every git remote is checked
+against this policy before a connection is opened; the operator lists the networks direct
+mode may still reach (``direct_allow_networks``, e.g. an internal git server), and tests
+allow loopback explicitly.
+
+A host name is resolved and refused if ANY of its addresses is forbidden (so a name cannot
+pick a friendly address for the check and a forbidden one for the connection). For git over
+http(s) the checked address is pinned with ``http.curloptResolve``, so git cannot resolve it
+differently; git redirects are turned off (``http.followRedirects=false``) since they cannot
+be checked hop by hop. When an HTTP proxy from the environment carries the request, the
+proxy resolves names, so only literal addresses are checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import urllib.request
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from gomodproxy.errors import UpstreamError
+from gomodproxy.security.auth import IPNetwork, parse_networks
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+#: Ranges refused besides what ``ipaddress`` calls private, loopback, link-local, ...
+_EXTRA_FORBIDDEN = parse_networks(
+    "100.64.0.0/10 192.0.0.0/24 198.18.0.0/15 64:ff9b::/96 64:ff9b:1::/48 2002::/16"
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443, "git": 9418, "ssh": 22, "git+ssh": 22}
+
+
+class AddressRefused(UpstreamError):
+    """The guard refused to contact an address (a 404 to clients: nothing was fetched)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, source="netguard")
+
+
+def forbidden_reason(ip: IPAddress) -> str:
+    """Why ``ip`` is forbidden by default ("" when it is a public address)."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return forbidden_reason(ip.ipv4_mapped)
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_multicast:
+        return "multicast"
+    if ip.is_unspecified:
+        return "unspecified"
+    if ip.is_private:
+        return "private"
+    if ip.is_reserved:
+        return "reserved"
+    if any(ip.version == net.version and ip in net for net in _EXTRA_FORBIDDEN):
+        return "special-purpose"
+    return ""
+
+
+def _proxied(scheme: str, host: str) -> bool:
+    """True when the environment's HTTP proxy settings send this request through a proxy."""
+    proxies = urllib.request.getproxies_environment()
+    if scheme not in proxies and "all" not in proxies:
+        return False
+    bypass = getattr(urllib.request, "proxy_bypass_environment", None)
+    return bypass is None or not bypass(host, proxies)
+
+
+class NetGuard:
+    """The address policy of direct mode."""
+
+    def __init__(self, allow: Iterable[IPNetwork] | str = ()) -> None:
+        self.allow = parse_networks(allow) if isinstance(allow, str) else list(allow)
+
+    def check_ip(self, ip: IPAddress | str, what: str) -> None:
+        """Raise AddressRefused unless ``ip`` is public or allow-listed."""
+        addr = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
+        reason = forbidden_reason(addr)
+        if not reason:
+            return
+        plain = addr.ipv4_mapped if isinstance(addr, ipaddress.IPv6Address) else None
+        for candidate in (addr, plain):
+            if candidate is not None and any(
+                candidate.version == n.version and candidate in n for n in self.allow
+            ):
+                return
+        raise AddressRefused(
+            f"{what}: refusing to contact {addr} ({reason} address; "
+            "allow it with direct_allow_networks)"
+        )
+
+    async def check_host(self, host: str, port: int, what: str, *, proxied: bool = False) -> str:
+        """Check ``host`` (a name or literal); return the address to connect to ("" if unknown).
+
+        Raises:
+            AddressRefused: the host is, or resolves to, a forbidden address.
+        """
+        host = host.strip("[]")
+        try:
+            literal = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            literal = None
+        if literal is not None:
+            self.check_ip(literal, what)
+            return str(literal)
+        if proxied:
+            return ""
+        if host.rstrip(".").lower() == "localhost" or host.lower().endswith(".localhost"):
+            self.check_ip("127.0.0.1", what)
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            return ""  # cannot resolve: the connection will fail by itself, nothing is sent
+        addresses = [str(info[4][0]) for info in infos]
+        for address in addresses:
+            self.check_ip(address.split("%", 1)[0], what)
+        return addresses[0] if addresses else ""
+
+    async def check_url(self, url: str, what: str) -> str:
+        """Check the host of ``url`` (http, https, git, ssh, scp-like); return its address.
+
+        ``file://`` URLs and local paths (operator-configured origins) are not network
+        addresses and pass.
+        """
+        scheme, host, port = split_remote(url)
+        if not host:
+            return ""
+        return await self.check_host(
+            host,
+            port,
+            f"{what} {url}",
+            proxied=scheme in ("http", "https") and _proxied(scheme, host),
+        )
+
+    async def git_options(self, url: str, what: str = "git") -> list[str]:
+        """``-c`` options for a git command contacting ``url``, after checking it.
+
+        Raises:
+            AddressRefused: the remote is forbidden.
+        """
+        address = await self.check_url(url, what)
+        options = ["-c", "http.followRedirects=false"]
+        scheme, host, port = split_remote(url)
+        if address and scheme in ("http", "https") and ":" not in address:
+            options += ["-c", f"http.curloptResolve={host}:{port}:{address}"]
+        return options
+
+
+def split_remote(url: str) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` of a git or http URL; host "" for local paths and file URLs."""
+    if "://" not in url:
+        # scp-like syntax: [user@]host:path (a colon before any slash)
+        head, colon, _ = url.partition(":")
+        if colon and "/" not in head and head:
+            return "ssh", head.rpartition("@")[2], 22
+        return "file", "", 0
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "file" or not parts.hostname:
+        return scheme, "", 0
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme, 443)
+    except ValueError:
+        port = _DEFAULT_PORTS.get(scheme, 443)
+    return scheme, parts.hostname, port
