@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from gomodproxy.errors import ConfigError, InvalidInput, NotFound, UpstreamError, VerificationError
 from gomodproxy.gomod.dirhash import gomod_hash
 from gomodproxy.gomod.globs import match_prefix_patterns
-from gomodproxy.gomod.sumdbenv import parse_gosumdb
+from gomodproxy.gomod.sumdbenv import SumDB, parse_gosumdb
 from gomodproxy.storage.base import BlobStore
 from gomodproxy.sumdb_adapter.database import SumdbDatabase, SumdbUnavailable
 from gomodproxy.sumdb_adapter.remote import SumdbRemote
@@ -179,19 +179,30 @@ def from_settings(settings: Any, store: BlobStore) -> SumdbVerifier:
         spec = parse_gosumdb(str(_setting(settings, "gosumdb", "")).strip() or "off")
     except InvalidInput as exc:
         raise ConfigError(f"GOSUMDB: {exc}") from exc
-    db = None
-    if spec is not None:
+
+    def open_db(spec: SumDB) -> SumdbDatabase:
         remote = SumdbRemote(
             spec,
             str(_setting(settings, "goproxy", "direct")),
             str(_setting(settings, "gonoproxy", "")),
             timeout=float(_setting(settings, "upstream_timeout", 30.0)),
         )
-        db = SumdbDatabase(
-            remote, store, key=spec.key, ttl=float(_setting(settings, "list_ttl", 60.0))
-        )
-    return SumdbVerifier(
-        db,
+        ttl = float(_setting(settings, "list_ttl", 60.0))
+        return SumdbDatabase(remote, store, key=spec.key, ttl=ttl)
+
+    verifier = SumdbVerifier(
+        open_db(spec) if spec is not None else None,
         gonosumdb=str(_setting(settings, "gonosumdb", "")),
         mode=str(_setting(settings, "verify", "strict")),
     )
+    # Further databases are only passed through to clients (the go command verifies them).
+    for entry in str(_setting(settings, "sumdb_proxied", "")).split(";"):
+        if not entry.strip():
+            continue
+        try:
+            extra = parse_gosumdb(entry.strip())
+        except InvalidInput as exc:
+            raise ConfigError(f"sumdb_proxied: {entry.strip()!r}: {exc}") from exc
+        if extra is not None and extra.name not in verifier.databases:
+            verifier.databases[extra.name] = open_db(extra)
+    return verifier

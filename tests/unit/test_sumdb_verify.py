@@ -10,7 +10,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from gomodproxy.errors import NotFound, UpstreamError, VerificationError
+from gomodproxy.config import Settings
+from gomodproxy.errors import ConfigError, NotFound, UpstreamError, VerificationError
 from gomodproxy.gomod.dirhash import gomod_hash
 from gomodproxy.gomod.sumdbenv import parse_gosumdb
 from gomodproxy.server.http_errors import error_response
@@ -21,7 +22,7 @@ from gomodproxy.sumdb.server import Log, gosum_record
 from gomodproxy.sumdb.tile import parse_tile_path
 from gomodproxy.sumdb_adapter.database import Quarantined, SumdbDatabase, SumdbUnavailable
 from gomodproxy.sumdb_adapter.remote import SumdbRemote
-from gomodproxy.verify import ChecksumMismatch, SumdbVerifier
+from gomodproxy.verify import ChecksumMismatch, SumdbVerifier, from_settings
 
 NAME = "sum.unit.example"
 SKEY, VKEY = note.generate_key(NAME, bytes(range(32)))
@@ -289,3 +290,23 @@ class TestPassthrough:
         assert missing.status == 404
         with pytest.raises(NotFound):
             await db.passthrough("other")
+
+
+class TestFromSettings:
+    def test_settings_choose_databases(self) -> None:
+        """GOSUMDB gives the verifying database; sumdb_proxied adds pass-through ones; off
+        verifies nothing; bad values are configuration errors."""
+        store = MemoryStore()
+        v = from_settings(
+            Settings({"gosumdb": "off", "sumdb_proxied": f"{VKEY} http://x ; sum.golang.org"}),
+            store,
+        )
+        assert v.db is None
+        assert sorted(v.databases) == ["sum.golang.org", NAME]
+        v = from_settings(Settings({"gosumdb": VKEY, "gonosumdb": "corp.example"}), store)
+        assert v.db is not None
+        assert v.exempt("corp.example/x")
+        with pytest.raises(ConfigError, match="GOSUMDB"):
+            from_settings(Settings({"gosumdb": "bad+key"}), store)
+        with pytest.raises(ConfigError, match="verify"):
+            from_settings(Settings({"gosumdb": "off", "verify": "maybe"}), store)
