@@ -60,8 +60,9 @@ def _expand_var(s: str, i: int, vars: Mapping[str, str], out: Expansion) -> tupl
     return val or "", m.end()
 
 
-def expand(word: str, vars: Mapping[str, str], escape: str = "\\") -> Expansion:
-    """Remove quotes from ``word`` and expand variables (not inside single quotes)."""
+def expand(word: str, vars: Mapping[str, str] | None, escape: str = "\\") -> Expansion:
+    """Remove quotes from ``word`` and expand variables (not inside single quotes); with
+    ``vars`` None, only remove quotes (``$`` stays as written)."""
     out = Expansion("")
     buf: list[str] = []
     i, quote = 0, ""
@@ -76,7 +77,7 @@ def expand(word: str, vars: Mapping[str, str], escape: str = "\\") -> Expansion:
         elif c == escape and i + 1 < len(word):
             buf.append(word[i + 1])
             i += 2
-        elif c == "$":
+        elif c == "$" and vars is not None:
             text, i = _expand_var(word, i, vars, out)
             buf.append(text)
         elif c == '"':

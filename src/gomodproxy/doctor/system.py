@@ -97,30 +97,8 @@ class Unit:
 
 
 def _systemd_words(value: str) -> list[str]:
-    """Split an ``Environment=`` value: whitespace-separated, double or single quotes group."""
-    words, buf, quote, i = [], [], "", 0
-    while i < len(value):
-        c = value[i]
-        if quote:
-            if c == "\\" and i + 1 < len(value):
-                buf.append(value[i + 1])
-                i += 1
-            elif c == quote:
-                quote = ""
-            else:
-                buf.append(c)
-        elif c in "'\"":
-            quote = c
-        elif c.isspace():
-            if buf:
-                words.append("".join(buf))
-                buf = []
-        else:
-            buf.append(c)
-        i += 1
-    if buf:
-        words.append("".join(buf))
-    return words
+    """Split an ``Environment=`` value: whitespace-separated words, quotes removed."""
+    return [shellwords.expand(w, None).text for w in shellwords.split_words(value)]
 
 
 def parse_unit(name: str, texts: list[tuple[str, str]]) -> Unit:
