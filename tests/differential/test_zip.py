@@ -39,8 +39,7 @@ from gomodproxy.zipfiles import (
     open_zip,
 )
 from tests.differential.oracle import SCALE, ask
-from tests.property.filetrees import Tree, file_trees, write_tree
-from tests.property.strategies import draw_many
+from tests.property.filetrees import Tree, draw_many, file_trees, write_tree
 
 N_TREES = 300 * SCALE
 VECTORS = Path(__file__).parents[1] / "vectors" / "zip_create.json"

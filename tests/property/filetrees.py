@@ -18,12 +18,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as seed_decorator
 from hypothesis import strategies as st
 
 from gomodproxy.gomod.modzip import MAX_GO_MOD, MAX_ZIP_FILE
 
-__all__ = ["Entry", "Tree", "file_trees", "gomod_texts", "write_tree"]
+__all__ = ["Entry", "Tree", "draw_many", "file_trees", "gomod_texts", "write_tree"]
+
+T = TypeVar("T")
 
 #: Directory prefixes: plain, vendored (root and nested), VCS, nested-module, case and Unicode.
 DIRS = [
@@ -171,12 +176,46 @@ class Tree:
     entries: tuple[Entry, ...]
 
 
+#: Other go.mod lines: ignored in lax mode, fine, or fatal to modfile.ParseLax.
+GOMOD_EXTRAS = [
+    "",
+    "",
+    "",
+    "// comment\n",
+    "go 1.24 1.25\n",
+    "go\n",
+    "go 1.22 // c\n",
+    "go (\n\t1.24\n)\n",
+    "toolchain go1.24.1\n",
+    "require example.com/dep v1.2.3\n",
+    "require (\n\texample.com/a v1.0.0\n\texample.com/b v0.1.0 // indirect\n)\n",
+    "require example.com/dep\n",
+    "require example.com/dep v1\n",
+    "replace example.com/a => ../a\n",
+    "retract v1.0.0 // oops\n",
+    "retract [v1.0.0, bad]\n",
+    "frobnicate 42\n",
+    "/* c */\n",
+    'module "example.com/quoted"\n',
+    "(\n",
+    "exclude example.com/x v1.0.0\n",
+]
+
+
 def gomod_texts(module: str = "example.com/m") -> st.SearchStrategy[bytes]:
-    """go.mod contents: a module line and zero, one or two go lines (some broken)."""
+    """go.mod contents: a module line, zero to two go lines (some broken) and other lines
+    that leave ParseLax happy or make it fail; sometimes with CRLF line ends."""
     go_line = st.sampled_from(GO_LINES).map(lambda v: f"go {v}\n")
-    extra = st.sampled_from(["", "", "// comment\n", "go 1.24 1.25\n", "go\n", "go 1.22 // c\n"])
-    return st.tuples(st.lists(go_line, max_size=2), extra).map(
-        lambda t: (f"module {module}\n\n" + "".join(t[0]) + t[1]).encode()
+    extra = st.sampled_from(GOMOD_EXTRAS)
+    text = st.tuples(st.lists(go_line, max_size=2), extra, st.booleans()).map(
+        lambda t: (
+            f"module {module}\n\n" + "".join(t[0]) + t[1]
+            if t[2]
+            else t[1] + f"module {module}\n" + "".join(t[0])
+        )
+    )
+    return st.tuples(text, st.integers(0, 9)).map(
+        lambda t: (t[0].replace("\n", "\r\n") if t[1] == 0 else t[0]).encode()
     )
 
 
@@ -239,3 +278,25 @@ def write_tree(tree: Tree, root: Path) -> None:
                         fh.truncate(e.size)
         except OSError:  # a file, dangling or looping symlink is in the way
             continue
+
+
+def draw_many(strategy: st.SearchStrategy[T], n: int, *, seed: int = 0) -> list[T]:
+    """Draw ``n`` examples of ``strategy`` deterministically, to batch them into one oracle
+    call (independent Hypothesis draws, no shrinking)."""
+    out: list[T] = []
+
+    @settings(
+        max_examples=n,
+        database=None,
+        derandomize=True,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @seed_decorator(seed)
+    @given(strategy)
+    def collect(x: T) -> None:
+        out.append(x)
+
+    collect()
+    return out

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from gomodproxy.errors import InvalidInput
-from gomodproxy.gomod import module
+from gomodproxy.gomod import modfile, module
 from gomodproxy.gomod._fold import str_to_fold
 from gomodproxy.gomod._gostr import quote
 
@@ -178,37 +178,18 @@ def _dir(p: str) -> str:
 # --- go line and vendoring -----------------------------------------------------------------
 
 
-#: modfile.GoVersionRE, with the prerelease split for internal/gover's stricter parse.
+#: modfile.GoVersionRE, with the prerelease split out for internal/gover's stricter parse.
 _GO_VERSION = re.compile(r"([1-9][0-9]*)\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?(([a-z]+)([0-9]+))?")
-#: modfile.laxGoVersionRE: ParseLax turns ``1.21x`` or ``v1.21-foo`` into ``1.21``.
-_LAX_GO_VERSION = re.compile(r"v?(([1-9][0-9]*)\.(0|[1-9][0-9]*))([^0-9].*)", re.DOTALL)
-
-
-#: Blanks between go.mod tokens for modfile's lexer (not Unicode spaces, not \v or \f).
-_SPACE = re.compile(r"[ \t\r]+")
 
 
 def go_lang(gomod: bytes) -> str:
     """Return Go's ``version.Lang("go" + <go line>)`` for a root go.mod, or "" when the file
-    has no usable go line (x/mod's parseGoVers over modfile.ParseLax).
-
-    Only the ``go`` lines are read: a go.mod that ParseLax rejects for a reason elsewhere in
-    the file, or a ``go ( ... )`` block, is not recognised as Go would.
-    """
-    version = ""
-    for raw in gomod.decode("utf-8", "replace").split("\n"):
-        tokens = _SPACE.split(raw.split("//", 1)[0].strip(" \t\r"))
-        if tokens[0] != "go":
-            continue
-        if version or len(tokens) != 2:
-            return ""  # "repeated go statement" / "go directive expects exactly one argument"
-        version = tokens[1]
-        if not _GO_VERSION.fullmatch(version):
-            lax = _LAX_GO_VERSION.fullmatch(version)
-            if lax is None:
-                return ""  # "invalid go version"
-            version = lax[1]
-    m = _GO_VERSION.fullmatch(version)
+    has no go line or modfile.ParseLax rejects it (x/mod's parseGoVers)."""
+    try:
+        version = modfile.parse_gomod(gomod).go
+    except InvalidInput:
+        return ""
+    m = _GO_VERSION.fullmatch(version or "")
     if m is None or (m[5] and (m[3] or (m[7] != "0" and m[7].startswith("0")))):
         return ""  # no go line, or internal/gover rejects it (1.21.1rc1, 1.21rc01)
     if (m[1], m[2]) == ("1", "0"):
