@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 
 from gomodproxy.errors import InvalidInput
 from gomodproxy.gomod import module
-from gomodproxy.gomod._gostr import is_print, quote, quote_rune
-from gomodproxy.gomod._gostrings import go_fields, go_is_space, go_trim_space
+from gomodproxy.gomod._gostr import quote
+from gomodproxy.gomod._gostrings import go_fields, go_trim_space
+from gomodproxy.gomod._modsyntax import Block, Line, ModSyntaxError, at, parse_syntax
 
 __all__ = [
     "ModFile",
@@ -97,310 +98,6 @@ class ModFile:
     replace: tuple[Replace, ...] = ()
     godebug: tuple[tuple[str, str], ...] = ()
     tool: tuple[str, ...] = ()
-
-
-# --- syntax tree (modfile/read.go) -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Pos:
-    line: int
-    rune: int
-    byte: int  # an index into the text: only its order matters
-
-    def add(self, s: str) -> _Pos:
-        """The position after ``s`` (one line of text: only "(" and ")" are added)."""
-        return _Pos(self.line, self.rune + len(s), self.byte + len(s))
-
-
-@dataclass
-class _Comment:
-    start: _Pos | None
-    token: str
-    suffix: bool = False
-
-
-@dataclass(eq=False)
-class _Expr:
-    start: _Pos
-    end: _Pos
-    before: list[_Comment] = field(default_factory=list)
-    suffix: list[_Comment] = field(default_factory=list)
-
-
-@dataclass(eq=False)
-class _Line(_Expr):
-    tokens: list[str] = field(default_factory=list)
-
-
-@dataclass(eq=False)
-class _Block(_Expr):
-    tokens: list[str] = field(default_factory=list)
-    lines: list[_Line] = field(default_factory=list)
-    lparen: _Expr | None = None
-    rparen: _Expr | None = None
-
-
-_EOF, _EOLCOMMENT, _IDENT, _STRING, _COMMENT = "EOF", "EOLCOMMENT", "IDENT", "STRING", "COMMENT"
-
-
-@dataclass
-class _Token:
-    kind: str  # one of the names above, or the punctuation character itself
-    pos: _Pos
-    end: _Pos
-    text: str
-
-
-def _is_eol(kind: str) -> bool:
-    return kind in (_EOF, _EOLCOMMENT, "\n")
-
-
-def _is_ident(c: str) -> bool:
-    if c in " ()[]{},":
-        return False
-    if "\ud800" <= c <= "\udfff":  # an invalid byte: Go sees U+FFFD, which is printable
-        return True
-    return not go_is_space(c) and is_print(c)
-
-
-class _SyntaxError(Exception):
-    pass
-
-
-class _Input:
-    """modfile's lexer and parser: one token of lookahead, errors at the lexer position."""
-
-    def __init__(self, filename: str, text: str) -> None:
-        self.filename = filename
-        self.text = text
-        self.i = 0
-        self.pos = _Pos(1, 1, 0)
-        self.comments: list[_Comment] = []
-        self.stmts: list[_Expr] = []
-        self.token = _Token(_EOF, self.pos, self.pos, "")
-        self.error: str = ""
-
-    def fail(self, msg: str) -> None:
-        self.error = _at(self.filename, self.pos, msg)
-        raise _SyntaxError
-
-    def peek_rune(self) -> str:
-        return self.text[self.i] if self.i < len(self.text) else ""
-
-    def read_rune(self) -> str:
-        c = self.text[self.i]
-        self.i += 1
-        if c == "\n":
-            self.pos = _Pos(self.pos.line + 1, 1, self.pos.byte + 1)
-        else:
-            self.pos = _Pos(self.pos.line, self.pos.rune + 1, self.pos.byte + 1)
-        return c
-
-    def end_token(self, kind: str, start_i: int, start: _Pos) -> None:
-        text = self.text[start_i : self.i]
-        if kind in (_COMMENT, _EOLCOMMENT):
-            text = text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
-        self.token = _Token(kind, start, self.pos, text)
-
-    def read_token(self) -> None:
-        while self.i < len(self.text):
-            c = self.peek_rune()
-            if c in " \t\r":
-                self.read_rune()
-                continue
-            if self.text.startswith("//", self.i):
-                start_i, start = self.i, self.pos
-                line_start = self.text.rfind("\n", 0, self.i) + 1
-                suffix = go_trim_space(self.text[line_start : self.i]) != ""
-                self.read_rune()
-                self.read_rune()
-                while self.i < len(self.text) and self.read_rune() != "\n":
-                    pass
-                if not suffix:
-                    self.end_token(_COMMENT, start_i, start)
-                    return
-                self.end_token(_EOLCOMMENT, start_i, start)
-                self.comments.append(_Comment(self.token.pos, self.token.text, True))
-                return
-            if self.text.startswith("/*", self.i):
-                self.fail("mod files must use // comments (not /* */ comments)")
-            break
-        start_i, start = self.i, self.pos
-        if self.i == len(self.text):
-            self.end_token(_EOF, start_i, start)
-            return
-        c = self.peek_rune()
-        if c in "\n()[]{},":
-            self.read_rune()
-            self.end_token(c, start_i, start)
-            return
-        if c in '"`':
-            self.read_rune()
-            while True:
-                if self.i == len(self.text):
-                    self.pos = start
-                    self.fail("unexpected EOF in string")
-                if self.peek_rune() == "\n":
-                    self.fail("unexpected newline in string")
-                d = self.read_rune()
-                if d == c:
-                    break
-                if d == "\\" and c != "`":
-                    if self.i == len(self.text):
-                        self.pos = start
-                        self.fail("unexpected EOF in string")
-                    self.read_rune()
-            self.end_token(_STRING, start_i, start)
-            return
-        if not _is_ident(c):
-            self.fail(f"unexpected input character {quote_rune(c)}")
-        while self.i < len(self.text) and _is_ident(self.peek_rune()):
-            if self.text.startswith("//", self.i):
-                break
-            if self.text.startswith("/*", self.i):
-                self.fail("mod files must use // comments (not /* */ comments)")
-            self.read_rune()
-        self.end_token(_IDENT, start_i, start)
-
-    def lex(self) -> _Token:
-        tok = self.token
-        self.read_token()
-        return tok
-
-    def parse_file(self) -> None:
-        block: list[_Comment] | None = None
-        while True:
-            kind = self.token.kind
-            if kind == "\n":
-                self.lex()
-                block = None  # a comment block standing alone attaches to nothing we read
-            elif kind == _COMMENT:
-                tok = self.lex()
-                block = (block or []) + [_Comment(tok.pos, tok.text)]
-            elif kind == _EOF:
-                return
-            else:
-                self.parse_stmt()
-                if block is not None:
-                    self.stmts[-1].before = block
-                    block = None
-
-    def parse_stmt(self) -> None:
-        tok = self.lex()
-        start, end, tokens = tok.pos, tok.end, [tok.text]
-        while True:
-            tok = self.lex()
-            if _is_eol(tok.kind):
-                self.stmts.append(_Line(start, end, tokens=tokens))
-                return
-            if tok.kind == "(":
-                nxt = self.token.kind
-                if _is_eol(nxt):
-                    self.stmts.append(self.parse_block(start, tokens, tok))
-                    return
-                if nxt == ")":
-                    rparen = self.lex()
-                    if _is_eol(self.token.kind):
-                        self.lex()
-                        self.stmts.append(
-                            _Block(
-                                start,
-                                rparen.pos.add(")"),
-                                tokens=tokens,
-                                lparen=_Expr(tok.pos, tok.pos.add("(")),
-                                rparen=_Expr(rparen.pos, rparen.pos.add(")")),
-                            )
-                        )
-                        return
-                    tokens += [tok.text, rparen.text]
-                else:
-                    tokens.append(tok.text)
-            else:
-                tokens.append(tok.text)
-                end = tok.end
-
-    def parse_block(self, start: _Pos, tokens: list[str], lparen: _Token) -> _Block:
-        block = _Block(start, start, tokens=tokens, lparen=_Expr(lparen.pos, lparen.pos.add("(")))
-        comments: list[_Comment] = []
-        while True:
-            kind = self.token.kind
-            if kind == _EOLCOMMENT:
-                self.lex()
-            elif kind == "\n":
-                self.lex()
-                if (not comments and block.lines) or (comments and comments[-1].token != ""):
-                    comments.append(_Comment(None, ""))
-            elif kind == _COMMENT:
-                tok = self.lex()
-                comments.append(_Comment(tok.pos, tok.text))
-            elif kind == _EOF:
-                self.fail(
-                    "syntax error (unterminated block started at "
-                    f"{self.filename}:{start.line}:{start.rune})"
-                )
-            elif kind == ")":
-                rparen = self.lex()
-                block.rparen = _Expr(rparen.pos, rparen.pos.add(")"))
-                block.end = block.rparen.end
-                if not _is_eol(self.token.kind):
-                    self.fail("syntax error (expected newline after closing paren)")
-                self.lex()
-                return block
-            else:
-                line = self.parse_line()
-                line.before = comments
-                block.lines.append(line)
-                comments = []
-
-    def parse_line(self) -> _Line:
-        tok = self.lex()
-        start, end, tokens = tok.pos, tok.end, [tok.text]
-        while True:
-            tok = self.lex()
-            if _is_eol(tok.kind):
-                return _Line(start, end, tokens=tokens)
-            tokens.append(tok.text)
-            end = tok.end
-
-    def assign_suffix_comments(self) -> None:
-        # Each end-of-line comment goes to the last expression, in post-order, that ends at or
-        # before it and fits on one line (modfile's assignComments; whole-line comments were
-        # attached by the parser already).
-        post: list[_Expr] = []
-        for x in self.stmts:
-            if isinstance(x, _Block):
-                assert x.lparen is not None
-                assert x.rparen is not None
-                post += [x.lparen, *x.lines, x.rparen]
-            post.append(x)
-        suffix = list(self.comments)
-        for x in reversed(post):
-            if x.start.line != x.end.line:
-                continue
-            while suffix and suffix[-1].start is not None and x.end.byte <= suffix[-1].start.byte:
-                x.suffix.insert(0, suffix.pop())
-
-
-def _syntax(filename: str, text: str) -> list[_Expr]:
-    inp = _Input(filename, text)
-    try:
-        inp.read_token()
-        inp.parse_file()
-    except _SyntaxError:
-        raise ModFileError([inp.error]) from None
-    inp.assign_suffix_comments()
-    return inp.stmts
-
-
-# --- directives (modfile/rule.go) ---------------------------------------------------------
-
-
-def _at(filename: str, pos: _Pos, text: str) -> str:
-    """modfile.Error's position prefix: the column only when it is past the first."""
-    if pos.rune > 1:
-        return f"{filename}:{pos.line}:{pos.rune}: {text}"
-    return f"{filename}:{pos.line}: {text}"
 
 
 class _DirectiveError(Exception):
@@ -515,7 +212,7 @@ def _parse_interval(verb: str, args: list[str]) -> tuple[str, str, list[str]]:
     return low, high, toks[1:]
 
 
-def _comment_text(block: _Block | None, line: _Line) -> str:
+def _comment_text(block: Block | None, line: Line) -> str:
     before, suffix = line.before, line.suffix
     if block is not None and not before and not suffix:
         before, suffix = block.before, block.suffix
@@ -555,7 +252,7 @@ class _Builder:
     godebug: list[tuple[str, str]] = field(default_factory=list)
     tool: list[str] = field(default_factory=list)
 
-    def add(self, block: _Block | None, line: _Line, verb: str, args: list[str]) -> None:
+    def add(self, block: Block | None, line: Line, verb: str, args: list[str]) -> None:
         if not self.strict and verb not in ("go", "module", "retract", "require", "ignore"):
             return
         if verb == "go":
@@ -619,7 +316,7 @@ class _Builder:
         self.seen.add("go")
         self.go = version
 
-    def add_require(self, line: _Line, verb: str, args: list[str]) -> None:
+    def add_require(self, line: Line, verb: str, args: list[str]) -> None:
         if len(args) != 2:
             raise _DirectiveError(f"usage: {verb} module/path v1.2.3")
         path = self.string(args[0])
@@ -636,7 +333,7 @@ class _Builder:
         indirect = words == ["indirect"] or (len(words) > 1 and words[0] == "indirect;")
         self.require.append(Require(path, version, indirect))
 
-    def add_retract(self, block: _Block | None, line: _Line, verb: str, args: list[str]) -> None:
+    def add_retract(self, block: Block | None, line: Line, verb: str, args: list[str]) -> None:
         rationale = _comment_text(block, line)
         try:
             low, high, rest = _parse_interval(verb, args)
@@ -719,25 +416,27 @@ def parse_gomod(data: bytes | str, *, strict: bool = False, filename: str = "go.
             ``go.mod:3:5: unexpected input character '\\x00'``.
     """
     text = data.decode("utf-8", "surrogateescape") if isinstance(data, bytes) else data
-    stmts = _syntax(filename, text)
+    try:
+        stmts = parse_syntax(filename, text)
+    except ModSyntaxError as e:
+        raise ModFileError([str(e)]) from None
     builder = _Builder(strict)
     errors: list[str] = []
 
-    def add(block: _Block | None, line: _Line, verb: str, args: list[str]) -> None:
+    def add(block: Block | None, line: Line, verb: str, args: list[str]) -> None:
         try:
             builder.add(block, line, verb, args)
         except _DirectiveError as e:
-            errors.append(_at(filename, line.start, e.text))
+            errors.append(at(filename, line.start, e.text))
 
     for x in stmts:
-        if isinstance(x, _Line):
+        if isinstance(x, Line):
             add(None, x, x.tokens[0], x.tokens[1:])
         elif len(x.tokens) == 1 and x.tokens[0] in _BLOCK_VERBS:
-            assert isinstance(x, _Block)
             for line in x.lines:
                 add(x, line, x.tokens[0], line.tokens)
         elif strict:
-            errors.append(_at(filename, x.start, "unknown block type: " + " ".join(x.tokens)))
+            errors.append(at(filename, x.start, "unknown block type: " + " ".join(x.tokens)))
     if errors:
         raise ModFileError(errors)
     return builder.build()
