@@ -28,6 +28,7 @@ from gomodproxy.doctor.system import (
 from gomodproxy.doctor.yamlsrc import LMap, LSeq, YamlProblem, load
 from gomodproxy.errors import InvalidInput
 from gomodproxy.gomod.goenv import env_file_path
+from gomodproxy.gomod.modfile import ModFileError, parse_gomod
 
 MAX_BYTES = 2 << 20
 _SKIP_DIRS = {
@@ -48,7 +49,6 @@ _GO_SERVICES = re.compile(
     r"woodpecker-agent|drone-runner|gomodproxy|athens)"
 )
 _GOMOD_GO = re.compile(r"^go\s+(\S+)", re.M)
-_GOMOD_TOOLCHAIN = re.compile(r"^toolchain\s+(\S+)", re.M)
 
 
 @dataclass
@@ -298,11 +298,18 @@ def _project(root: Path, out: Collected) -> Project:
     gomod = root / "go.mod"
     if gomod.is_file() and (text := read_text(gomod, out)) is not None:
         proj.facts["gomod_file"] = str(gomod)
-        if m := _GOMOD_GO.search(text):
-            proj.facts["gomod_go"] = m[1]
-            proj.facts["gomod_go_line"] = text[: m.start()].count("\n") + 1
-        if m := _GOMOD_TOOLCHAIN.search(text):
-            proj.facts["gomod_toolchain"] = m[1]
+        try:
+            mf = parse_gomod(text, strict=True, filename=str(gomod))  # the main module
+        except ModFileError as exc:
+            m = re.match(r"[^:]*:(\d+)", exc.errors[0] if exc.errors else "")
+            out.findings.append(_x01(gomod, int(m[1]) if m else 0, f"go.mod: {exc.errors[0]}"))
+            mf = None
+        if mf is not None and mf.go:
+            proj.facts["gomod_go"] = mf.go
+            m = _GOMOD_GO.search(text)
+            proj.facts["gomod_go_line"] = text[: m.start()].count("\n") + 1 if m else 0
+        if mf is not None and mf.toolchain:
+            proj.facts["gomod_toolchain"] = mf.toolchain
         proj.facts["has_go_sum"] = (root / "go.sum").is_file()
         proj.facts["vendor_modules_txt"] = (root / "vendor" / "modules.txt").is_file()
     return proj
