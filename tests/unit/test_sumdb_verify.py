@@ -11,7 +11,13 @@ import httpx
 import pytest
 
 from gomodproxy.config import Settings
-from gomodproxy.errors import ConfigError, NotFound, UpstreamError, VerificationError
+from gomodproxy.errors import (
+    ConfigError,
+    InvalidInput,
+    NotFound,
+    UpstreamError,
+    VerificationError,
+)
 from gomodproxy.gomod.dirhash import gomod_hash
 from gomodproxy.gomod.sumdbenv import parse_gosumdb
 from gomodproxy.server.http_errors import error_response
@@ -290,6 +296,9 @@ class TestPassthrough:
         assert missing.status == 404
         with pytest.raises(NotFound):
             await db.passthrough("other")
+        for bad in ["lookup/../../x@v1.0.0", "lookup/example.com/a@latest", "lookup/A@v1.0.0"]:
+            with pytest.raises(InvalidInput):
+                await db.passthrough(bad)
 
 
 class TestFromSettings:

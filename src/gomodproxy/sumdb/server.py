@@ -23,14 +23,28 @@ import re
 from collections.abc import Sequence
 
 from gomodproxy.errors import InvalidInput, NotFound
+from gomodproxy.gomod.module import unescape_path, unescape_version
 from gomodproxy.sumdb import note as notes
 from gomodproxy.sumdb import tlog
 from gomodproxy.sumdb.tile import Tile, read_tile_data
 
-__all__ = ["LOOKUP_RE", "Log", "gosum_record"]
+__all__ = ["LOOKUP_RE", "Log", "gosum_record", "parse_lookup"]
 
 #: What the x/mod Server accepts after ``/lookup/`` (escaped module@version).
 LOOKUP_RE = re.compile(r"^[^@]+@v\d+\.\d+\.\d+(-[^@]*)?(\+incompatible)?$")
+
+
+def parse_lookup(target: str) -> tuple[str, str]:
+    """The (path, version) of a ``/lookup/<escaped path>@<escaped version>`` target, checked
+    as the x/mod Server checks it.
+
+    Raises:
+        InvalidInput: "invalid module@version syntax", or a bad escaped path or version.
+    """
+    if not LOOKUP_RE.match(target):
+        raise InvalidInput("invalid module@version syntax")
+    epath, _, evers = target.partition("@")
+    return unescape_path(epath), unescape_version(evers)
 
 
 def gosum_record(path: str, version: str, zip_h1: str, mod_h1: str) -> bytes:

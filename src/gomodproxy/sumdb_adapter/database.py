@@ -43,6 +43,7 @@ from gomodproxy.errors import (
 )
 from gomodproxy.storage.base import BlobStore
 from gomodproxy.sumdb import client as flow
+from gomodproxy.sumdb.server import parse_lookup
 from gomodproxy.sumdb.tile import Tile, full_tile, parse_tile_path, tile_hash
 from gomodproxy.sumdb.tlog import stored_hash_index
 from gomodproxy.sumdb_adapter.remote import RemoteResponse, SumdbRemote
@@ -223,7 +224,10 @@ class SumdbDatabase:
             return RemoteResponse(200, _TEXT, b"")
         immutable = False
         content_type = _TEXT
-        if endpoint == "latest" or endpoint.startswith("lookup/"):
+        if endpoint.startswith("lookup/"):
+            # As the x/mod server checks it; it also keeps storage keys free of "..".
+            parse_lookup(endpoint.removeprefix("lookup/"))
+        elif endpoint == "latest":
             pass
         elif endpoint.startswith("tile/"):
             t = parse_tile_path(endpoint)

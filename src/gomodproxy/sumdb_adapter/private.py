@@ -25,12 +25,11 @@ import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from gomodproxy.errors import InvalidInput, NotFound
+from gomodproxy.errors import NotFound
 from gomodproxy.gomod.globs import match_prefix_patterns
-from gomodproxy.gomod.module import unescape_path, unescape_version
 from gomodproxy.storage.base import BlobStore
 from gomodproxy.sumdb import note
-from gomodproxy.sumdb.server import LOOKUP_RE, Log, gosum_record
+from gomodproxy.sumdb.server import Log, gosum_record, parse_lookup
 from gomodproxy.sumdb.tile import parse_tile_path
 from gomodproxy.sumdb_adapter.remote import RemoteResponse
 
@@ -89,11 +88,7 @@ class PrivateSumdb:
             await self._sync()
             return RemoteResponse(200, _TEXT, self.log.signed_tree(self.signer))
         if endpoint.startswith("lookup/"):
-            target = endpoint.removeprefix("lookup/")
-            if not LOOKUP_RE.match(target):
-                raise InvalidInput("invalid module@version syntax")
-            epath, _, evers = target.partition("@")
-            path, version = unescape_path(epath), unescape_version(evers)
+            path, version = parse_lookup(endpoint.removeprefix("lookup/"))
             record_id = await self._record(path, version)
             body = self.log.lookup_body(record_id, self.log.signed_tree(self.signer))
             return RemoteResponse(200, _TEXT, body)
