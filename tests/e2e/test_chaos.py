@@ -79,7 +79,7 @@ class Cluster:
         return start_server(
             self.storage,
             self.upstream,
-            args=["--set", f"redis={self.redis_url}", "--set", f"temp_dir={self.tmp / f'r{i}'}"],
+            args=["--redis", self.redis_url, "--set", f"temp_dir={self.tmp / f'r{i}'}"],
             log_path=self.tmp / f"replica-{i}-{secrets.token_hex(2)}.log",
         )
 
@@ -117,6 +117,7 @@ def test_chaos(tmp_path: Path, go_env: dict[str, str]) -> None:
         stop = threading.Event()
         rng = random.Random(7)
         released = list(WAVES[0])
+        readiness: list[tuple[int, dict[str, str], bytes]] = []
 
         def release(wave: int) -> None:
             released.extend(WAVES[wave])
@@ -158,14 +159,19 @@ def test_chaos(tmp_path: Path, go_env: dict[str, str]) -> None:
             time.sleep(1.0)
             redis.stop()
             release(2)
-            time.sleep(2.0)
+            time.sleep(1.0)
+            readiness.append(cluster.servers[1].get("/readyz"))
+            time.sleep(1.0)
             redis.start()
             time.sleep(1.5)
             registry.stop()
             release(3)
-            time.sleep(2.0)
+            time.sleep(1.0)
+            readiness.append(cluster.servers[1].get("/readyz"))
+            time.sleep(1.0)
             registry.start()
             time.sleep(3.0)
+            readiness.extend(s.get("/readyz") for s in cluster.servers)
         finally:
             stop.set()
             for t in clients:
@@ -179,6 +185,11 @@ def test_chaos(tmp_path: Path, go_env: dict[str, str]) -> None:
             else:
                 assert cluster.was_down(op.replica, op.start, op.end), op
         assert sum(op.ok for op in ops) >= len(ops) // 2
+        # /readyz stayed ready, said what was degraded, and is clean again at the end.
+        assert [status for status, _, _ in readiness] == [200] * 5
+        assert b"degraded: redis unavailable" in readiness[0][2]
+        assert b"degraded: storage unavailable" in readiness[1][2]
+        assert [body for _, _, body in readiness[2:]] == [b"ready\n"] * 3
         # Each outage was noticed, survived and recovered from (replica logs).
         logs = "".join(p.read_text(errors="replace") for p in tmp_path.glob("replica-*.log"))
         for line in [

@@ -57,7 +57,7 @@ def start_replicas(
                     storage,
                     upstreams[i % len(upstreams)],
                     # Own temp dirs: no host-wide file locks shared, as on separate hosts.
-                    args=["--set", f"redis={redis_url}", "--set", f"temp_dir={tmp_path / f'r{i}'}"],
+                    args=["--redis", redis_url, "--set", f"temp_dir={tmp_path / f'r{i}'}"],
                     env=env,
                     log_path=tmp_path / f"replica-{i}.log",
                 )

@@ -27,6 +27,8 @@ def add_settings_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--listen", metavar="HOST:PORT", help="address to listen on (127.0.0.1:3000)")
     p.add_argument("--storage", metavar="DIR|URL", help="storage directory or URL (./data)")
     p.add_argument("--workers", type=int, metavar="N", help="worker processes (CPU count)")
+    # issue 7 (scale-out): shared metadata cache and single-flight in Redis.
+    p.add_argument("--redis", metavar="URL", help="redis://HOST:PORT/DB shared by replicas")
     p.add_argument("--upstream", metavar="GOPROXY", help="upstream list, in GOPROXY syntax")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any setting (repeatable)")
     p.add_argument("--tls-cert", metavar="PEM", help="certificate chain: serve https")
@@ -35,7 +37,7 @@ def add_settings_flags(p: argparse.ArgumentParser) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     flags: dict[str, Any] = dict(set_flag_pairs(args.set))
-    for name in ("listen", "storage", "workers"):
+    for name in ("listen", "storage", "workers", "redis"):  # redis: issue 7
         if getattr(args, name) is not None:
             flags[name] = getattr(args, name)
     if args.upstream is not None:

@@ -315,6 +315,15 @@ class ProxyApp:
             await self.service.store.stat("_meta/readyz")
         except Exception as exc:  # any storage failure means not ready
             return 503, f"storage not ready: {type(exc).__name__}\n".encode()
+        # issue 7 (scale-out): a shared backend that is down is reported; the replica still
+        # serves (in-process cache and locks, fetch-through without storing).
+        degraded = [
+            name
+            for name, part in (("redis", self.service.flight), ("storage", self.service.store))
+            if getattr(part, "degraded", False)
+        ]
+        if degraded:
+            return 200, f"ready, degraded: {' and '.join(degraded)} unavailable\n".encode()
         return 200, b"ready\n"
 
     # -- bookkeeping ----------------------------------------------------------------------

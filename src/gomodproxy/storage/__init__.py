@@ -4,11 +4,12 @@
 |---|---|
 | ``./data``, ``/srv/mods``, ``file:///srv/mods`` | filesystem (a valid ``file://`` GOPROXY) |
 | ``memory://`` | memory (process-local) |
-| ``oci://HOST[:PORT]/REPO-PREFIX`` | OCI registry over the distribution API |
+| ``oci://HOST[:PORT]/REPO-PREFIX[?insecure=true]`` | OCI registry (distribution API) |
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -24,9 +25,11 @@ def open_store(url: str, **options: Any) -> BlobStore:
     """Open the backend a storage URL names.
 
     ``options`` go to the backend: for OCI ``username``, ``password``, ``token``,
-    ``insecure`` (plain http) and ``timeout``. An OCI store is wrapped in a
-    ``DegradingStore`` (serve and fetch through while the registry is down) unless
-    ``degrade=False`` (tools that must see every failure: migrate, verify, tests).
+    ``insecure`` (plain http) and ``timeout``; credentials not given default to the
+    environment variables ``GOMODPROXY_OCI_USERNAME``, ``GOMODPROXY_OCI_PASSWORD`` and
+    ``GOMODPROXY_OCI_TOKEN`` (so secrets stay out of URLs and ``config show``). An OCI store
+    is wrapped in a ``DegradingStore`` (serve and fetch through while the registry is down)
+    unless ``degrade=False`` (tools that must see every failure: migrate, verify, tests).
 
     Raises:
         ConfigError: the URL is empty, has an unknown scheme or is incomplete.
@@ -50,6 +53,9 @@ def open_store(url: str, **options: Any) -> BlobStore:
         from gomodproxy.storage.oci import OciStore
 
         degrade = bool(options.pop("degrade", True))
+        for name in ("username", "password", "token"):
+            if options.get(name) is None and os.environ.get(f"GOMODPROXY_OCI_{name.upper()}"):
+                options[name] = os.environ[f"GOMODPROXY_OCI_{name.upper()}"]
         oci = OciStore.from_url(url, **options)
         return DegradingStore(oci) if degrade else oci
     raise ConfigError(

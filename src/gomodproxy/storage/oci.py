@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
@@ -136,10 +136,16 @@ class OciStore:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> OciStore:
         """Open ``oci://HOST[:PORT]/REPO-PREFIX``: https, or http for loopback hosts and when
-        ``insecure``; credentials may also be given in the URL (``oci://user:pass@host/p``)."""
+        ``insecure`` (also ``?insecure=true``); credentials may also be given in the URL
+        (``oci://user:pass@host/p``)."""
         parts = urlsplit(url)
         if parts.scheme != "oci" or not parts.hostname:
             raise ConfigError(f"storage URL {url!r}: expected oci://HOST[:PORT]/REPO-PREFIX")
+        for name, value in parse_qsl(parts.query):
+            if name == "insecure":
+                insecure = insecure or value.lower() in ("1", "true", "yes", "on")
+            else:
+                raise ConfigError(f"storage URL {url!r}: unknown parameter {name!r}")
         prefix = parts.path.strip("/")
         if not prefix:
             raise ConfigError(f"storage URL {url!r}: the repository prefix is missing")
