@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gomodproxy.errors import InvalidInput
-from gomodproxy.gomod import module
+from gomodproxy.gomod import _gostr, module
 from gomodproxy.gomod.module import (
     InvalidPathError,
     InvalidVersionError,
@@ -164,3 +164,23 @@ class TestSortModuleVersions:
             "b.c@v1.0.0",
         ]
         assert str(ModuleVersion("a.b")) == "a.b"
+
+
+class TestGoStrings:
+    @pytest.mark.parametrize(("r", "want"), [("a", True), ("Z", True), ("1", False), ("_", False)])
+    def test_ascii_letters(self, r: str, want: bool) -> None:
+        """is_letter on ASCII is exactly A-Z and a-z."""
+        assert _gostr.is_letter(r) == want
+
+    def test_unicode_15_letter(self) -> None:
+        """A letter new in Unicode 15 is a letter here, as in Go, whatever Python's tables say."""
+        assert _gostr.is_letter("\U00011f04")
+        assert not _gostr.is_letter("\U0001f600")
+
+    def test_quote_escapes(self) -> None:
+        """quote uses Go's escapes: \\a-style, \\x for ASCII controls, \\u and \\U beyond."""
+        assert _gostr.quote("\a\x01\u00ad\U000e0001\\\"'") == (
+            '"\\a\\x01\\u00ad\\U000e0001\\\\\\"\'"'
+        )
+        assert _gostr.quote_rune("'") == "'\\''"
+        assert _gostr.quote_rune("\ud800") == "'\ufffd'"
