@@ -6,7 +6,8 @@ import argparse
 import json
 
 from gomodproxy.cli.cmd_serve import add_settings_flags, settings_from_args
-from gomodproxy.config import render_settings
+from gomodproxy.config import Settings, render_settings
+from gomodproxy.security.redact import redact_settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -18,6 +19,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    # Secrets (URL user-info, tokens) are masked in what is shown (security.redact).
+    settings = Settings(values=redact_settings(settings.values), origins=settings.origins)
     if args.json:
         data = {
             name: {"value": value, "origin": settings.origins[name]}

@@ -23,6 +23,7 @@ from gomodproxy.errors import (
     UpstreamError,
     VerificationError,
 )
+from gomodproxy.security.redact import redact
 
 NO_STORE = b"no-store"
 
@@ -50,6 +51,6 @@ def error_response(
 
 def _line(text: str) -> bytes:
     """One printable line: the go command drops bodies with control characters."""
-    flat = " ".join(text.split())
+    flat = " ".join(redact(text).split())  # no user-info or token reaches a client
     clean = "".join(c if c.isprintable() else "?" for c in flat)[:600]
     return clean.encode("utf-8", "replace") + b"\n"
