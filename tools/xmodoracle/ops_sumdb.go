@@ -6,10 +6,13 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 
+	"golang.org/x/mod/sumdb"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -102,7 +105,6 @@ func (t *sdbTamperedTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 }
 
 func (t *sdbTamperedTiles) SaveTiles([]tlog.Tile, [][]byte) {}
-
 
 func init() {
 	register("note.verifier", func(raw json.RawMessage) (any, error) {
@@ -398,4 +400,140 @@ func init() {
 		}
 		return sdbHashes(hs), nil
 	})
+}
+
+// sdbClientOps runs sumdb.Client against logs held in memory: before each lookup the test
+// picks which log the "server" shows and at which tree size (a fork shows another log).
+type sdbClientOps struct {
+	vkey     string
+	signer   note.Signer
+	logs     [][]string
+	hashes   []*sdbLog
+	log, n   int64
+	config   map[string][]byte
+	cache    map[string][]byte
+	security string
+}
+
+func (o *sdbClientOps) signed() ([]byte, error) {
+	h, err := tlog.TreeHash(o.n, o.hashes[o.log])
+	if err != nil {
+		return nil, err
+	}
+	return note.Sign(&note.Note{Text: string(tlog.FormatTree(tlog.Tree{N: o.n, Hash: h}))}, o.signer)
+}
+
+func (o *sdbClientOps) ReadRemote(path string) ([]byte, error) {
+	records := o.logs[o.log][:o.n]
+	if target, ok := strings.CutPrefix(path, "/lookup/"); ok {
+		for id, r := range records {
+			f := strings.Fields(r)
+			if len(f) >= 2 && f[0]+"@"+f[1] == target {
+				msg, err := tlog.FormatRecord(int64(id), []byte(r))
+				if err != nil {
+					return nil, err
+				}
+				signed, err := o.signed()
+				if err != nil {
+					return nil, err
+				}
+				return append(msg, signed...), nil
+			}
+		}
+		return nil, fmt.Errorf("404 not found: %s", path)
+	}
+	t, err := tlog.ParseTilePath(path[1:])
+	if err != nil || t.L < 0 || t.N<<uint(t.H)+int64(t.W) > o.n>>uint(t.H*t.L) {
+		return nil, fmt.Errorf("404 not found: %s", path)
+	}
+	return tlog.ReadTileData(t, o.hashes[o.log])
+}
+
+func (o *sdbClientOps) ReadConfig(file string) ([]byte, error) {
+	if file == "key" {
+		return []byte(o.vkey), nil
+	}
+	return o.config[file], nil
+}
+
+func (o *sdbClientOps) WriteConfig(file string, old, new []byte) error {
+	if !bytes.Equal(o.config[file], old) {
+		return sumdb.ErrWriteConflict
+	}
+	o.config[file] = new
+	return nil
+}
+
+func (o *sdbClientOps) ReadCache(file string) ([]byte, error) {
+	if d, ok := o.cache[file]; ok {
+		return d, nil
+	}
+	return nil, fmt.Errorf("cache miss")
+}
+
+func (o *sdbClientOps) WriteCache(file string, data []byte) { o.cache[file] = data }
+func (o *sdbClientOps) Log(string)                          {}
+func (o *sdbClientOps) SecurityError(msg string)            { o.security = msg }
+
+func init() {
+	// sumdb.client runs lookups in order, each against log Log at tree size N; a fresh client
+	// (same config and cache: a restart) when Restart is set. Answers: lines or error, and
+	// the SECURITY ERROR text if one was reported.
+	register("sumdb.client", func(raw json.RawMessage) (any, error) {
+		var a struct {
+			Signer  string
+			Height  int
+			Logs    [][]string
+			Lookups []struct {
+				Path, Vers string
+				Log, N     int64
+				Restart    bool
+			}
+		}
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return nil, err
+		}
+		signer, err := note.NewSigner(a.Signer)
+		if err != nil {
+			return nil, err
+		}
+		ops := &sdbClientOps{signer: signer, logs: a.Logs, config: map[string][]byte{}, cache: map[string][]byte{}}
+		for _, l := range a.Logs {
+			m, err := sdbBuildLog(l)
+			if err != nil {
+				return nil, err
+			}
+			ops.hashes = append(ops.hashes, m)
+		}
+		ops.vkey = sdbVerifierKey(signer, a.Signer)
+		newClient := func() *sumdb.Client {
+			c := sumdb.NewClient(ops)
+			c.SetTileHeight(a.Height)
+			return c
+		}
+		c := newClient()
+		var out []map[string]any
+		for _, l := range a.Lookups {
+			if l.Restart {
+				c = newClient()
+			}
+			ops.log, ops.n, ops.security = l.Log, l.N, ""
+			lines, err := c.Lookup(l.Path, l.Vers)
+			res := map[string]any{"lines": lines, "security": ops.security}
+			if err != nil {
+				res["error"] = err.Error()
+			}
+			out = append(out, res)
+		}
+		return out, nil
+	})
+}
+
+// sdbVerifierKey derives the verifier key string of a signer key string.
+func sdbVerifierKey(s note.Signer, skey string) string {
+	f := strings.SplitN(skey, "+", 5)
+	raw, _ := base64.StdEncoding.DecodeString(f[4])
+	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
+	vkey, _ := note.NewEd25519VerifierKey(s.Name(), pub)
+	return vkey
 }
