@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from gomodproxy.deps import work_dir
 from gomodproxy.errors import GoModProxyError, NotFound
 from gomodproxy.gomod.dirhash import gomod_hash
 from gomodproxy.server.http_errors import error_response
@@ -121,7 +122,8 @@ def install(app: Any) -> None:
 
         values = settings.values
         patterns = str(values.get("sumdb_private_patterns", "") or values.get("goprivate", ""))
-        lock_dir = service.temp_dir().parent if hasattr(service, "temp_dir") else None
+        # The host-wide lock directory the single-flight locks use too.
+        lock_dir = work_dir(settings, service.store) / "locks"
         private = PrivateSumdb(
             signer, service.store, patterns=patterns, fetch_hashes=fetch_hashes, lock_dir=lock_dir
         )

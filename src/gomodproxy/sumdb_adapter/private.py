@@ -66,8 +66,12 @@ class PrivateSumdb:
     def records_key(self) -> str:
         return f"_meta/sumdb-private/{self.name}/records"
 
-    async def _sync(self) -> bytes:
-        """Catch up with the stored log; return the stored bytes."""
+    async def _sync(self, *, read: bool = False) -> bytes:
+        """Catch up with the stored log (which only grows); with ``read``, return its bytes."""
+        if not read:
+            info = await self.store.stat(self.records_key)
+            if info is None or info.size <= self._loaded:
+                return b""
         data = await self.store.get(self.records_key) or b""
         if len(data) > self._loaded:
             for text in data[self._loaded :].split(b"\n\n")[:-1]:
@@ -121,7 +125,7 @@ class PrivateSumdb:
                         break
                     except BlockingIOError:
                         await asyncio.sleep(0.005)
-                stored = await self._sync()
+                stored = await self._sync(read=True)
                 size = self.log.size
                 record_id = self.log.append(text)
                 if self.log.size > size:
