@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"go/version"
 	"net/url"
 )
 
@@ -41,6 +42,18 @@ func init() {
 			"omit_host":    u.OmitHost,
 			"string":       u.String(),
 			"redacted":     u.Redacted(),
+		}, nil
+	})
+	// gover.all: go/version (internal/gover behind a "go" prefix) on V and W, which hold no "-".
+	register("gover.all", func(raw json.RawMessage) (any, error) {
+		var a struct{ V, W string }
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return nil, err
+		}
+		return map[string]any{
+			"is_valid": version.IsValid("go" + a.V),
+			"lang":     version.Lang("go" + a.V),
+			"compare":  version.Compare("go"+a.V, "go"+a.W),
 		}, nil
 	})
 }

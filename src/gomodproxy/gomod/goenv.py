@@ -12,6 +12,8 @@ The grammars live in their own modules and are re-exported here:
 - :mod:`~gomodproxy.gomod.sumdbenv`   GOSUMDB (``parse_gosumdb``)
 - :mod:`~gomodproxy.gomod.govcs`      GOVCS (``parse_govcs``, ``check_govcs``)
 - :mod:`~gomodproxy.gomod.goflags`    GOFLAGS (``parse_goflags``)
+- :mod:`~gomodproxy.gomod.gotoolchain` GOTOOLCHAIN (``parse_gotoolchain``)
+- :mod:`~gomodproxy.gomod.goauth`     GOAUTH (``parse_goauth``)
 - :mod:`~gomodproxy.gomod.envfile`    the go env file (path, read, ``go env -w`` update)
 """
 
@@ -29,7 +31,9 @@ from gomodproxy.gomod.envfile import (
     update_env_file,
 )
 from gomodproxy.gomod.globs import match_prefix_patterns
+from gomodproxy.gomod.goauth import AuthCommand, parse_goauth
 from gomodproxy.gomod.goflags import GO_FLAG_NAMES, flag_name, parse_goflags, split_quoted
+from gomodproxy.gomod.gotoolchain import Toolchain, parse_gotoolchain
 from gomodproxy.gomod.govcs import DEFAULT_GOVCS, GovcsRule, check_govcs, govcs_allows, parse_govcs
 from gomodproxy.gomod.proxylist import (
     DIRECT,
@@ -51,12 +55,14 @@ __all__ = [
     "KNOWN_GOSUMDB",
     "NOPROXY",
     "OFF",
+    "AuthCommand",
     "GoEnv",
     "GovcsRule",
     "Origin",
     "ProxySpec",
     "Setting",
     "SumDB",
+    "Toolchain",
     "check_env_write",
     "check_govcs",
     "check_proxy_url",
@@ -65,9 +71,11 @@ __all__ = [
     "flag_name",
     "govcs_allows",
     "parse_env_file",
+    "parse_goauth",
     "parse_goflags",
     "parse_goproxy",
     "parse_gosumdb",
+    "parse_gotoolchain",
     "parse_govcs",
     "split_goproxy",
     "split_quoted",
@@ -161,6 +169,14 @@ class GoEnv:
     def goflags(self) -> list[str]:
         """The GOFLAGS fields (:func:`parse_goflags`)."""
         return parse_goflags(self.value("GOFLAGS"))
+
+    def gotoolchain(self) -> Toolchain | None:
+        """The GOTOOLCHAIN setting, None when empty (:func:`parse_gotoolchain`)."""
+        return parse_gotoolchain(self.value("GOTOOLCHAIN"))
+
+    def goauth(self) -> list[AuthCommand] | None:
+        """The GOAUTH commands, None when off (:func:`parse_goauth`)."""
+        return parse_goauth(self.value("GOAUTH"))
 
     def check_govcs(self, vcs: str, root: str) -> None:
         """Check GOVCS for a repository root (:func:`check_govcs`)."""
