@@ -151,7 +151,7 @@ class NetGuard:
         address = await self.check_url(url, what)
         options = ["-c", "http.followRedirects=false"]
         scheme, host, port = split_remote(url)
-        if address and scheme in ("http", "https") and ":" not in address:
+        if address and address != host and scheme in ("http", "https") and ":" not in address:
             options += ["-c", f"http.curloptResolve={host}:{port}:{address}"]
         return options
 
@@ -159,7 +159,10 @@ class NetGuard:
 def split_remote(url: str) -> tuple[str, str, int]:
     """``(scheme, host, port)`` of a git or http URL; host "" for local paths and file URLs."""
     if "://" not in url:
-        # scp-like syntax: [user@]host:path (a colon before any slash)
+        # scp-like syntax: [user@]host:path (a colon before any slash); host may be [v6]
+        user_host = url.rpartition("@")[2] if "@" in url.partition(":")[0] else url
+        if user_host.startswith("[") and "]:" in user_host:
+            return "ssh", user_host[1 : user_host.index("]:")], 22
         head, colon, _ = url.partition(":")
         if colon and "/" not in head and head:
             return "ssh", head.rpartition("@")[2], 22

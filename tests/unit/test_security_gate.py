@@ -1,0 +1,177 @@
+"""The gate in front of the ASGI app: refusals happen before any storage or upstream access."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gomodproxy.config import load_settings
+from gomodproxy.observability import Metrics
+from gomodproxy.security.gate import Gate, install
+from gomodproxy.security.ratelimit import LimitedSource
+from gomodproxy.security.users import add_user
+from gomodproxy.server.app import ProxyApp
+from gomodproxy.service import ProxyService
+from gomodproxy.storage.memory import MemoryStore
+from tests.unit.test_service import FakeSource
+
+SECRET = "corp.example.com/secret"
+PUBLIC = "example.org/pub"
+
+
+def auth(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+@pytest.fixture
+def source() -> FakeSource:
+    s = FakeSource()
+    for path in (SECRET, PUBLIC):
+        s.add(path, "v1.0.0")
+        s.answers[("list", path, "")] = b"v1.0.0\n"
+    return s
+
+
+@pytest.fixture
+def audit() -> list[dict[str, Any]]:
+    return []
+
+
+@pytest.fixture
+def app(
+    tmp_path: Path, source: FakeSource, audit: list[dict[str, Any]]
+) -> tuple[ProxyApp, MemoryStore]:
+    creds = tmp_path / "c.json"
+    add_user(creds, "alice", password="pw-a")
+    add_user(creds, "bob", password="pw-b")
+    flags = {
+        "goproxy": "off",
+        "storage": "memory://",
+        "auth_file": str(creds),
+        "access_rules": f"{SECRET}=alice",
+        "rate_limit_address": "1000",
+        "max_upstream_fetches_per_principal": "4",
+    }
+    cfg = load_settings(env={}, flags=flags, ask_go=False)
+    store = MemoryStore()
+    service = ProxyService(store, source, temp_dir=tmp_path)
+    proxy = ProxyApp(service, cfg, Metrics())
+    install(proxy)
+    assert isinstance(proxy.gate, Gate)
+    proxy.gate.audit = audit.append
+    return proxy, store
+
+
+@pytest.fixture
+async def client(app: tuple[ProxyApp, MemoryStore]) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app[0], client=("192.0.2.7", 1234))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    "artifact",
+    ["@v/list", "@latest", "@v/v1.0.0.info", "@v/master.info", "@v/v1.0.0.mod", "@v/v1.0.0.zip"],
+)
+async def test_refused_before_storage_or_upstream(
+    client: httpx.AsyncClient,
+    source: FakeSource,
+    app: tuple[ProxyApp, MemoryStore],
+    artifact: str,
+) -> None:
+    """Every artifact of a private module: 404 anonymous, 403 for bob; nothing fetched."""
+    r = await client.get(f"/{SECRET}/{artifact}")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("text/plain")
+    r = await client.get(f"/{SECRET}/{artifact}", headers=auth("bob", "pw-b"))
+    assert r.status_code == 403
+    assert r.text == f"forbidden: bob may not read {SECRET}\n"
+    assert sum(source.calls.values()) == 0
+    assert [k async for k in app[1].list("")] == []
+
+
+async def test_allowed_then_hot_cache_still_gated(
+    client: httpx.AsyncClient, source: FakeSource
+) -> None:
+    """alice reads the zip; later anonymous requests for the now-hot artifact are still 404."""
+    path = f"/{SECRET}/@v/v1.0.0.zip"
+    r = await client.get(path, headers=auth("alice", "pw-a"))
+    assert r.status_code == 200
+    assert (await client.get(path, headers=auth("alice", "pw-a"))).status_code == 200
+    assert (await client.get(path)).status_code == 404
+    assert (await client.get(path, headers=auth("bob", "pw-b"))).status_code == 403
+
+
+async def test_wrong_password_401(client: httpx.AsyncClient) -> None:
+    """Wrong credentials: 401 with a Basic challenge, even for public modules."""
+    r = await client.get(f"/{PUBLIC}/@v/list", headers=auth("alice", "nope"))
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == 'Basic realm="gomodproxy"'
+
+
+async def test_audit_events(client: httpx.AsyncClient, audit: list[dict[str, Any]]) -> None:
+    """Each decision is one audit event with who, what and the outcome."""
+    await client.get(f"/{PUBLIC}/@v/v1.0.0.info")
+    await client.get(f"/{SECRET}/@v/v1.0.0.mod", headers=auth("bob", "pw-b"))
+    await client.get("/healthz")
+    assert [
+        (
+            e["client"],
+            e["principal"],
+            e["module"],
+            e["version"],
+            e["artifact"],
+            e["decision"],
+            e["status"],
+        )
+        for e in audit
+    ] == [
+        ("192.0.2.7", "", PUBLIC, "v1.0.0", "info", "allow", 0),
+        ("192.0.2.7", "bob", SECRET, "v1.0.0", "mod", "deny", 403),
+    ]
+    assert all(isinstance(e["time"], float) for e in audit)
+
+
+async def test_sumdb_lookup_of_private_path_gated(client: httpx.AsyncClient) -> None:
+    """/sumdb/<db>/lookup/<private path>@v is refused like the module itself."""
+    r = await client.get(f"/sumdb/sum.example/lookup/{SECRET}@v1.0.0")
+    assert r.status_code == 404
+    r = await client.get(f"/sumdb/sum.example/lookup/{SECRET}@v1.0.0", headers=auth("bob", "pw-b"))
+    assert r.status_code == 403
+
+
+async def test_rate_limit_429(tmp_path: Path, source: FakeSource) -> None:
+    """Past the address burst: 429 with Retry-After; another address still gets through."""
+    cfg = load_settings(
+        env={},
+        flags={
+            "goproxy": "off",
+            "storage": "memory://",
+            "rate_limit_address": "0.5",
+            "rate_limit_address_burst": "2",
+        },
+        ask_go=False,
+    )
+    proxy = ProxyApp(ProxyService(MemoryStore(), source, temp_dir=tmp_path), cfg, Metrics())
+    install(proxy)
+    statuses = []
+    for address in ("192.0.2.1",) * 3 + ("192.0.2.2",):
+        transport = httpx.ASGITransport(app=proxy, client=(address, 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            r = await c.get(f"/{PUBLIC}/@v/list")
+            statuses.append((r.status_code, r.headers.get("retry-after")))
+    assert statuses == [(200, None), (200, None), (429, "2"), (200, None)]
+
+
+def test_no_gate_without_configuration(tmp_path: Path, source: FakeSource) -> None:
+    """Nothing configured: no gate, no wrapper (no cost on the hot path)."""
+    cfg = load_settings(env={}, flags={"goproxy": "off", "storage": "memory://"}, ask_go=False)
+    proxy = ProxyApp(ProxyService(MemoryStore(), source, temp_dir=tmp_path), cfg, Metrics())
+    install(proxy)
+    assert proxy.gate is None
+    assert not isinstance(proxy.service.source, LimitedSource)

@@ -1,0 +1,75 @@
+"""Secrets are masked in messages, logs, error bodies and config show."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+
+from gomodproxy.config import load_settings
+from gomodproxy.errors import UpstreamError
+from gomodproxy.security.redact import RedactingFilter, redact, redact_settings
+from gomodproxy.server.http_errors import error_response
+
+SECRETS = ["s3cr3t-pw", "gmp_abcdefghijklmnop", "ghp_abcdefghijklmnop", "YWxpY2U6cHc="]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "git ls-remote https://alice:s3cr3t-pw@git.corp/x.git: exit status 128",
+        "fetching with token gmp_abcdefghijklmnop failed",
+        "Authorization: Basic YWxpY2U6cHc=",
+        "authorization=Bearer gmp_abcdefghijklmnop",
+        "machine git.corp login alice password s3cr3t-pw",
+        "remote: invalid credentials ghp_abcdefghijklmnop",
+    ],
+)
+def test_redact(text: str) -> None:
+    """No secret survives; the rest of the message does."""
+    out = redact(text)
+    assert not any(s in out for s in SECRETS)
+    assert "***" in out
+
+
+def test_plain_text_unchanged() -> None:
+    """Messages without secrets are left alone."""
+    text = "corp.example.com/x@v1.0.0: invalid version: unknown revision v1.0.0"
+    assert redact(text) == text
+
+
+def test_error_body_is_redacted() -> None:
+    """A git error holding a URL with a token reaches the client masked."""
+    exc = UpstreamError("git ls-remote -q https://ci:gmp_abcdefghijklmnop@git.corp/x: exit 128")
+    _, body, _ = error_response(exc, 404)
+    assert b"gmp_abcdefghijklmnop" not in body
+    assert b"https://***@git.corp/x" in body
+
+
+def test_log_filter() -> None:
+    """Log records are masked, arguments included."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    log = logging.getLogger("test.redact")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("upstream %s failed", "https://u:s3cr3t-pw@proxy.corp")
+    finally:
+        log.removeHandler(handler)
+    assert stream.getvalue() == "upstream https://***@proxy.corp failed\n"
+
+
+def test_config_show_values() -> None:
+    """GOPROXY and redis URLs lose their user-info; file paths stay readable."""
+    settings = load_settings(
+        env={"GOPROXY": "https://u:s3cr3t-pw@proxy.corp,direct"},
+        flags={"redis": "redis://:s3cr3t-pw@127.0.0.1:6379/0", "auth_file": "/etc/c.json"},
+        ask_go=False,
+    )
+    shown = redact_settings(settings.values)
+    assert shown["goproxy"] == "https://***@proxy.corp,direct"
+    assert shown["redis"] == "redis://***@127.0.0.1:6379/0"
+    assert shown["auth_file"] == "/etc/c.json"
