@@ -46,7 +46,8 @@ class Batch:
                 timeout=600,
             )
             self._answers = []
-            for line in proc.stdout.splitlines():
+            # Not splitlines(): it also splits on U+0085 and U+2028, which Go writes raw.
+            for line in proc.stdout.split("\n")[:-1]:
                 obj = json.loads(line)
                 err = obj["error"] if obj.get("has_error") else None
                 self._answers.append(Answer(obj.get("result"), err))
