@@ -46,7 +46,7 @@ class Batch:
                 timeout=600,
             )
             self._answers = []
-            # Not splitlines(): it also splits on U+0085 and U+2028, which Go writes raw.
+            # Not splitlines(): it also splits on U+0085, which Go's JSON encoder writes raw.
             for line in proc.stdout.split("\n")[:-1]:
                 obj = json.loads(line)
                 err = obj["error"] if obj.get("has_error") else None
