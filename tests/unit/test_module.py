@@ -184,3 +184,24 @@ class TestGoStrings:
         )
         assert _gostr.quote_rune("'") == "'\\''"
         assert _gostr.quote_rune("\ud800") == "'\ufffd'"
+
+
+class TestVersionError:
+    def test_wraps(self) -> None:
+        """version_error wraps a cause in a ModuleError for the module version."""
+        e = module.version_error(ModuleVersion("a.b", "v1.0.0"), "not found")
+        assert isinstance(e, ModuleError)
+        assert str(e) == "a.b@v1.0.0: not found"
+
+    def test_keeps_same_module_error(self) -> None:
+        """A ModuleError for the same path and version is returned as is."""
+        inner = ModuleError("a.b", "boom", version="v1.0.0")
+        assert module.version_error(ModuleVersion("a.b", "v1.0.0"), inner) is inner
+        other = module.version_error(ModuleVersion("a.b", "v2.0.0"), inner)
+        assert other is not inner
+        assert str(other) == "a.b@v2.0.0: a.b@v1.0.0: boom"
+
+    def test_invalid_version_cause(self) -> None:
+        """An InvalidVersionError cause is worded as Go's ModuleError does."""
+        e = module.version_error(ModuleVersion("a.b", "v2"), InvalidVersionError("v2", "bad"))
+        assert str(e) == "a.b@v2: invalid version: bad"

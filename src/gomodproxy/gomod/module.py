@@ -37,6 +37,7 @@ __all__ = [
     "split_path_version",
     "unescape_path",
     "unescape_version",
+    "version_error",
 ]
 
 
@@ -83,6 +84,14 @@ class ModuleError(InvalidInput):
         else:
             text = f"module {path}: {err}"
         super().__init__(text)
+
+
+def version_error(mv: ModuleVersion, err: str | Exception) -> InvalidInput:
+    """Return a ModuleError for ``mv`` wrapping ``err``, or ``err`` itself when it already is
+    a ModuleError for the same path and version (module.VersionError)."""
+    if isinstance(err, ModuleError) and (err.path, err.version) == (mv.path, mv.version):
+        return err
+    return ModuleError(mv.path, err, version=mv.version)
 
 
 class ModuleVersion(NamedTuple):
