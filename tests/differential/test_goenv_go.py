@@ -10,6 +10,7 @@ import subprocess
 import zipfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -146,7 +147,7 @@ class TestGovcs:
             return download_error(env, workdir, "github.com/a/b@v1.0.0")
 
         for (govcs, private), theirs in zip(cases, pmap(run, cases), strict=True):
-            mine = ours(lambda g=govcs, p=private: goenv.check_govcs(g, p, "git", "github.com/a/b"))
+            mine = ours(partial(goenv.check_govcs, govcs, private, "git", "github.com/a/b"))
             assert mine is not None, govcs
             assert theirs == f"github.com/a/b@v1.0.0: {mine}", (govcs, private)
 
@@ -160,7 +161,7 @@ class TestGoflags:
             return go({**go_env, "GOFLAGS": goflags}, "version", cwd=workdir)
 
         for goflags, out in zip(cases, pmap(run, cases), strict=True):
-            mine = ours(lambda g=goflags: goenv.parse_goflags(g))
+            mine = ours(partial(goenv.parse_goflags, goflags))
             if mine is None:
                 assert out.returncode == 0, (goflags, out.stderr)
             else:

@@ -5,6 +5,7 @@ prints, and the accepted settings do not fail as settings."""
 from __future__ import annotations
 
 import random
+from functools import partial
 from pathlib import Path
 
 from gomodproxy.gomod import goenv, gover
@@ -66,7 +67,7 @@ class TestGotoolchain:
             return go({**go_env, "GOTOOLCHAIN": value}, "version", cwd=tmp_path).stderr
 
         for value, stderr in zip(cases, pmap(run, cases), strict=True):
-            mine = ours(lambda v=value: goenv.parse_gotoolchain(v))
+            mine = ours(partial(goenv.parse_gotoolchain, value))
             if mine is None:
                 assert "invalid GOTOOLCHAIN" not in stderr, value
             else:
@@ -86,7 +87,7 @@ class TestGoauth:
             return go(env, "mod", "download", "-json", "x.test/m@v1.0.0", cwd=tmp_path).stderr
 
         for value, stderr in zip(cases, pmap(run, cases), strict=True):
-            mine = ours(lambda v=value: goenv.parse_goauth(v))
+            mine = ours(partial(goenv.parse_goauth, value))
             assert mine is not None, value
             assert stderr == f"go: {mine}\n", value
 

@@ -7,13 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import seed as seed_decorator
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gomodproxy.gomod.modfile import ModFile, ModFileError, module_path, parse_gomod
+from gomodproxy.gomod.modfile import ModFileError, module_path, parse_gomod
 from tests.differential.oracle import SCALE, ask
+from tests.property.filetrees import draw_many
 from tests.property.gomod_texts import gomod_texts
+from tests.unit.test_modfile import shape
 
 VECTORS: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parents[1] / "vectors" / "modfile.json").read_text()
@@ -21,60 +22,22 @@ VECTORS: dict[str, Any] = json.loads(
 N = 3000 * SCALE
 
 
-def as_oracle(f: ModFile) -> dict[str, Any]:
-    """Our result in the oracle's JSON shape."""
-    return {
-        "module": f.module,
-        "deprecated": f.deprecated,
-        "go": f.go,
-        "toolchain": f.toolchain,
-        "require": [[r.path, r.version, r.indirect] for r in f.require],
-        "retract": [[r.low, r.high, r.rationale] for r in f.retract],
-        "ignore": list(f.ignore),
-        "exclude": [list(e) for e in f.exclude],
-        "replace": [[r.old_path, r.old_version, r.new_path, r.new_version] for r in f.replace],
-        "godebug": [list(g) for g in f.godebug],
-        "tool": list(f.tool),
-    }
-
-
 def ours(text: str, strict: bool) -> dict[str, Any] | str:
     try:
-        return as_oracle(parse_gomod(text, strict=strict))
+        return shape(parse_gomod(text, strict=strict))
     except ModFileError as e:
         return str(e)
 
 
-def draw_texts(n: int, seed: int) -> list[str]:
-    """``n`` generated go.mod texts, deterministic (one oracle call takes them all)."""
-    out: list[str] = []
-
-    @settings(
-        max_examples=n,
-        database=None,
-        derandomize=True,
-        deadline=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @seed_decorator(seed)
-    @given(gomod_texts())
-    def collect(text: str) -> None:
-        out.append(text)
-
-    collect()
-    return out
-
-
 def compare(texts: list[str]) -> None:
-    args = [{"Data": t, "Strict": s} for t in texts for s in (False, True)]
-    answers = ask("modfile.parse", args)
+    cases = [(t, strict) for t in texts for strict in (False, True)]
+    answers = ask("modfile.parse", [{"Data": t, "Strict": strict} for t, strict in cases])
     bad = []
-    for a, arg in zip(answers, args, strict=True):
+    for a, (text, strict) in zip(answers, cases, strict=True):
         want = a.error if a.error is not None else a.result
-        got = ours(arg["Data"], arg["Strict"])
+        got = ours(text, strict)
         if got != want:
-            bad.append((arg, got, want))
+            bad.append((text, strict, got, want))
     assert not bad, bad[:3]
     paths = ask("modfile.module_path", [{"Data": t} for t in texts])
     for t, a in zip(texts, paths, strict=True):
@@ -88,7 +51,7 @@ class TestModfile:
 
     def test_generated(self) -> None:
         """Generated go.mod texts parse the same in both, errors and positions included."""
-        compare(sorted(set(draw_texts(N, seed=3))))
+        compare(sorted(set(draw_many(gomod_texts(), N, seed=3))))
 
     def test_generated_module_lines(self) -> None:
         """ModulePath agrees on generated module lines."""

@@ -6,21 +6,14 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gomodproxy.gomod.modfile import ModFile, ModFileError, Require, Retract, parse_gomod
 from tests.differential.oracle import SCALE
 from tests.property.gomod_texts import gomod_texts
+from tests.property.test_goenv_props import BATCH, MANY
 
-BATCH = 50
-MANY = settings(
-    max_examples=40 * SCALE,
-    deadline=None,
-    database=None,
-    derandomize=True,
-    suppress_health_check=list(HealthCheck),
-)
 _LINE_REF = re.compile(r"go\.mod:(\d+)(?::\d+)?: ")
 
 
