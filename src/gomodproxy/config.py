@@ -86,6 +86,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("tls_cert", str, "", "PEM certificate chain to serve https"),
     Option("tls_key", str, "", "PEM private key of tls_cert"),
     Option("direct_allow_networks", str, "", "private/loopback networks direct mode may contact"),
+    # Operations (issue 9; gomodproxy.ops).
+    Option("audit_log", str, "", "audit log: '-' for stdout or a file path; empty is off"),
+    Option("audit_log_max_bytes", int, 100 * MiB, "rotate the audit log file at this size"),
+    Option("audit_log_backups", int, 5, "rotated audit log files kept"),
+    Option("admin_token_file", str, "", "file holding the /admin/ bearer token; empty is off"),
 )
 OPTION_BY_NAME = {o.name: o for o in OPTIONS}
 ENV_PREFIX = "GOMODPROXY_"

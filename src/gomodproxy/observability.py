@@ -88,6 +88,9 @@ class Metrics:
         self.extra: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
         self._extra_help: dict[str, str] = {}
         self.inflight: Callable[[], int] = lambda: 0
+        #: name → (help, read() → {label tuple → value}); read at each snapshot.
+        self.gauges: dict[str, tuple[str, Callable[[], dict[tuple[tuple[str, str], ...], float]]]]
+        self.gauges = {}
         self._file = directory / f"worker-{os.getpid()}.json" if directory else None
 
     # -- recording (hot path) -----------------------------------------------------------
@@ -125,6 +128,15 @@ class Metrics:
         key = tuple(sorted((labels or {}).items()))
         series[key] = series.get(key, 0) + value
 
+    def gauge(
+        self,
+        name: str,
+        help: str,
+        read: Callable[[], dict[tuple[tuple[str, str], ...], float]],
+    ) -> None:
+        """Register a gauge read at each snapshot; workers combine by max (live ones only)."""
+        self.gauges[name] = (help, read)
+
     # -- snapshots ------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
@@ -141,6 +153,10 @@ class Metrics:
             },
             "extra_help": self._extra_help,
             "inflight": self.inflight(),
+            "gauges": {
+                name: [help, [[dict(k), v] for k, v in read().items()]]
+                for name, (help, read) in self.gauges.items()
+            },
         }
 
     def write_snapshot(self) -> None:
@@ -218,6 +234,7 @@ class _SnapshotCollector:
         upstream: dict[tuple[str, str, str], float] = {}
         extra: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
         helps: dict[str, str] = {}
+        gauges: dict[str, tuple[str, dict[tuple[tuple[str, str], ...], float]]] = {}
         inflight = 0
         for snap in snaps:
             for route, code, n in snap["requests"]:
@@ -234,6 +251,11 @@ class _SnapshotCollector:
             helps.update(snap.get("extra_help", {}))
             if snap["pid"] == os.getpid() or _alive(int(snap["pid"])):
                 inflight += int(snap.get("inflight", 0))
+                for name, (help, series) in snap.get("gauges", {}).items():
+                    gacc = gauges.setdefault(name, (help, {}))[1]
+                    for labels, v in series:
+                        key = tuple(sorted(labels.items()))
+                        gacc[key] = max(gacc.get(key, v), v)
 
         fam = CounterMetricFamily(
             "gomodproxy_http_requests",
@@ -276,6 +298,13 @@ class _SnapshotCollector:
         )
         gauge.add_metric([], inflight)
         yield gauge
+        for name, (help, gseries) in sorted(gauges.items()):
+            names = sorted({k for key in gseries for k, _ in key})
+            gfam = GaugeMetricFamily(name, help, labels=names)
+            for key, v in sorted(gseries.items()):
+                d = dict(key)
+                gfam.add_metric([d.get(n, "") for n in names], v)
+            yield gfam
         for name, series in sorted(extra.items()):
             base = name[: -len("_total")] if name.endswith("_total") else name
             names = sorted({k for key in series for k, _ in key})

@@ -112,5 +112,11 @@ class HotCache(Generic[V]):
             _, (_, dropped) = self._items.popitem(last=False)
             self.used -= dropped
 
+    def discard(self, key: str) -> None:
+        """Forget ``key`` (admin purge)."""
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.used -= old[1]
+
     def __len__(self) -> int:
         return len(self._items)

@@ -46,6 +46,8 @@ log = logging.getLogger("gomodproxy.server")
 ROUTE_MODULES = (
     "gomodproxy.server.sumdb_routes",
     "gomodproxy.server.status",
+    # SLI, audit log, status page at "/", /admin/ (issue 9).
+    "gomodproxy.ops.routes",
     # Last: it reads the mounted /sumdb/ routes (access control, rate limits; issue 10).
     "gomodproxy.security.gate",
 )
@@ -91,6 +93,11 @@ class ProxyApp:
         self._tasks: list[asyncio.Task[None]] = []
         #: Limits, authentication and authorization (``gomodproxy.security.gate.Gate``).
         self.gate: Any = None
+        #: Apps answering one exact path (the status page at ``/``; issue 9).
+        self.exact_routes: dict[str, ASGIApp] = {}
+        #: Called for every response: (scope, route, status, bytes, cache, source, request,
+        #: error) → SLI outcome or "" (``gomodproxy.ops.observe.OpsObserver``; issue 9).
+        self.on_response: Callable[..., str] | None = None
 
     def mount(self, prefix: str, app: ASGIApp) -> None:
         """Send requests whose path starts with ``prefix`` (e.g. ``/sumdb/``) to ``app``."""
@@ -147,6 +154,11 @@ class ProxyApp:
                 await app(scope, receive, send)
                 self._done(scope, prefix.strip("/"), 0, 0, start, "", "", "")
                 return
+        exact = self.exact_routes.get(path)
+        if exact is not None:
+            await exact(scope, receive, send)
+            self._done(scope, "status" if path == "/" else path.strip("/"), 0, 0, start, "", "", "")
+            return
         if path == "/healthz":
             await self._plain(send, method, 200, b"ok\n", b"no-store")
             self._done(scope, "healthz", 200, 3, start, "", "", "")
@@ -216,6 +228,7 @@ class ProxyApp:
                 path,
                 req,
                 str(exc),
+                exc,
             )
             return
         status, size = await self._artifact(scope, send, method, art)
@@ -340,10 +353,14 @@ class ProxyApp:
         key: str,
         req: ModRequest | None = None,
         error: str = "",
+        exc: BaseException | None = None,
     ) -> None:
         elapsed = time.perf_counter() - start
         if status:
             self.metrics.request(route, status, elapsed)
+        outcome = ""
+        if self.on_response is not None:
+            outcome = self.on_response(scope, route, status, size, cache, source, req, exc)
         if self.request_log is None:
             return
         client = scope.get("client")
@@ -362,6 +379,8 @@ class ProxyApp:
             "duration_ms": round(elapsed * 1000, 3),
             "client": client[0] if client else "",
         }
+        if outcome:
+            record["sli"] = outcome
         if error:
             record["error"] = error
         self.request_log.write(record)

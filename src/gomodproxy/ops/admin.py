@@ -1,0 +1,171 @@
+"""Admin endpoints under ``/admin/``, behind a bearer token (``admin_token_file``).
+
+::
+
+    POST /admin/purge?module=M&version=V   delete V's .info/.mod/.zip/.ziphash from storage and
+                                           this worker's memory cache; audited (event "purge")
+    POST /admin/verify[?module=M]          re-hash stored modules and check them against the
+                                           checksum database (``gomodproxy mod verify``)
+    GET  /admin/config                     the effective settings, secrets masked
+
+Answers are JSON. Without ``Authorization: Bearer <token>`` matching the token file: 401. No
+token file configured: ``/admin/`` is not mounted at all (404, as any unknown path).
+Purging removes the version from storage, so the next request fetches it again from the
+upstream (and verifies it); other worker processes may serve it from their memory cache until
+it is evicted.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from gomodproxy.errors import GoModProxyError, InvalidInput
+from gomodproxy.gomod import module
+from gomodproxy.ops.audit import AuditLog, make_record
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+log = logging.getLogger("gomodproxy.admin")
+ARTIFACT_EXTS = ("info", "mod", "zip", "ziphash")
+
+
+def version_keys(path: str, version: str) -> list[str]:
+    """Storage keys of one module version (raises ``InvalidInput`` for a bad path/version)."""
+    module.check_path(path)
+    if module.canonical_version(version) != version:
+        raise InvalidInput(f"version {version!r} is not a canonical semantic version")
+    base = f"{module.escape_path(path)}/@v/{module.escape_version(version)}"
+    return [f"{base}.{ext}" for ext in ARTIFACT_EXTS]
+
+
+class AdminApp:
+    """The ``/admin/`` ASGI app."""
+
+    def __init__(self, proxy: Any, token: str, audit: AuditLog | None = None) -> None:
+        if not token:
+            raise ValueError("an admin token is required")
+        self.proxy = proxy
+        self._token = ("Bearer " + token).encode()
+        self.audit = audit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        while True:  # drain the request body (none is expected)
+            message = await receive()
+            if not message.get("more_body"):
+                break
+        if not self._authorized(scope):
+            await _json(
+                send, 401, {"error": "admin token required"}, [(b"www-authenticate", b"Bearer")]
+            )
+            return
+        path, method = scope["path"], scope["method"]
+        query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
+        try:
+            if path == "/admin/config" and method == "GET":
+                await _json(send, 200, self.config())
+            elif path == "/admin/purge" and method == "POST":
+                await _json(send, 200, await self.purge(scope, query))
+            elif path == "/admin/verify" and method == "POST":
+                await _json(send, 200, await self.verify(query.get("module", "")))
+            elif path in ("/admin/config", "/admin/purge", "/admin/verify"):
+                await _json(send, 405, {"error": f"method {method} not allowed"})
+            else:
+                await _json(send, 404, {"error": "unknown admin endpoint"})
+        except InvalidInput as exc:
+            await _json(send, 400, {"error": str(exc)})
+        except GoModProxyError as exc:
+            log.error("admin %s: %s", path, exc)
+            await _json(send, 500, {"error": str(exc)})
+
+    def _authorized(self, scope: Scope) -> bool:
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                return hmac.compare_digest(value.strip(), self._token)
+        return False
+
+    def config(self) -> dict[str, Any]:
+        from gomodproxy.security.redact import redact_settings
+
+        settings = self.proxy.settings
+        values = redact_settings(dict(settings.values))
+        return {"settings": values, "origins": dict(settings.origins)}
+
+    async def purge(self, scope: Scope, query: dict[str, str]) -> dict[str, Any]:
+        path, version = query.get("module", ""), query.get("version", "")
+        if not path or not version:
+            raise InvalidInput("purge needs module= and version=")
+        keys = version_keys(path, version)
+        service = self.proxy.service
+        deleted = [key for key in keys if await service.store.delete(key)]
+        hot = service.hot
+        for key in keys:
+            discard = getattr(hot, "discard", None)
+            if discard is not None:
+                discard(key)
+        if self.audit is not None:
+            client = scope.get("client")
+            self.audit.write(
+                make_record(
+                    time.time(),
+                    event="purge",
+                    client=str(client[0]) if client else "",
+                    identity="admin",
+                    module=path,
+                    version=version,
+                    status=200,
+                )
+            )
+        log.warning("admin purge %s@%s: deleted %s", path, version, ", ".join(deleted) or "none")
+        return {"module": path, "version": version, "deleted": deleted}
+
+    async def verify(self, only: str) -> dict[str, Any]:
+        from gomodproxy.cli.grp_mod_verify import verify_store
+
+        service = self.proxy.service
+        verifier = service.verifier
+        if not hasattr(verifier, "verify_zip") or getattr(verifier, "db", None) is None:
+            return {"checked": 0, "problems": [], "note": "checksum database verification is off"}
+        store = service.store
+        if only:
+            module.check_path(only)
+            store = _Prefixed(store, module.escape_path(only) + "/@v/")
+        checked, problems = await verify_store(store, verifier)
+        return {"checked": checked, "problems": problems}
+
+
+class _Prefixed:
+    """A read view of a store that lists only the keys under one prefix."""
+
+    def __init__(self, inner: Any, prefix: str) -> None:
+        self.inner = inner
+        self.prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def list(self, prefix: str = "") -> Any:
+        return self.inner.list(self.prefix)
+
+
+async def _json(
+    send: Send, status: int, obj: Any, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = json.dumps(obj, indent=2, sort_keys=True).encode() + b"\n"
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"cache-control", b"no-store"),
+        (b"content-length", str(len(body)).encode()),
+        *(extra or []),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,171 @@
+"""What the server tells operations about each response: SLI counters, top modules, recent
+errors and audit lines, all from one hook (``ProxyApp.on_response``).
+
+The hook runs for every response, the hot path included, so the SLI counter is a direct dict
+update on pre-created series of ``Metrics.extra`` (zero from start-up, so rates and the
+dashboard's queries work before the first failure). Per-module download counts are capped
+(``MAX_MODULES`` distinct paths per worker, the rest count as ``other``) so the metric's
+cardinality stays bounded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from gomodproxy.errors import GoModProxyError, VerificationError
+from gomodproxy.ops import sli
+from gomodproxy.ops.audit import AuditLog, make_record
+from gomodproxy.server.paths import ModRequest, parse_request
+
+MODULE_METRIC = "gomodproxy_module_downloads_total"
+MODULE_HELP = "Module zips served (status 200), by module path (at most 500 paths per worker)."
+MAX_MODULES = 500
+RECENT_ERRORS = 25
+
+
+@dataclass(frozen=True)
+class RecentError:
+    """One failed response, for the status page."""
+
+    time: float
+    status: int
+    path: str
+    error: str
+
+
+def _identity() -> str:
+    """The authenticated user of the current request (set by the security gate), or ""."""
+    try:
+        from gomodproxy.security.ratelimit import current_principal
+    except ImportError:  # pragma: no cover - security is part of the package
+        return ""
+    who = current_principal.get()
+    return who[len("user:") :] if who.startswith("user:") else ""
+
+
+class OpsObserver:
+    """Counts, remembers and audits responses; installed as ``app.on_response``."""
+
+    def __init__(self, metrics: Any, verifier: Any = None, audit: AuditLog | None = None) -> None:
+        self.metrics = metrics
+        self.verifier = verifier
+        self.audit = audit
+        self.started = time.time()
+        self.recent: deque[RecentError] = deque(maxlen=RECENT_ERRORS)
+        self._modules: set[str] = set()
+        for artifact in sorted(sli.DOWNLOAD_ARTIFACTS):
+            for outcome in (sli.SUCCESS, sli.FAILURE):
+                metrics.inc(sli.METRIC, sli.METRIC_HELP, _labels(artifact, outcome), 0)
+        self._sli = metrics.extra[sli.METRIC]
+        self._keys = {
+            (a, o): tuple(sorted(_labels(a, o).items()))
+            for a in sli.DOWNLOAD_ARTIFACTS
+            for o in (sli.SUCCESS, sli.FAILURE)
+        }
+
+    def __call__(
+        self,
+        scope: Any,
+        route: str,
+        status: int,
+        size: int,
+        cache: str,
+        source: str,
+        req: ModRequest | None,
+        exc: BaseException | None,
+    ) -> str:
+        """Record one response; returns its SLI outcome ("" when it is no download)."""
+        if route == "refused":  # refused by the gate before routing: what did it ask for?
+            try:
+                req = parse_request(scope["path"])
+            except GoModProxyError:
+                req = None
+            route = req.kind if req is not None else ""
+        if route == "query":  # an .info for a branch, tag or non-canonical version
+            route = "info"
+        outcome = ""
+        if route in sli.DOWNLOAD_ARTIFACTS:
+            outcome = sli.classify(status, exc)
+            key = self._keys[(route, outcome)]
+            self._sli[key] = self._sli.get(key, 0) + 1
+            if route == "zip" and status == 200:
+                self._count_module(scope, req)
+        if status >= 500 or outcome == sli.FAILURE:
+            text = str(exc) if exc is not None else ""
+            self.recent.append(
+                RecentError(time.time(), status, scope["path"], " ".join(text.split())[:300])
+            )
+        if self.audit is not None and route in sli.DOWNLOAD_ARTIFACTS:
+            self._audit(scope, route, status, cache, source, req, exc, outcome)
+        return outcome
+
+    def _count_module(self, scope: Any, req: ModRequest | None) -> None:
+        if req is None:
+            try:
+                req = parse_request(scope["path"])
+            except GoModProxyError:
+                return
+        name = req.path
+        if name not in self._modules:
+            if len(self._modules) >= MAX_MODULES:
+                name = "other"
+            else:
+                self._modules.add(name)
+        self.metrics.inc(MODULE_METRIC, MODULE_HELP, {"module": name})
+
+    def _audit(
+        self,
+        scope: Any,
+        route: str,
+        status: int,
+        cache: str,
+        source: str,
+        req: ModRequest | None,
+        exc: BaseException | None,
+        outcome: str,
+    ) -> None:
+        assert self.audit is not None
+        if req is None:
+            try:
+                req = parse_request(scope["path"])
+            except GoModProxyError:
+                req = None
+        client = scope.get("client")
+        module = req.path if req is not None else ""
+        self.audit.write(
+            make_record(
+                time.time(),
+                event="refused" if status >= 400 else "download",
+                client=str(client[0]) if client else "",
+                identity=_identity(),
+                module=module,
+                version=req.version if req is not None else "",
+                artifact=route,
+                source=source,
+                cache=cache,
+                verification=self.verification(route, module, cache, status, exc),
+                status=status,
+                outcome=outcome,
+                error=" ".join(str(exc).split())[:500] if exc is not None else "",
+            )
+        )
+
+    def verification(
+        self, route: str, module: str, cache: str, status: int, exc: BaseException | None
+    ) -> str:
+        """The audit log's verification field (see ``gomodproxy.ops.audit``)."""
+        if isinstance(exc, VerificationError):
+            return "refused"
+        if route == "info" or not module or status >= 400:
+            return ""  # .info bodies are not in the checksum database
+        exempt = getattr(self.verifier, "exempt", None)
+        if exempt is None or exempt(module):
+            return "exempt"
+        return "checked" if cache == "miss" else "stored"
+
+
+def _labels(artifact: str, outcome: str) -> dict[str, str]:
+    return {"artifact": artifact, "outcome": outcome}

@@ -1,0 +1,240 @@
+"""Plug operations into the proxy app (a route module of ``server/app.py``).
+
+``install(app)``:
+
+- sets ``app.on_response`` to an :class:`~gomodproxy.ops.observe.OpsObserver` (the SLI
+  counter, top modules, recent errors and, when ``audit_log`` is set, the audit log);
+- wraps ``app.service.store`` in a :class:`~gomodproxy.ops.storagewatch.CountingStore`
+  (``gomodproxy_storage_errors_total``) and registers the ``gomodproxy_degraded`` gauge;
+- serves the status page at exactly ``/`` (``app.exact_routes``);
+- mounts ``/admin/`` when ``admin_token_file`` names a readable token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+import gomodproxy
+from gomodproxy.errors import ConfigError
+from gomodproxy.ops import sli
+from gomodproxy.ops.admin import AdminApp
+from gomodproxy.ops.audit import AuditLog
+from gomodproxy.ops.observe import MODULE_METRIC, OpsObserver
+from gomodproxy.ops.statuspage import Status, UpstreamHealth, render
+from gomodproxy.ops.storagewatch import CountingStore
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+DEGRADED_METRIC = "gomodproxy_degraded"
+DEGRADED_HELP = "1 while a shared component (storage, redis) is unavailable and bypassed."
+VERIFY_METRIC = "gomodproxy_verification_failures_total"
+VERIFY_HELP = "Artifacts refused because the checksum database disagreed or misbehaved."
+#: Seconds a measured storage size is reused (walking a large tree is not free).
+SIZE_TTL = 60.0
+
+
+def _setting(app: Any, name: str, default: Any) -> Any:
+    return (getattr(app.settings, "values", {}) or {}).get(name, default)
+
+
+def read_token(path: str) -> str:
+    """The admin token in ``path`` (first line, stripped).
+
+    Raises:
+        ConfigError: unreadable or empty file.
+    """
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip().splitlines()
+    except OSError as exc:
+        raise ConfigError(f"admin_token_file {path}: {exc.strerror or exc}") from exc
+    if not token or len(token[0].strip()) < 16:
+        raise ConfigError(f"admin_token_file {path}: the token must be at least 16 characters")
+    return token[0].strip()
+
+
+def install(app: Any) -> None:
+    """Install SLI, audit, status page and admin routes on a ``ProxyApp``."""
+    target = str(_setting(app, "audit_log", "") or "")
+    audit = (
+        AuditLog(
+            target,
+            max_bytes=int(_setting(app, "audit_log_max_bytes", 100 << 20)),
+            backups=int(_setting(app, "audit_log_backups", 5)),
+        )
+        if target
+        else None
+    )
+    service = app.service
+    observer = OpsObserver(app.metrics, service.verifier, audit)
+    app.on_response = observer
+    if not isinstance(service.store, CountingStore):
+        service.store = CountingStore(service.store, app.metrics)
+    app.metrics.inc(VERIFY_METRIC, VERIFY_HELP, {}, 0)
+    gauge = getattr(app.metrics, "gauge", None)
+    if gauge is not None:
+        gauge(DEGRADED_METRIC, DEGRADED_HELP, lambda: degraded_series(service))
+    page = StatusPage(app, observer)
+    routes = getattr(app, "exact_routes", None)
+    if routes is not None:
+        routes["/"] = page
+    token_file = str(_setting(app, "admin_token_file", "") or "")
+    if token_file:
+        app.mount("/admin/", AdminApp(app, read_token(token_file), audit))
+    if audit is not None:
+
+        async def close_audit() -> None:
+            audit.close()
+
+        app.on_shutdown.append(close_audit)
+
+
+def degraded_series(service: Any) -> dict[tuple[tuple[str, str], ...], float]:
+    """``gomodproxy_degraded{component}``: storage and redis (the shared lock/cache)."""
+    return {
+        (("component", "storage"),): float(bool(getattr(service.store, "degraded", False))),
+        (("component", "redis"),): float(bool(getattr(service.flight, "degraded", False))),
+    }
+
+
+def degraded_names(service: Any) -> list[str]:
+    return [dict(k)["component"] for k, v in degraded_series(service).items() if v]
+
+
+class StatusPage:
+    """The ASGI app answering ``GET /`` with the status page."""
+
+    def __init__(self, app: Any, observer: OpsObserver) -> None:
+        self.app = app
+        self.observer = observer
+        self._size: tuple[float, int | None, int | None] = (0.0, None, None)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if method not in ("GET", "HEAD"):
+            body = b"method not allowed\n"
+            headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"allow", b"GET, HEAD")]
+            status = 405
+        else:
+            body = render(await self.gather())
+            headers = [(b"content-type", b"text/html; charset=utf-8")]
+            status = 200
+        headers += [
+            (b"cache-control", b"no-store"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body if method != "HEAD" else b""})
+
+    async def gather(self) -> Status:
+        app = self.app
+        service = app.service
+        snaps = await asyncio.to_thread(_snapshots, app.metrics)
+        totals = aggregate(snaps)
+        size_bytes, files = await self.storage_size(service.store)
+        verifier = service.verifier
+        db = getattr(verifier, "db", None)
+        return Status(
+            version=gomodproxy.__version__,
+            uptime_seconds=time.time() - self.observer.started,
+            storage_backend=str(getattr(service.store, "kind", "unknown")),
+            storage_bytes=size_bytes,
+            storage_files=files,
+            cache_hits=int(totals["cache"].get(("memory", "hit"), 0))
+            + int(totals["cache"].get(("storage", "hit"), 0)),
+            cache_lookups=int(totals["cache"].get(("memory", "hit"), 0))
+            + int(totals["cache"].get(("memory", "miss"), 0)),
+            download_success=int(totals["sli"].get(sli.SUCCESS, 0)),
+            download_failure=int(totals["sli"].get(sli.FAILURE, 0)),
+            upstreams=upstream_health(totals["upstream"]),
+            sumdb_name=str(getattr(db, "name", "") or ""),
+            sumdb_mode=str(getattr(verifier, "mode", "") or ""),
+            verification_failures=int(totals["verification_failures"]),
+            degraded=degraded_names(service),
+            recent_errors=list(self.observer.recent),
+            top_modules=totals["modules"][:10],
+        )
+
+    async def storage_size(self, store: Any) -> tuple[int | None, int | None]:
+        """Bytes and files of a filesystem store (cached ``SIZE_TTL`` s); None otherwise."""
+        root = getattr(store, "root", None)
+        if getattr(store, "kind", "") != "filesystem" or not isinstance(root, Path):
+            return None, None
+        at, size_bytes, files = self._size
+        if time.monotonic() - at > SIZE_TTL or size_bytes is None:
+            size_bytes, files = await asyncio.to_thread(tree_size, root)
+            self._size = (time.monotonic(), size_bytes, files)
+        return size_bytes, files
+
+
+def tree_size(root: Path) -> tuple[int, int]:
+    """Bytes and number of files under ``root``, skipping dot names (temp and work files)."""
+    total = files = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if name.startswith("."):
+                continue
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                continue
+            files += 1
+    return total, files
+
+
+def _snapshots(metrics: Any) -> list[dict[str, Any]]:
+    snaps = getattr(metrics, "_snapshots", None)
+    return list(snaps()) if snaps is not None else [metrics.snapshot()]
+
+
+def aggregate(snaps: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sum the counters of every worker's metrics snapshot that the page shows."""
+    cache: dict[tuple[str, str], float] = {}
+    upstream: dict[tuple[str, str], float] = {}
+    sli_totals: dict[str, float] = {}
+    modules: dict[str, float] = {}
+    failures = 0.0
+    for snap in snaps:
+        for tier, result, n in snap.get("cache", []):
+            cache[(tier, result)] = cache.get((tier, result), 0) + n
+        for source, _artifact, outcome, n in snap.get("upstream", []):
+            upstream[(source, outcome)] = upstream.get((source, outcome), 0) + n
+        extra = snap.get("extra", {})
+        for labels, v in extra.get(sli.METRIC, []):
+            outcome = labels.get("outcome", "")
+            sli_totals[outcome] = sli_totals.get(outcome, 0) + v
+        for labels, v in extra.get(MODULE_METRIC, []):
+            name = labels.get("module", "")
+            modules[name] = modules.get(name, 0) + v
+        for _labels, v in extra.get(VERIFY_METRIC, []):
+            failures += v
+    top = sorted(((m, int(n)) for m, n in modules.items()), key=lambda mn: (-mn[1], mn[0]))
+    return {
+        "cache": cache,
+        "upstream": upstream,
+        "sli": sli_totals,
+        "modules": top,
+        "verification_failures": failures,
+    }
+
+
+def upstream_health(counts: dict[tuple[str, str], float]) -> list[UpstreamHealth]:
+    by_source: dict[str, UpstreamHealth] = {}
+    for (source, outcome), n in counts.items():
+        h = by_source.setdefault(source, UpstreamHealth(source))
+        if outcome == "success":
+            h.success += int(n)
+        elif outcome == "not_found":
+            h.not_found += int(n)
+        elif outcome == "timeout":
+            h.timeouts += int(n)
+        else:
+            h.errors += int(n)
+    return [by_source[s] for s in sorted(by_source)]

@@ -1,0 +1,92 @@
+"""Counting storage errors: a ``BlobStore`` wrapper that adds one to
+``gomodproxy_storage_errors_total{backend, op}`` for every ``StorageError`` the service sees.
+
+Installed around ``ProxyService.store`` by ``gomodproxy.ops.routes``; every other attribute
+(``degraded``, ``root``, ``status()`` …) is the wrapped store's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from gomodproxy.errors import StorageError
+from gomodproxy.storage.base import BlobInfo, BlobStore
+
+METRIC = "gomodproxy_storage_errors_total"
+HELP = "Storage backend operations that failed, by backend and operation."
+OPS = ("get", "stat", "stream", "put", "put_file", "delete", "list")
+
+
+class CountingStore:
+    """A ``BlobStore`` that counts the ``StorageError`` s of the one it wraps."""
+
+    def __init__(self, inner: BlobStore, metrics: Any) -> None:
+        self.inner = inner
+        self.kind = inner.kind
+        self.metrics = metrics
+        for op in OPS:  # zero series from start-up: rate() and alerts work at once
+            metrics.inc(METRIC, HELP, {"backend": self.kind, "op": op}, 0)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def _count(self, op: str) -> None:
+        self.metrics.inc(METRIC, HELP, {"backend": self.kind, "op": op})
+
+    async def get(self, key: str) -> bytes | None:
+        try:
+            return await self.inner.get(key)
+        except StorageError:
+            self._count("get")
+            raise
+
+    async def stat(self, key: str) -> BlobInfo | None:
+        try:
+            return await self.inner.stat(key)
+        except StorageError:
+            self._count("stat")
+            raise
+
+    async def stream(
+        self, key: str, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self.inner.stream(key, start, end):
+                yield chunk
+        except StorageError:
+            self._count("stream")
+            raise
+
+    async def put(self, key: str, data: bytes) -> None:
+        try:
+            await self.inner.put(key, data)
+        except StorageError:
+            self._count("put")
+            raise
+
+    async def put_file(self, key: str, src: Path) -> None:
+        try:
+            await self.inner.put_file(key, src)
+        except StorageError:
+            self._count("put_file")
+            raise
+
+    async def delete(self, key: str) -> bool:
+        try:
+            return await self.inner.delete(key)
+        except StorageError:
+            self._count("delete")
+            raise
+
+    async def list(self, prefix: str = "") -> AsyncIterator[str]:
+        try:
+            async for key in self.inner.list(prefix):
+                yield key
+        except StorageError:
+            self._count("list")
+            raise
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
