@@ -45,6 +45,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("listen", str, "127.0.0.1:3000", "HOST:PORT to listen on"),
     Option("storage", str, "./data", "storage URL: a directory, file://DIR or memory://"),
     Option("workers", int, 0, "worker processes; 0 means one per CPU"),
+    Option("http_server", str, "granian", "HTTP server: granian (fastest) or uvicorn"),
     Option("goproxy", str, "", "the proxy's own upstream list, as GOPROXY", "GOPROXY"),
     Option("gonoproxy", str, "", "module path globs fetched directly, as GONOPROXY", "GONOPROXY"),
     Option("goprivate", str, "", "private module path globs, as GOPRIVATE", "GOPRIVATE"),
@@ -176,6 +177,8 @@ def parse_value(opt: Option, raw: Any, where: str) -> Any:
 
 
 def _check(values: Mapping[str, Any]) -> None:
+    if values["http_server"] not in ("granian", "uvicorn"):
+        raise ConfigError("http_server must be granian or uvicorn")
     if values["upstream_error_status"] not in (404, 502):
         raise ConfigError("upstream_error_status must be 404 or 502")
     if values["verify"] not in ("strict", "best-effort"):

@@ -105,6 +105,11 @@ class Metrics:
         hist[-2] += seconds
         hist[-1] += 1
 
+    def memory_hit(self, route: str, seconds: float) -> None:
+        """A 200 from the hot cache: ``request(route, 200, seconds)`` plus a memory cache hit."""
+        self.request(route, 200, seconds)
+        self.cache[("memory", "hit")] = self.cache.get(("memory", "hit"), 0) + 1
+
     def cache_lookup(self, tier: str, result: str) -> None:
         key = (tier, result)
         self.cache[key] = self.cache.get(key, 0) + 1
@@ -325,7 +330,11 @@ class RequestLog:
         self._scheduled = False
 
     def write(self, record: dict[str, Any]) -> None:
-        self._lines.append(json.dumps(record, separators=(",", ":")))
+        self.write_line(json.dumps(record, separators=(",", ":")))
+
+    def write_line(self, line: str) -> None:
+        """Queue one line that is already JSON."""
+        self._lines.append(line)
         if not self._scheduled:
             self._scheduled = True
             try:
