@@ -96,7 +96,7 @@ OPTIONS: tuple[Option, ...] = (
 OPTION_BY_NAME = {o.name: o for o in OPTIONS}
 ENV_PREFIX = "GOMODPROXY_"
 _SIZE = re.compile(r"^\s*([0-9]+)\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
-_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)?\s*$")
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d)?\s*$")
 
 
 @dataclass
@@ -165,7 +165,9 @@ def parse_value(opt: Option, raw: Any, where: str) -> Any:
             m = _DURATION.match(str(raw))
             if not m:
                 raise ValueError(raw)
-            scale = {None: 1.0, "s": 1.0, "ms": 0.001, "m": 60.0, "h": 3600.0}[m.group(2)]
+            scale = {None: 1.0, "s": 1.0, "ms": 0.001, "m": 60.0, "h": 3600.0, "d": 86400.0}[
+                m.group(2)
+            ]
             return float(m.group(1)) * scale
         if not isinstance(raw, str):
             raise ValueError(raw)

@@ -115,3 +115,13 @@ def test_config_show_command(
     assert 'goproxy = "off"  # env GOPROXY' in out
     assert main(["config", "show", "--json", "--config", cfg]) == 0
     assert '"storage"' in capsys.readouterr().out
+
+
+def test_readme_example_is_valid(tmp_path: Path) -> None:
+    """The TOML example in README.md loads, with the values it documents."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    s = load_settings(write(tmp_path, block), env={}, ask_go=False)
+    assert s.stale_ttl == 7 * 86400.0
+    assert s.hot_cache_bytes == 256 << 20
+    assert s.gonoproxy == "git.corp.example"
