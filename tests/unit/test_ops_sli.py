@@ -94,7 +94,7 @@ async def test_server_counts_sli_and_logs_it(tmp_path: Path) -> None:
     assert app.request_log is not None
     app.request_log.flush()
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
-    by_path = {}
+    by_path: dict[str, list[str | None]] = {}
     for rec in lines:
         by_path.setdefault(rec["path"], []).append(rec.get("sli"))
     assert by_path[f"/{MOD}/@v/v1.0.0.zip"] == ["success"] * 3

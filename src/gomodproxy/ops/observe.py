@@ -36,14 +36,10 @@ class RecentError:
     error: str
 
 
-def _identity() -> str:
-    """The authenticated user of the current request (set by the security gate), or ""."""
-    try:
-        from gomodproxy.security.ratelimit import current_principal
-    except ImportError:  # pragma: no cover - security is part of the package
-        return ""
-    who = current_principal.get()
-    return who[len("user:") :] if who.startswith("user:") else ""
+def _identity(scope: Any) -> str:
+    """The authenticated user of the request (the security gate puts it in the scope)."""
+    state = scope.get("state")
+    return str(state.get("principal", "")) if isinstance(state, dict) else ""
 
 
 class OpsObserver:
@@ -140,7 +136,7 @@ class OpsObserver:
                 time.time(),
                 event="refused" if status >= 400 else "download",
                 client=str(client[0]) if client else "",
-                identity=_identity(),
+                identity=_identity(scope),
                 module=module,
                 version=req.version if req is not None else "",
                 artifact=route,

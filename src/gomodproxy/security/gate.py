@@ -144,6 +144,8 @@ class Gate:
                 principal = await self.authenticator.authenticate(headers, address)
             except AuthenticationFailed as exc:
                 return self._refuse(scope, address, None, Target(), 401, str(exc))
+            if principal is not None:  # who it is, for the audit log (gomodproxy.ops)
+                scope.setdefault("state", {})["principal"] = principal.name
         if principal is not None and self.limiter is not None:
             retry = self.limiter.check("user:" + principal.name, "")
             if retry:
