@@ -102,6 +102,19 @@ class TestChecks:
             assert module.match_path_major(v, module.split_path_version(p)[1])
 
     @PROPS
+    @given(module_paths(), versions())
+    def test_can_be_incompatible_agrees_with_check(self, p: str, v: str) -> None:
+        """can_be_incompatible(p, v) exactly when check accepts v+incompatible and refuses the
+        plain v on an unsuffixed path."""
+        if module.can_be_incompatible(p, v):
+            base = v.removesuffix("+incompatible")
+            assert ok(module.check, p, base + "+incompatible")
+            assert not ok(module.check, p, base)
+        elif ok(module.check_path, p) and semver.is_valid(v + "+incompatible"):
+            # Otherwise the path has a major suffix or v already fits an unsuffixed path.
+            assert module.split_path_version(p)[1] or ok(module.check, p, v)
+
+    @PROPS
     @given(versions())
     def test_canonical_version_keeps_incompatible(self, v: str) -> None:
         """canonical_version is semver.canonical plus a kept +incompatible."""

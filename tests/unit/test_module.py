@@ -138,6 +138,8 @@ class TestIncompatible:
             ("a.b/c/v2", "v3.0.0", False),
             ("gopkg.in/yaml.v2", "v3.0.0", False),
             ("a.b/c", "bad", False),
+            ("a.b/c", "v2", False),
+            ("a.b/c", "v2.0.0+meta", False),
             ("bad", "v2.0.0", False),
         ],
     )

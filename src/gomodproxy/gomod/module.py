@@ -398,15 +398,18 @@ def can_be_incompatible(path: str, version: str) -> bool:
     a ``+incompatible`` version of module ``path``.
 
     That needs a valid module path without a major-version suffix (so never gopkg.in) and a
-    valid version of major v2 or higher whose only build metadata, if any, is
-    ``+incompatible``. The repository-side conditions (the module at the repository root, no
+    valid full ``vX.Y.Z[-pre]`` version of major v2 or higher whose only build metadata, if
+    any, is ``+incompatible``. The repository-side conditions (the module at the repository root, no
     go.mod there or in ``vN/`` at that revision) are decided by :mod:`gomod.coderepo`.
     """
     if _check_module_path(path) is not None or split_path_version(path)[1]:
         return False
-    if not semver.is_valid(version) or semver.build(version) not in ("", "+incompatible"):
+    build = semver.build(version)
+    if not semver.is_valid(version) or build not in ("", "+incompatible"):
         return False
-    return semver.major(version) not in ("v0", "v1")
+    # A shorthand (v2, v2.1) cannot carry build metadata, so it has no +incompatible form.
+    base = version[: len(version) - len(build)]
+    return semver.is_valid(base + "+incompatible") and semver.major(version) not in ("v0", "v1")
 
 
 def _compare_module_versions(a: ModuleVersion, b: ModuleVersion) -> int:
