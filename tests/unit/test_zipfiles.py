@@ -206,3 +206,34 @@ def test_hash_zip_bounds_work_of_repeated_names(tmp_path: Path) -> None:
     z.write_bytes(bytes(raw))
     with pytest.raises(InvalidInput, match="total uncompressed size"):
         zipfiles.hash_zip(z)
+
+
+def test_entry_name_is_the_stored_bytes(tmp_path: Path) -> None:
+    """UTF-8 names stored without the UTF-8 flag come back as UTF-8, not as cp437."""
+    z = write_zip(tmp_path / "m.zip", [(P + "a.go", b"")])
+    z.write_bytes(z.read_bytes().replace(b"a.go", "é.g".encode()))
+    with zipfile.ZipFile(z) as zf:
+        (info,) = zf.infolist()
+    assert info.flag_bits & 0x800 == 0
+    assert zipfiles.entry_name(info) == P + "é.g"
+    assert zipfiles.check_zip(z, M, V).valid == [P + "é.g"]
+
+
+def test_corrupt_deflate_stream(tmp_path: Path) -> None:
+    """A broken deflate stream is an InvalidInput naming the entry, not a zlib error."""
+    z = write_zip(tmp_path / "d.zip", [(P + "f", bytes(range(256)) * 64)])
+    raw = bytearray(z.read_bytes())
+    start = raw.index(b"PK\x03\x04") + 30 + len(P + "f")
+    raw[start : start + 8] = b"\xff" * 8
+    z.write_bytes(bytes(raw))
+    with pytest.raises(InvalidInput, match=f"^zip: {P}f: "):
+        zipfiles.hash_zip(z)
+
+
+def test_directory_named_go_mod_is_no_module(tmp_path: Path) -> None:
+    """A directory called go.mod does not make its parent a nested module (Go's Lstat test)."""
+    (tmp_path / "sub" / "go.mod").mkdir(parents=True)
+    (tmp_path / "sub" / "x.go").write_text("")
+    files, omitted = zipfiles.list_dir(str(tmp_path))
+    assert [f.path for f in files] == ["sub/x.go"]
+    assert omitted == []
