@@ -49,7 +49,10 @@ def ask(op: str, args_list: list[dict[str, Any]]) -> list[Answer]:
         [oracle_path()], input=lines, capture_output=True, text=True, check=True, timeout=600
     )
     answers = []
-    for line in proc.stdout.splitlines():
+    # Split on "\n" only: Go writes U+0085 and U+2028 raw, which str.splitlines() would split.
+    for line in proc.stdout.split("\n"):
+        if not line:
+            continue
         obj = json.loads(line)
         answers.append(Answer(obj.get("result"), obj["error"] if obj.get("has_error") else None))
     assert len(answers) == len(args_list), proc.stderr
