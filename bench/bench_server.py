@@ -29,13 +29,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.e2e.fixtures import ModuleVersion, start_server, write_module  # noqa: E402
+from tests.e2e.fixtures import ModuleVersion, Server, start_server, write_module  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
@@ -199,35 +200,33 @@ def run() -> None:
     if missing:
         print(f"bench_server: skipped, missing {', '.join(missing)}")
         return
-    with tempfile.TemporaryDirectory(prefix="gomodproxy-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="gomodproxy-bench-") as tmp, ExitStack() as stack:
         work = Path(tmp)
         work.chmod(0o755)  # nginx workers run as another user when started by root
         mods = fixture(work / "upstream", COLD_MODULES)
+
+        def started(server: Server) -> Server:
+            stack.callback(server.stop)
+            return server
+
         upstream = Nginx(work / "upstream", work / "nginx-upstream", free_port())
-        cold_server = start_server(work / "cold-data", upstream.url, workers=0)
-        try:
-            direct = fetch_all(upstream.url, mods)
-            cold = fetch_all(cold_server.url, mods)
-            warm_again = fetch_all(cold_server.url, mods)
-        finally:
-            cold_server.stop()
+        stack.callback(upstream.stop)
+        cold_server = started(start_server(work / "cold-data", upstream.url, workers=0))
+        direct = fetch_all(upstream.url, mods)
+        cold = fetch_all(cold_server.url, mods)
+        warm_again = fetch_all(cold_server.url, mods)
         # Default settings (granian, one worker per CPU), and uvicorn for comparison; both
         # on the same storage directory that nginx serves.
-        server = start_server(work / "data", upstream.url, workers=0)
+        server = started(start_server(work / "data", upstream.url, workers=0))
         fetch_all(server.url, mods[:1])  # into storage
-        uvicorn = start_server(
-            work / "data", upstream.url, workers=0, args=["--set", "http_server=uvicorn"]
+        uvicorn = started(
+            start_server(
+                work / "data", upstream.url, workers=0, args=["--set", "http_server=uvicorn"]
+            )
         )
         nginx = Nginx(work / "data", work / "nginx-data", free_port())
-        try:
-            results = warm_hits(
-                {"gomodproxy": server.url, "nginx": nginx.url, "uvicorn": uvicorn.url}
-            )
-        finally:
-            nginx.stop()
-            server.stop()
-            uvicorn.stop()
-            upstream.stop()
+        stack.callback(nginx.stop)
+        results = warm_hits({"gomodproxy": server.url, "nginx": nginx.url, "uvicorn": uvicorn.url})
 
     cpus = os.cpu_count()
     print(
