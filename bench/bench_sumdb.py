@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -51,6 +52,26 @@ MODULES = [
     ModuleVersion(f"example.com/m{i}", "v1.0.0", {"m.go": b"package m\n" + b"// pad\n" * 2000})
     for i in range(ROUNDS + 1)
 ]
+BIG_MIB = int(os.environ.get("BENCH_SUMDB_BIG_MIB", "32"))
+#: Large zips from a throttled upstream, for the first-byte gain of streaming (issue 6).
+BIG = [
+    ModuleVersion(
+        f"example.com/big{i}", "v1.0.0", {"b.bin": random.Random(i).randbytes(BIG_MIB << 20)}
+    )
+    for i in range(2 * ROUNDS)
+]
+
+
+class ThrottledSource(FileProxySource):
+    """A file:// upstream delivering zips at about 100 MiB/s, 1 MiB at a time."""
+
+    async def zip(self, path: str, version: str, dest: Path) -> None:
+        src = self._file(f"{path}/@v/{version}.zip")
+        with src.open("rb") as fin, dest.open("wb") as fout:
+            while chunk := fin.read(1 << 20):
+                fout.write(chunk)
+                fout.flush()
+                await asyncio.sleep(0.01)
 
 
 class CountingRemote(SumdbRemote):
@@ -64,7 +85,7 @@ class CountingRemote(SumdbRemote):
 def _records(tmp: Path) -> Path:
     out = tmp / "records.txt"
     with out.open("w") as fh:
-        for mv in MODULES:
+        for mv in MODULES + BIG:
             z = tmp / "z.zip"
             z.write_bytes(mv.zip_bytes())
             fh.write(f"{mv.path} {mv.version} {hash_zip(z)}\n")
@@ -88,6 +109,26 @@ async def _cold(upstream: Path, url: str | None, mv: ModuleVersion, tmp: Path) -
     await service.immutable("mod", mv.path, mv.version, Trace())
     await service.immutable("zip", mv.path, mv.version, Trace())
     elapsed = time.perf_counter() - start
+    await service.aclose()
+    return elapsed
+
+
+async def _first_byte(upstream: Path, url: str, mv: ModuleVersion, tmp: Path, live: bool) -> float:
+    """Seconds until a client of a cold zip could send its first byte."""
+    spec = parse_gosumdb(f"{VKEY} {url}")
+    assert spec is not None
+    store = MemoryStore()
+    verifier = SumdbVerifier(SumdbDatabase(SumdbRemote(spec), store, key=spec.key))
+    service = ProxyService(store, ThrottledSource(upstream), verifier=verifier, temp_dir=tmp)
+    start = time.perf_counter()
+    art = await service.immutable("zip", mv.path, mv.version, Trace(), live=live)
+    assert art.store is not None or art.data is not None
+    if art.data is None:
+        assert art.store is not None
+        async for _ in art.store.stream(art.key, 0, art.size):
+            break
+    elapsed = time.perf_counter() - start
+    await asyncio.sleep(0.5 if live else 0)  # let the background fetch finish
     await service.aclose()
     return elapsed
 
@@ -135,7 +176,7 @@ def run() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-sumdb-") as d:
         tmp = Path(d)
         upstream = tmp / "upstream"
-        for mv in MODULES:
+        for mv in MODULES + BIG:
             write_module(upstream, mv)
         proc = subprocess.Popen(
             [binary, "-key", SKEY, "-gosum", str(_records(tmp))],
@@ -154,6 +195,10 @@ def run() -> None:
                 verified.append(asyncio.run(_cold(upstream, url, mv, tmp)))
                 requests.append(CountingRemote.requests - before)
             same, new, same_req, new_req = asyncio.run(_warm(url))
+            whole, streamed = [], []
+            for r in range(ROUNDS):
+                whole.append(asyncio.run(_first_byte(upstream, url, BIG[2 * r], tmp, False)))
+                streamed.append(asyncio.run(_first_byte(upstream, url, BIG[2 * r + 1], tmp, True)))
         finally:
             proc.kill()
             proc.wait(10)
@@ -167,6 +212,11 @@ def run() -> None:
         f"verified {med(verified) * ms:7.2f} ms   "
         f"added {(med(verified) - med(base)) * ms:7.2f} ms   "
         f"({med(requests):.0f} database requests, .mod and .zip share one lookup)"
+    )
+    print(
+        f"cold {BIG_MIB} MiB zip at ~100 MiB/s, first byte: whole-then-serve "
+        f"{med(whole) * ms:7.1f} ms   streamed {med(streamed) * ms:7.1f} ms   "
+        f"gain {med(whole) / med(streamed):5.1f}x"
     )
     print(
         f"warm lookup            same version {med(same) * 1e6:7.1f} µs ({same_req} requests)   "

@@ -43,7 +43,7 @@ import zipfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from gomodproxy.cache.base import MetadataCache, SingleFlight
 from gomodproxy.cache.memory import HotCache, LocalSingleFlight, MemoryMetadataCache
@@ -54,6 +54,7 @@ from gomodproxy.errors import (
     UpstreamError,
 )
 from gomodproxy.gomod import module, semver
+from gomodproxy.livezip import LiveZip
 from gomodproxy.sources.base import Source
 from gomodproxy.storage.base import BlobStore
 
@@ -245,6 +246,7 @@ class ProxyService:
         max_zip_bytes: int = MAX_ZIP_BYTES,
         temp_dir: str | Path | None = None,
         clock: Callable[[], float] = time.time,
+        stream_cold_zips: bool = True,
     ) -> None:
         self.store = store
         self.source = source
@@ -260,6 +262,9 @@ class ProxyService:
         self._temp_parent = Path(temp_dir) if temp_dir else None
         self._temp: Path | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        #: Issue 6: cold zips being fetched, streamed to clients meanwhile.
+        self.stream_cold_zips = stream_cold_zips
+        self._live: dict[str, LiveZip] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -288,8 +293,15 @@ class ProxyService:
 
     # -- immutable artifacts -------------------------------------------------------------
 
-    async def immutable(self, kind: str, path: str, version: str, trace: Trace) -> Artifact:
-        """``.info``, ``.mod`` or ``.zip`` of a canonical version."""
+    async def immutable(
+        self, kind: str, path: str, version: str, trace: Trace, *, live: bool = False
+    ) -> Artifact:
+        """``.info``, ``.mod`` or ``.zip`` of a canonical version.
+
+        With ``live`` (a client's GET), a cold zip may come back while it is still being
+        fetched: size -1, no ETag, bytes streamed with the tail held back until verified
+        (see ``livezip``). Callers that need the stored artifact leave ``live`` off.
+        """
         key = f"{module.escape_path(path)}/@v/{module.escape_version(version)}.{kind}"
         art = self.hot.get(key)
         if art is not None:
@@ -304,9 +316,44 @@ class ProxyService:
             return art
         self.observer.cache_lookup("storage", "miss")
         trace.cache = "miss"
+        if live and kind == "zip" and self.stream_cold_zips:  # issue 6: stream cold zips
+            return await self._live_zip(path, version, key, trace)
         return await self.flight.run(
             key, lambda: self._fetch_immutable(kind, path, version, key, trace)
         )
+
+    async def _live_zip(self, path: str, version: str, key: str, trace: Trace) -> Artifact:
+        """Issue 6: join or start the fetch of a cold zip and stream it while it lands."""
+        lz = self._live.get(key)
+        if lz is None:
+            lz = self._live[key] = LiveZip(key)
+
+            async def fetch(lz: LiveZip = lz) -> None:
+                try:
+                    art = await self.flight.run(
+                        key,
+                        lambda: self._fetch_immutable("zip", path, version, key, trace, lz.attach),
+                    )
+                except Exception as exc:
+                    lz.fail(exc)
+                except BaseException:
+                    lz.fail(UpstreamError(f"{path}@{version}: download cancelled"))
+                    raise
+                else:
+                    lz.finish(art)
+                finally:
+                    self._live.pop(key, None)
+
+            task = asyncio.create_task(fetch())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        if not await lz.streamable():
+            art = lz.final
+            assert isinstance(art, Artifact)
+            return art
+        # LiveZip streams like a BlobStore (``stream(key, start, end)``), the only use the
+        # HTTP layer makes of ``Artifact.store``.
+        return Artifact("zip", key, -1, "", True, store=cast(BlobStore, lz))
 
     async def _from_storage(self, kind: str, key: str) -> Artifact | None:
         info = await self.store.stat(key)
@@ -332,7 +379,13 @@ class ProxyService:
         return art
 
     async def _fetch_immutable(
-        self, kind: str, path: str, version: str, key: str, trace: Trace
+        self,
+        kind: str,
+        path: str,
+        version: str,
+        key: str,
+        trace: Trace,
+        on_tmp: Callable[[Path], None] | None = None,
     ) -> Artifact:
         # Another replica (or an earlier flight) may have stored it meanwhile.
         art = await self._from_storage(kind, key)
@@ -340,7 +393,7 @@ class ProxyService:
             return art
         trace.source = getattr(self.source, "name", "upstream")
         if kind == "zip":
-            await self._fetch_zip(path, version, key)
+            await self._fetch_zip(path, version, key, on_tmp)
         else:
             data = await self._upstream(kind, lambda: self._fetch_small(kind, path, version))
             await self.store.put(key, data)
@@ -359,11 +412,15 @@ class ProxyService:
         await self.verifier.verify_mod(path, version, data)
         return data
 
-    async def _fetch_zip(self, path: str, version: str, key: str) -> None:
+    async def _fetch_zip(
+        self, path: str, version: str, key: str, on_tmp: Callable[[Path], None] | None = None
+    ) -> None:
         fd, name = tempfile.mkstemp(prefix="fetch-", suffix=".zip", dir=self.temp_dir())
         os.close(fd)
         tmp = Path(name)
         try:
+            if on_tmp is not None:
+                on_tmp(tmp)  # issue 6: a LiveZip watches the download
 
             async def fetch() -> str:
                 await self.source.zip(path, version, tmp)

@@ -11,11 +11,16 @@ checksum database (golang.org/x/mod/sumdb, tools/sumdbtest) on loopback.
 
 from __future__ import annotations
 
+import http.client
+import http.server
 import os
+import random
 import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +30,15 @@ import pytest
 from gomodproxy.gomod.dirhash import gomod_hash
 from gomodproxy.sumdb import note
 from gomodproxy.zipfiles import hash_zip
-from tests.e2e.fixtures import REPO, ModuleVersion, Server, go, start_server, write_module
+from tests.e2e.fixtures import (
+    REPO,
+    ModuleVersion,
+    Server,
+    escape,
+    go,
+    start_server,
+    write_module,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs_go]
 
@@ -48,6 +61,18 @@ A = _mod("example.com/a", "v1.0.0", "a")
 B = _mod("example.com/b", "v1.0.0", "b")
 EVIL = _mod("example.com/evil", "v1.0.0", "honest")
 EVIL_TAMPERED = _mod("example.com/evil", "v1.0.0", "tampered")
+
+
+def _big(path: str, seed: int) -> ModuleVersion:
+    """A module whose zip is far larger than what livezip holds back: it streams."""
+    # Incompressible and over 1 MiB: the HTTP source writes its download in 1 MiB batches.
+    noise = random.Random(seed).randbytes(3 << 20)
+    return ModuleVersion(path, "v1.0.0", {"go.mod": f"module {path}\n".encode(), "n.txt": noise})
+
+
+BIG = _big("example.com/big", 1)
+BIG_EVIL = _big("example.com/bigevil", 2)
+BIG_EVIL_TAMPERED = _big("example.com/bigevil", 3)
 PRIVATE = [
     _mod("example.com/private/m", "v1.0.0", "p1"),
     _mod("example.com/private/n", "v1.0.0", "p2"),
@@ -71,6 +96,46 @@ def filler_lines(forked: bool) -> str:
         h = gomod_hash(f"{path} {'forked' if forked and i == 7 else ''}".encode())
         out.append(f"{path} {version} {h}\n{path} {version}/go.mod {h}\n")
     return "".join(out)
+
+
+class SlowUpstream:
+    """Serves a GOPROXY tree over HTTP, zips slowly (256 KiB every 20 ms)."""
+
+    def __init__(self, root: Path) -> None:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+            def do_GET(self) -> None:
+                file = root / self.path.lstrip("/")
+                if ".." in self.path or not file.is_file():
+                    self.send_error(404)
+                    return
+                data = file.read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                step = 256 << 10 if self.path.endswith(".zip") else len(data)
+                try:
+                    for i in range(0, len(data), step):
+                        self.wfile.write(data[i : i + step])
+                        self.wfile.flush()
+                        time.sleep(0.02 if step < len(data) else 0)
+                except OSError:
+                    pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> SlowUpstream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 @dataclass
@@ -116,11 +181,16 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("sumdb")
     upstream = tmp / "upstream"
-    for mv in [A, B, EVIL_TAMPERED, *PRIVATE]:
+    for mv in [A, B, EVIL_TAMPERED, BIG, BIG_EVIL_TAMPERED, *PRIVATE]:
         write_module(upstream, mv)
     honest = tmp / "honest.txt"
     honest.write_text(
-        gosum_lines(A, tmp) + gosum_lines(EVIL, tmp) + filler_lines(False) + gosum_lines(B, tmp)
+        gosum_lines(A, tmp)
+        + gosum_lines(EVIL, tmp)
+        + filler_lines(False)
+        + gosum_lines(B, tmp)
+        + gosum_lines(BIG, tmp)
+        + gosum_lines(BIG_EVIL, tmp)
     )
     forked = tmp / "forked.txt"
     forked.write_text(
@@ -179,7 +249,7 @@ class TestProxiedDatabase:
         assert out.returncode == 0, out.stderr
         assert (tmp_path / "gopath" / "pkg" / "sumdb" / DB / "latest").exists()
         tree = (tmp_path / "gopath" / "pkg" / "sumdb" / DB / "latest").read_text()
-        assert tree.startswith("go.sum database tree\n303\n")
+        assert tree.startswith(f"go.sum database tree\n{len(FILLER) + 5}\n")  # 5 modules
         status, _, body = verifying_proxy.get(f"/sumdb/{DB}/latest")
         assert (status, body.decode()) == (200, tree)
         data = world.tmp
@@ -235,6 +305,62 @@ class TestProxiedDatabase:
         assert "refused example.com/evil@v1.0.0 (zip): checksum mismatch" in (
             verifying_proxy.log_path.read_text()
         )
+
+    def test_large_zips_stream_and_a_tampered_one_never_completes(
+        self, world: World, verifying_proxy: Server, tmp_path: Path
+    ) -> None:
+        """A cold zip larger than the held-back tail streams to the go command; a tampered
+        one is cut off before its tail, so the go command never gets a complete zip."""
+        env = go_env(tmp_path, verifying_proxy.url, VKEY)
+        out = go(env, "mod", "download", "-json", f"{BIG.path}@{BIG.version}", cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        out = go(env, "mod", "download", f"{BIG_EVIL.path}@{BIG_EVIL.version}", cwd=tmp_path)
+        assert out.returncode != 0
+        assert not list((tmp_path / "gopath" / "pkg" / "mod").glob("example.com/bigevil@*"))
+        assert not (world.tmp / "data1" / "example.com" / "bigevil" / "@v" / "v1.0.0.zip").exists()
+        log = verifying_proxy.log_path.read_text()
+        assert "refused example.com/bigevil@v1.0.0 (zip): checksum mismatch" in log
+
+    def test_slow_cold_zip_streams_and_a_tampered_one_is_cut_off(
+        self, world: World, tmp_path: Path
+    ) -> None:
+        """From a slow upstream the first bytes reach the client while the zip is still
+        downloading; a tampered zip's response is aborted before its tail."""
+        with SlowUpstream(world.upstream) as upstream:
+            srv = start_server(
+                tmp_path / "data", upstream.url, env={"GOSUMDB": f"{VKEY} {world.honest.url}"}
+            )
+            world.servers.append(srv)
+            host, port = srv.url.removeprefix("http://").split(":")
+            for mv, complete in [(BIG, True), (BIG_EVIL, False)]:
+                conn = http.client.HTTPConnection(host, int(port), timeout=20)
+                conn.request("GET", f"/{mv.path}/@v/{mv.version}.zip")
+                resp = conn.getresponse()
+                assert resp.status == 200
+                assert resp.getheader("content-length") is None  # streamed, chunked
+                start = time.monotonic()
+                first = resp.read1(1024)
+                first_byte = time.monotonic() - start
+                body = first
+                try:
+                    while chunk := resp.read1(1 << 16):
+                        body += chunk
+                    ended = True
+                except (http.client.IncompleteRead, ConnectionError):
+                    ended = False
+                total = time.monotonic() - start
+                conn.close()
+                want = (world.upstream / escape(mv.path) / "@v" / "v1.0.0.zip").read_bytes()
+                if complete:
+                    assert ended
+                    assert body == want
+                    assert first_byte < total / 2  # bytes flowed while downloading
+                else:
+                    assert not ended
+                    assert 0 < len(body) < len(want)  # never the whole tampered zip
+            assert not (
+                tmp_path / "data" / "example.com" / "bigevil" / "@v" / "v1.0.0.zip"
+            ).exists()
 
     def test_fork_is_detected_and_quarantines_the_database(
         self, world: World, verifying_proxy: Server

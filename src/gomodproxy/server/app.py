@@ -205,7 +205,9 @@ class ProxyApp:
             route = req.kind
             service = self.service
             if req.kind in ("info", "mod", "zip"):
-                art = await service.immutable(req.kind, req.path, req.version, trace)
+                # Issue 6: a plain GET of a cold zip may stream while it is fetched.
+                live = method == "GET" and all(n != b"range" for n, _ in scope["headers"])
+                art = await service.immutable(req.kind, req.path, req.version, trace, live=live)
             elif req.kind == "list":
                 art = await service.list(req.path, trace)
             elif req.kind == "latest":
@@ -243,6 +245,8 @@ class ProxyApp:
             (b"etag", art.etag.encode()),
             (b"cache-control", self.immutable_cc if art.immutable else self.mutable_cc),
         ]
+        if art.size < 0:  # issue 6: a zip streamed while fetched: chunked, no ETag yet
+            headers = [headers[0], headers[3]]
         if art.kind == "zip":
             headers.append((b"accept-ranges", b"bytes"))
         return headers
@@ -271,6 +275,7 @@ class ProxyApp:
         if (
             range_header is not None
             and art.kind == "zip"
+            and art.size >= 0
             and (if_range is None or if_range.decode("latin-1").strip() == art.etag)
         ):
             spec = _parse_range(range_header.decode("latin-1"), art.size)
