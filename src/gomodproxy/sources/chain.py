@@ -39,7 +39,8 @@ class ProxyChain:
         if not entries:
             raise InvalidInput("GOPROXY list is not the empty string, but contains no entries")
         self.entries = entries
-        self.name = "chain"
+        #: The entries' names: ``proxy:host:port,direct`` (logs and metrics).
+        self.name = ",".join(e.source.name if e.source else "off" for e in entries)
 
     async def _walk(self, op: Callable[[Source], Awaitable[T]]) -> T:
         best: GoModProxyError | None = None
@@ -63,9 +64,6 @@ class ProxyChain:
                 break
         assert best is not None
         raise best
-
-    def source_for_label(self) -> str:
-        return ",".join(e.source.name if e.source else "off" for e in self.entries)
 
     async def list(self, path: str) -> bytes:
         return await self._walk(lambda s: s.list(path))

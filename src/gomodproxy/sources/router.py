@@ -68,12 +68,16 @@ class Router:
         self.chain = chain
         self.direct = direct
         self.gonoproxy = gonoproxy
-        self.name = "router"
+        self.name = chain.name
 
     def pick(self, path: str) -> Source:
         if self.gonoproxy and match_prefix_patterns(self.gonoproxy, path):
             return self.direct
         return self.chain
+
+    def label(self, path: str) -> str:
+        """The name of the source ``path`` goes to (logs and metrics)."""
+        return self.pick(path).name
 
     async def list(self, path: str) -> bytes:
         return await self.pick(path).list(path)
