@@ -30,8 +30,9 @@ server maps them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import hashlib
-import importlib
 import json
 import logging
 import os
@@ -39,12 +40,12 @@ import re
 import shutil
 import tempfile
 import time
-import zipfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
 
+from gomodproxy import zipfiles
 from gomodproxy.cache.base import MetadataCache, SingleFlight
 from gomodproxy.cache.memory import HotCache, LocalSingleFlight, MemoryMetadataCache
 from gomodproxy.errors import (
@@ -179,52 +180,16 @@ def _unquote_go(token: str) -> str | None:
 
 
 def check_and_hash_zip(zip_path: Path, module_path: str, version: str, limit: int) -> str:
-    """Check a module zip as the go command does and return its h1 hash.
+    """Check a module zip as the go command does (x/mod CheckZip) and return its h1 hash.
 
     Raises:
         InvalidInput: the zip is too large, unreadable or has an invalid entry.
     """
-    try:
-        zipfiles = importlib.import_module("gomodproxy.zipfiles")
-    except ImportError:
-        zipfiles = None
-    if zipfiles is not None:
-        size = zip_path.stat().st_size
-        if size > limit:
-            raise InvalidInput(f"module zip of {size} bytes exceeds the limit of {limit}")
-        zipfiles.check_zip(zip_path, module_path, version)
-        return str(zipfiles.hash_zip(zip_path))
-    return _interim_check_and_hash(zip_path, module_path, version, limit)
-
-
-def _interim_check_and_hash(zip_path: Path, module_path: str, version: str, limit: int) -> str:
-    """Until ``gomodproxy.zipfiles`` lands: x/mod's checks via gomod.modzip, h1 via dirhash."""
-    from gomodproxy.gomod import dirhash, modzip
-
     size = zip_path.stat().st_size
     if size > limit:
         raise InvalidInput(f"module zip of {size} bytes exceeds the limit of {limit}")
-    modzip.check_zip_size(size)
-    try:
-        with zipfile.ZipFile(zip_path) as zf:
-            infos = zf.infolist()
-            checked = modzip.check_zip_entries(
-                module_path, version, [(i.filename, i.file_size) for i in infos]
-            )
-            if checked.invalid:
-                first = checked.invalid[0]
-                raise InvalidInput(f"malformed module zip: {first.path}: {first.err}")
-            if checked.size_error:
-                raise InvalidInput(f"malformed module zip: {checked.size_error}")
-            names = [i.filename for i in infos if not i.filename.endswith("/")]
-
-            def opener(name: str) -> list[bytes]:
-                with zf.open(name) as f:
-                    return list(iter(lambda: f.read(1 << 20), b""))
-
-            return dirhash.hash1(names, opener)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
-        raise InvalidInput(f"malformed module zip: {exc}") from exc
+    zipfiles.check_zip(zip_path, module_path, version)
+    return zipfiles.hash_zip(zip_path)
 
 
 class ProxyService:
@@ -261,6 +226,7 @@ class ProxyService:
         self.clock = clock
         self._temp_parent = Path(temp_dir) if temp_dir else None
         self._temp: Path | None = None
+        self._owner_fd = -1
         self._background: set[asyncio.Task[Any]] = set()
         #: Issue 6: cold zips being fetched, streamed to clients meanwhile.
         self.stream_cold_zips = stream_cold_zips
@@ -269,13 +235,21 @@ class ProxyService:
     # -- lifecycle ---------------------------------------------------------------------
 
     def temp_dir(self) -> Path:
-        """This process's directory for downloads in progress (removed by ``aclose``)."""
+        """This process's directory for downloads in progress (removed by ``aclose``).
+
+        The process holds an ``flock`` on ``.owner`` inside it for its lifetime, so another
+        process can tell a directory left by a dead one (SIGKILL, power loss: the kernel
+        dropped the lock) and remove it.
+        """
         if self._temp is None:
             parent = self._temp_parent
             if parent is not None:
                 parent.mkdir(parents=True, exist_ok=True)
                 _remove_orphans(parent)
-            self._temp = Path(tempfile.mkdtemp(prefix=f"gomodproxy-{os.getpid()}-", dir=parent))
+            temp = Path(tempfile.mkdtemp(prefix="gomodproxy-", dir=parent))
+            self._owner_fd = os.open(temp / ".owner", os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._owner_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._temp = temp
         return self._temp
 
     async def aclose(self) -> None:
@@ -289,6 +263,7 @@ class ProxyService:
         await self.store.aclose()
         if self._temp is not None:
             shutil.rmtree(self._temp, ignore_errors=True)
+            os.close(self._owner_fd)
             self._temp = None
 
     # -- immutable artifacts -------------------------------------------------------------
@@ -391,11 +366,11 @@ class ProxyService:
         art = await self._from_storage(kind, key)
         if art is not None:
             return art
-        trace.source = getattr(self.source, "name", "upstream")
+        trace.source = self.source_label(path)
         if kind == "zip":
             await self._fetch_zip(path, version, key, on_tmp)
         else:
-            data = await self._upstream(kind, lambda: self._fetch_small(kind, path, version))
+            data = await self._upstream(kind, path, lambda: self._fetch_small(kind, path, version))
             await self.store.put(key, data)
         art = await self._from_storage(kind, key)
         if art is None:  # pragma: no cover - storage lost what it just stored
@@ -431,7 +406,7 @@ class ProxyService:
                 except InvalidInput as exc:
                     raise UpstreamError(f"{path}@{version}: upstream zip rejected: {exc}") from exc
 
-            h1 = await self._upstream("zip", fetch)
+            h1 = await self._upstream("zip", path, fetch)
             await self.verifier.verify_zip(path, version, h1)
             # The hash goes first: a visible zip always has its .ziphash.
             await self.store.put(key + "hash", h1.encode("ascii"))
@@ -439,9 +414,16 @@ class ProxyService:
         finally:
             tmp.unlink(missing_ok=True)
 
-    async def _upstream(self, artifact: str, call: Callable[[], Awaitable[T]]) -> T:
+    def source_label(self, path: str) -> str:
+        """Which source ``path`` is fetched from, for logs and metrics."""
+        label = getattr(self.source, "label", None)
+        return (
+            str(label(path)) if callable(label) else str(getattr(self.source, "name", "upstream"))
+        )
+
+    async def _upstream(self, artifact: str, path: str, call: Callable[[], Awaitable[T]]) -> T:
         """Run one upstream call, recording its outcome and duration."""
-        name = getattr(self.source, "name", "upstream")
+        name = self.source_label(path)
         start = time.perf_counter()
         outcome = "error"
         try:
@@ -532,7 +514,7 @@ class ProxyService:
                 return self._mutable_artifact(kind, key, entry.value)
         self.observer.cache_lookup(self.meta.tier, "miss")
         trace.cache = "miss"
-        trace.source = getattr(self.source, "name", "upstream")
+        trace.source = self.source_label(path)
         try:
             value = await self.flight.run(
                 "meta:" + key, lambda: self._refresh(kind, key, path, query, persist)
@@ -567,7 +549,7 @@ class ProxyService:
     ) -> bytes:
         keep = self.stale_ttl
         try:
-            value = await self._upstream(kind, lambda: self._fetch_mutable(kind, path, query))
+            value = await self._upstream(kind, path, lambda: self._fetch_mutable(kind, path, query))
         except NotFound as exc:
             await self.meta.set(key, _NOT_FOUND_MARK + str(exc).encode(), self.list_ttl)
             raise
@@ -618,17 +600,25 @@ class ProxyService:
 
 
 def _remove_orphans(parent: Path) -> None:
-    """Remove download directories left by processes that died (SIGKILL, power loss)."""
-    for child in parent.glob("gomodproxy-*-*"):
-        pid = child.name.split("-")[1]
-        if not pid.isdigit() or int(pid) == os.getpid():
+    """Remove download directories whose owner process died (its ``.owner`` lock is free)."""
+    for child in parent.glob("gomodproxy-*"):
+        try:
+            fd = os.open(child / ".owner", os.O_RDWR)
+        except FileNotFoundError:
+            # Being created right now, or left before its lock existed: judge by age.
+            with contextlib.suppress(OSError):
+                if time.time() - child.stat().st_mtime > 60:
+                    shutil.rmtree(child, ignore_errors=True)
+            continue
+        except OSError:
             continue
         try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(child, ignore_errors=True)
-        except PermissionError:
-            continue
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a live process owns it
+        finally:
+            os.close(fd)
+        shutil.rmtree(child, ignore_errors=True)
 
 
 def _check_list(data: bytes, path: str) -> None:

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import importlib
 import itertools
+import json
 import logging
 import os
 import time
@@ -30,6 +31,7 @@ from typing import Any
 from gomodproxy.config import Settings
 from gomodproxy.errors import NotFound
 from gomodproxy.observability import Metrics, RequestLog
+from gomodproxy.security.redact import redact
 from gomodproxy.server.http_errors import error_response
 from gomodproxy.server.paths import ModRequest, parse_request
 from gomodproxy.service import CONTENT_TYPES, Artifact, ProxyService, Trace
@@ -57,14 +59,29 @@ _EMPTY_BODY: Message = {"type": "http.response.body", "body": b""}
 
 
 class _Prepared:
-    """Pre-built response messages of one immutable artifact held in memory."""
+    """Pre-built response messages of one immutable artifact held in memory, and the constant
+    middle of its request-log line (already JSON-escaped)."""
 
-    __slots__ = ("body", "head_start", "start")
+    __slots__ = ("body", "log_middle", "start")
 
-    def __init__(self, headers: list[tuple[bytes, bytes]], data: bytes) -> None:
+    def __init__(
+        self, headers: list[tuple[bytes, bytes]], data: bytes, route: str, req: ModRequest
+    ) -> None:
         self.start: Message = {"type": "http.response.start", "status": 200, "headers": headers}
-        self.head_start = self.start
         self.body: Message = {"type": "http.response.body", "body": data}
+        fields = {
+            "route": route,
+            "path": "",  # filled per request: HEAD and GET share the artifact
+            "module": req.path,
+            "version": req.version,
+            "cache": "hit",
+            "source": "memory",
+            "status": 200,
+            "bytes": len(data),
+            "sli": "success",
+        }
+        text = json.dumps(fields, separators=(",", ":"))[1:-1]
+        self.log_middle = text.replace('"path":"",', "")
 
 
 class ProxyApp:
@@ -140,14 +157,24 @@ class ProxyApp:
                         break
                 else:
                     prepared: _Prepared = art.http_cache
-                    if method == "GET":
-                        await send(prepared.start)
-                        await send(prepared.body)
-                    else:
-                        await send(prepared.head_start)
-                        await send(_EMPTY_BODY)
-                    self.metrics.cache_lookup("memory", "hit")
-                    self._done(scope, art.kind, 200, art.size, start, "hit", "memory", art.key)
+                    await send(prepared.start)
+                    await send(prepared.body if method == "GET" else _EMPTY_BODY)
+                    elapsed = time.perf_counter() - start
+                    self.metrics.memory_hit(art.kind, elapsed)
+                    if self.on_response is not None:
+                        self.on_response(
+                            scope, art.kind, 200, art.size, "hit", "memory", None, None
+                        )
+                    if self.request_log is not None:
+                        # The path was validated when the artifact entered the cache: it needs
+                        # no JSON escaping, nor does the client address.
+                        client = scope.get("client")
+                        self.request_log.write_line(
+                            f'{{"ts":{time.time():.3f},"request_id":"{self._id_prefix}'
+                            f'{next(self._ids)}","method":"{method}","path":"{path}",'
+                            f'{prepared.log_middle},"duration_ms":{elapsed * 1000:.3f},'
+                            f'"client":"{client[0] if client else ""}"}}'
+                        )
                     return
         for prefix, app in self.mounts:
             if path.startswith(prefix):
@@ -233,7 +260,7 @@ class ProxyApp:
                 exc,
             )
             return
-        status, size = await self._artifact(scope, send, method, art)
+        status, size = await self._artifact(scope, send, method, art, req)
         self._done(scope, route, status, size, start, trace.cache, trace.source, path, req)
 
     # -- answering an artifact ----------------------------------------------------------
@@ -252,10 +279,10 @@ class ProxyApp:
         return headers
 
     async def _artifact(
-        self, scope: Scope, send: Send, method: str, art: Artifact
+        self, scope: Scope, send: Send, method: str, art: Artifact, req: ModRequest
     ) -> tuple[int, int]:
         if art.immutable and art.data is not None and art.http_cache is None:
-            art.http_cache = _Prepared(self._headers(art), art.data)
+            art.http_cache = _Prepared(self._headers(art), art.data, req.kind, req)
         if_none_match = range_header = if_range = None
         for name, value in scope["headers"]:
             if name == b"if-none-match":
@@ -387,7 +414,7 @@ class ProxyApp:
         if outcome:
             record["sli"] = outcome
         if error:
-            record["error"] = error
+            record["error"] = redact(error)
         self.request_log.write(record)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
