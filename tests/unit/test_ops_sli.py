@@ -82,12 +82,13 @@ async def test_server_counts_sli_and_logs_it(tmp_path: Path) -> None:
         assert (await c.get(f"/{MOD}/@v/v1.0.0.mod")).status_code == 200
         assert (await c.get(f"/{MOD}/@v/v9.9.9.info")).status_code == 404  # a query
         assert (await c.get(f"/{MOD}/@v/v1.9.9.mod")).status_code == 404
+        assert (await c.get(f"/{MOD}/@v/v9.0.0.mod")).status_code == 404  # path won't parse
         assert (await c.get(f"/{MOD}/@v/v1.1.0.zip")).status_code == 404
         assert (await c.get(f"/{MOD}/@v/list")).status_code == 200  # not a download
     series = _series(app)
     assert series[("zip", "success")] == 3
     assert series[("zip", "failure")] == 1
-    assert series[("mod", "success")] == 2
+    assert series[("mod", "success")] == 3
     assert series[("mod", "failure")] == 0
     assert series[("info", "success")] == 1
     assert series[("info", "failure")] == 0

@@ -82,6 +82,8 @@ class OpsObserver:
             route = req.kind if req is not None else ""
         if route == "query":  # an .info for a branch, tag or non-canonical version
             route = "info"
+        elif route == "other":  # a download whose path did not parse (answered 400/404)
+            route = _artifact_of(scope["path"])
         outcome = ""
         if route in sli.DOWNLOAD_ARTIFACTS:
             outcome = sli.classify(status, exc)
@@ -161,6 +163,13 @@ class OpsObserver:
         if exempt is None or exempt(module):
             return "exempt"
         return "checked" if cache == "miss" else "stored"
+
+
+def _artifact_of(path: str) -> str:
+    """``info``/``mod``/``zip`` for a path that looks like a download, else ""."""
+    _, sep, name = path.rpartition("/@v/")
+    ext = name.rpartition(".")[2] if sep else ""
+    return ext if ext in sli.DOWNLOAD_ARTIFACTS else ""
 
 
 def _labels(artifact: str, outcome: str) -> dict[str, str]:

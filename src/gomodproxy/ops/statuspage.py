@@ -106,7 +106,7 @@ main{padding:18px 28px;display:grid;grid-template-columns:repeat(auto-fit,minmax
 gap:18px}
 section{background:#fff;border:1px solid #dde1e8;border-radius:6px;padding:12px 16px}
 h2{font-size:16px;margin:0 0 8px}
-table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:3px 6px;
+table{border-collapse:collapse;width:100%;font-size:14px}td,th{text-align:left;padding:3px 6px;
 border-bottom:1px solid #eef0f4;vertical-align:top}th{font-weight:600;color:#4a5568}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 .ok{color:#17803d;font-weight:600}.bad{color:#c53030;font-weight:600}
@@ -157,7 +157,7 @@ def render(st: Status) -> bytes:
     else:
         ups = '<tr><td colspan=6 class="idle">no upstream request yet</td></tr>'
     upstream = (
-        "<table><tr><th>Source</th><th>State</th><th>ok</th><th>404/410</th>"
+        "<table><tr><th>Source</th><th>State</th><th>ok</th><th>404</th>"
         f"<th>errors</th><th>timeouts</th></tr>{ups}</table>"
     )
     if st.sumdb_name:
