@@ -99,7 +99,7 @@ def filler_lines(forked: bool) -> str:
 
 
 class SlowUpstream:
-    """Serves a GOPROXY tree over HTTP, zips slowly (256 KiB every 20 ms)."""
+    """Serves a GOPROXY tree over HTTP, zips slowly (256 KiB every 40 ms)."""
 
     def __init__(self, root: Path) -> None:
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -120,7 +120,7 @@ class SlowUpstream:
                     for i in range(0, len(data), step):
                         self.wfile.write(data[i : i + step])
                         self.wfile.flush()
-                        time.sleep(0.02 if step < len(data) else 0)
+                        time.sleep(0.04 if step < len(data) else 0)
                 except OSError:
                     pass
 
