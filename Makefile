@@ -42,5 +42,17 @@ conformance: $(STAMP) oracle
 bench: $(STAMP) sysdeps
 	$(BIN)/python -m bench
 
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS := request_path gomod zip_check meta_tags note tile
+
+fuzz: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[fuzz]'
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t fuzz/crashes; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+	  $(BIN)/python fuzz/run.py $$t fuzz/corpus/$$t -max_total_time=$(FUZZ_SECONDS) \
+	    -timeout=10 -rss_limit_mb=2048 -artifact_prefix=fuzz/crashes/ || exit 1; \
+	done
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build

@@ -94,7 +94,10 @@ def open_zip(path: str | os.PathLike[str]) -> Iterator[zipfile.ZipFile]:
         check_zip_size(os.fstat(fh.fileno()).st_size)
         try:
             zf = zipfile.ZipFile(fh)
-        except (zipfile.BadZipFile, UnicodeDecodeError, ValueError, EOFError) as e:
+        # NotImplementedError: a directory entry claiming an unsupported zip version (found by
+        # the fuzz smoke test, issue 10).
+        except (zipfile.BadZipFile, UnicodeDecodeError, ValueError, EOFError,
+                NotImplementedError) as e:  # fmt: skip
             raise InvalidInput("zip: not a valid zip file") from e
         with zf:
             yield zf

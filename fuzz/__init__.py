@@ -1,0 +1,1 @@
+"""Fuzz harnesses (atheris, coverage-guided) and the targets the property smoke test shares."""
