@@ -129,14 +129,17 @@ def test_chaos(tmp_path: Path, go_env: dict[str, str]) -> None:
                 mv = rng.choice(released[-3:] if rng.random() < 0.5 else released)
                 target = f"{mv.path}@{mv.version}"
                 start = time.monotonic()
-                out = go_download(go_env, tmp_path, cluster.servers[i].url, target)
+                try:
+                    out = go_download(go_env, tmp_path, cluster.servers[i].url, target)
+                except subprocess.TimeoutExpired:  # recorded as a failure, not a lost thread
+                    out = {"_returncode": -1, "_stderr": "go command timed out"}
                 ops.append(
                     Op(i, target, start, time.monotonic(), out["_returncode"] == 0,
                        (out.get("Sum"), out.get("GoModSum")), str(out["_stderr"])[-300:])
                 )  # fmt: skip
 
         try:
-            clients = [threading.Thread(target=client) for _ in range(3)]
+            clients = [threading.Thread(target=client) for _ in range(2)]
             for t in clients:
                 t.start()
             time.sleep(1.0)
@@ -175,7 +178,7 @@ def test_chaos(tmp_path: Path, go_env: dict[str, str]) -> None:
         finally:
             stop.set()
             for t in clients:
-                t.join(timeout=90)
+                t.join(timeout=150)
             cluster.close()
 
         assert len(ops) >= 12, "the clients should have run throughout"

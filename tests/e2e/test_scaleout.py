@@ -83,7 +83,7 @@ def go_download(go_env: dict[str, str], tmp: Path, proxy: str, target: str) -> d
     """``go mod download -json target`` through ``proxy`` with a fresh module cache."""
     cache = tmp / f"modcache-{secrets.token_hex(4)}"
     env = {**go_env, "GOPROXY": proxy, "GOMODCACHE": str(cache), "GOSUMDB": "off"}
-    result = go(env, "mod", "download", "-json", target, cwd=tmp, timeout=60)
+    result = go(env, "mod", "download", "-json", target, cwd=tmp, timeout=120)
     try:
         out: dict[str, object] = json.loads(result.stdout or "{}")
     except ValueError:
