@@ -5,12 +5,14 @@ back what it lacks is stored there."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from gomodproxy.storage import open_store
+from gomodproxy.storage import MemoryStore, open_store
 from gomodproxy.storage.degrading import DegradingStore
 from tests.e2e.servers import RegistryServer, need, running
 
@@ -56,3 +58,18 @@ async def test_registry_down_then_back(tmp_path: Path) -> None:
         spool = store._spool_root
         await store.aclose()
         assert not spool.exists(), "the spool directory is removed on close"
+
+
+def test_spools_of_dead_processes_are_removed(tmp_path: Path) -> None:
+    """A spool left by a killed process is removed when the next store starts."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f"gomodproxy-spool-{dead.pid}-abc"
+    (stale / "example.com/m/@v").mkdir(parents=True)
+    (stale / "example.com/m/@v/v1.0.0.zip").write_bytes(b"partial")
+    mine = tmp_path / f"gomodproxy-spool-{os.getpid()}-live"
+    mine.mkdir()
+    store = DegradingStore(MemoryStore(), spool_dir=tmp_path)
+    assert not stale.exists()
+    assert mine.exists()
+    asyncio.run(store.aclose())

@@ -198,6 +198,10 @@ class RedisBackend:
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def aclose(self) -> None:
+        """Stop the probe and listener and close connections (idempotent: the cache and the
+        single-flight sharing this backend both call it)."""
+        if self._closed:
+            return
         self._closed = True
         for task in (self._probe, self._listener):
             if task is not None:

@@ -63,3 +63,4 @@ class RedisMetadataCache:
 
     async def aclose(self) -> None:
         await self.local.aclose()
+        await self.backend.aclose()

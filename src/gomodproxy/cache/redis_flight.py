@@ -153,3 +153,4 @@ class RedisSingleFlight:
     async def aclose(self) -> None:
         await self._local.aclose()
         await self.fallback.aclose()
+        await self.backend.aclose()

@@ -16,7 +16,8 @@ When it fails:
 
 The local copy also closes the window in which the registry dies between the service's
 write and its read-back of the same artifact. The spool is a private temp directory removed
-on ``aclose`` and bounded by ``spool_bytes``: values already stored remotely are dropped
+on ``aclose`` (or, after a ``kill -9``, by the next process to start) and bounded by
+``spool_bytes``: values already stored remotely are dropped
 first, oldest first; values never stored are dropped last (a later request fetches them
 again). Values are only ever whole: the spool is a ``FilesystemStore``.
 """
@@ -26,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -39,6 +41,7 @@ from gomodproxy.storage.base import BlobInfo, BlobStore
 from gomodproxy.storage.filesystem import FilesystemStore
 
 log = logging.getLogger("gomodproxy.storage")
+SPOOL_PREFIX = "gomodproxy-spool-"
 T = TypeVar("T")
 _DOWN: Any = object()
 
@@ -58,7 +61,9 @@ class DegradingStore:
         self.kind = remote.kind
         self.retry_after = retry_after
         self.spool_bytes = spool_bytes
-        self._spool_root = Path(tempfile.mkdtemp(prefix="gomodproxy-spool-", dir=spool_dir))
+        base = Path(spool_dir or tempfile.gettempdir())
+        _remove_dead_spools(base)
+        self._spool_root = Path(tempfile.mkdtemp(prefix=f"{SPOOL_PREFIX}{os.getpid()}-", dir=base))
         self.spool = FilesystemStore(self._spool_root)
         #: key → (size, stored remotely) of the values kept locally, oldest first.
         self._local: OrderedDict[str, tuple[int, bool]] = OrderedDict()
@@ -242,3 +247,25 @@ class DegradingStore:
                     await task
         await self.remote.aclose()
         shutil.rmtree(self._spool_root, ignore_errors=True)
+
+
+def _remove_dead_spools(base: Path) -> None:
+    """Remove spool directories left by processes that were killed (``kill -9``)."""
+    try:
+        entries = list(base.glob(f"{SPOOL_PREFIX}*-*"))
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name[len(SPOOL_PREFIX) :].partition("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

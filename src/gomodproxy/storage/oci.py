@@ -20,14 +20,16 @@ hit costs one blob request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import ipaddress
 import json
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -105,6 +107,26 @@ def _layer_of(manifest: Manifest, repo: str, media_type: str) -> _Layer | None:
     return None
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+#: Entries kept in each in-process cache (descriptors of immutable files, tag → key).
+MAX_CACHED = 100_000
+
+
+class LRU(OrderedDict[K, V]):
+    """A dict that forgets its least recently set entries beyond ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key: K, value: V) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        if len(self) > self.limit:
+            self.popitem(last=False)
+
+
 class OciStore:
     """Keys as manifests and blobs in an OCI registry."""
 
@@ -118,9 +140,9 @@ class OciStore:
             )
         self.client = client
         self.prefix = prefix
-        self._immutable: dict[str, _Layer] = {}
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
-        self._tag_keys: dict[str, str] = {}
+        self._immutable: LRU[str, _Layer] = LRU(MAX_CACHED)
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+        self._tag_keys: LRU[str, str] = LRU(MAX_CACHED)
 
     @classmethod
     def from_url(
@@ -166,8 +188,21 @@ class OciStore:
     def __repr__(self) -> str:
         return f"OciStore({self.client.base_url!r}, {self.prefix!r})"
 
-    def _lock(self, repo: str, tag: str) -> asyncio.Lock:
-        return self._locks.setdefault((repo, tag), asyncio.Lock())
+    @contextlib.asynccontextmanager
+    async def _lock(self, repo: str, tag: str) -> AsyncIterator[None]:
+        """Serialize the read-modify-write of one manifest in this process."""
+        key = (repo, tag)
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
     # -- locating values ---------------------------------------------------------------
 
