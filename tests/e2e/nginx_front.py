@@ -70,7 +70,7 @@ def nginx_available() -> bool:
 
 
 def generate_front_config(
-    workdir: Path, storage: Path, proxy_port: int, *, access_log: str = "off"
+    workdir: Path, storage: Path, proxy_port: int, *, access_log: str = "off", workers: int = 1
 ) -> tuple[str, int]:
     """Run ``gomodproxy nginx-config`` for a front on a free port; (config text, port)."""
     port = free_port()
@@ -98,7 +98,7 @@ def generate_front_config(
             "--temp-dir",
             str(workdir / "tmp"),
             "--worker-processes",
-            "1",
+            str(workers),
             "--user",
             getpass.getuser(),  # as root, workers would otherwise be nobody (no tmp access)
         ],
@@ -113,11 +113,13 @@ def generate_front_config(
     return out.stdout, port
 
 
-def plain_config(workdir: Path, root: Path) -> tuple[str, int]:
-    """A plain static nginx on the same files (the benchmark's baseline)."""
+def plain_config(workdir: Path, root: Path, *, workers: int = 1) -> tuple[str, int]:
+    """A plain static nginx on the same files, same content types (the benchmark's baseline)."""
     port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
     t = workdir / "tmp"
-    text = f"""worker_processes 1;
+    text = f"""user {getpass.getuser()};
+worker_processes {workers};
 pid "{workdir / "nginx.pid"}";
 events {{ worker_connections 4096; }}
 http {{
@@ -125,6 +127,7 @@ http {{
     tcp_nopush on;
     keepalive_requests 10000;
     access_log off;
+    types {{ application/json info; application/zip zip; text/plain mod; }}
     client_body_temp_path "{t}/client_body";
     proxy_temp_path "{t}/proxy";
     fastcgi_temp_path "{t}/fastcgi";
