@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import httpx
@@ -119,3 +120,25 @@ async def test_exported_metric_families(tmp_path: Path) -> None:
     ):
         assert name in text
     assert "# TYPE gomodproxy_degraded gauge" in text
+
+
+async def test_bytes_and_process_metrics(tmp_path: Path) -> None:
+    """Body bytes per route (HEAD sends none) and the per-worker process gauges."""
+    source = FakeSource()
+    source.add(MOD, "v1.0.0")
+    app, _ = make_app(tmp_path, source)
+    routes.install(app)
+    size = len(source.answers[("zip", MOD, "v1.0.0")])  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        for _ in range(2):
+            assert len((await c.get(f"/{MOD}/@v/v1.0.0.zip")).content) == size
+        assert (await c.head(f"/{MOD}/@v/v1.0.0.zip")).status_code == 200
+        text = (await c.get("/metrics")).text
+    assert f'gomodproxy_response_bytes_total{{route="zip"}} {2 * size}.0' in text
+    assert 'gomodproxy_response_bytes_total{route="info"} 0.0' in text
+    pid = os.getpid()
+    for name in ("cpu_seconds", "resident_memory_bytes", "open_fds", "start_time_seconds"):
+        line = next(x for x in text.splitlines() if x.startswith(f"gomodproxy_process_{name}{{"))
+        assert f'pid="{pid}"' in line
+        assert float(line.rsplit(" ", 1)[1]) > 0

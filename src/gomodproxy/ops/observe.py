@@ -22,6 +22,8 @@ from gomodproxy.server.paths import ModRequest, parse_request
 
 MODULE_METRIC = "gomodproxy_module_downloads_total"
 MODULE_HELP = "Module zips served (status 200), by module path (at most 500 paths per worker)."
+BYTES_METRIC = "gomodproxy_response_bytes_total"
+BYTES_HELP = "Response body bytes of protocol answers, by route (mounted routes not counted)."
 MAX_MODULES = 500
 RECENT_ERRORS = 25
 
@@ -56,6 +58,9 @@ class OpsObserver:
             for outcome in (sli.SUCCESS, sli.FAILURE):
                 metrics.inc(sli.METRIC, sli.METRIC_HELP, _labels(artifact, outcome), 0)
         self._sli = metrics.extra[sli.METRIC]
+        for artifact in sorted(sli.DOWNLOAD_ARTIFACTS):
+            metrics.inc(BYTES_METRIC, BYTES_HELP, {"route": artifact}, 0)
+        self._bytes = metrics.extra[BYTES_METRIC]
         self._keys = {
             (a, o): tuple(sorted(_labels(a, o).items()))
             for a in sli.DOWNLOAD_ARTIFACTS
@@ -74,6 +79,9 @@ class OpsObserver:
         exc: BaseException | None,
     ) -> str:
         """Record one response; returns its SLI outcome ("" when it is no download)."""
+        if size and scope["method"] != "HEAD":
+            bkey = (("route", route),)
+            self._bytes[bkey] = self._bytes.get(bkey, 0) + size
         if route == "refused":  # refused by the gate before routing: what did it ask for?
             try:
                 req = parse_request(scope["path"])

@@ -21,7 +21,7 @@ from typing import Any
 
 import gomodproxy
 from gomodproxy.errors import ConfigError
-from gomodproxy.ops import sli
+from gomodproxy.ops import process, sli
 from gomodproxy.ops.admin import AdminApp
 from gomodproxy.ops.audit import AuditLog
 from gomodproxy.ops.observe import MODULE_METRIC, OpsObserver
@@ -80,6 +80,7 @@ def install(app: Any) -> None:
     gauge = getattr(app.metrics, "gauge", None)
     if gauge is not None:
         gauge(DEGRADED_METRIC, DEGRADED_HELP, lambda: degraded_series(service))
+    process.register(app.metrics)
     page = StatusPage(app, observer)
     routes = getattr(app, "exact_routes", None)
     if routes is not None:
