@@ -26,8 +26,8 @@ import posixpath
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from gomodproxy.gomod import _gostr, modfile, pseudo, semver
 from gomodproxy.gomod import module as gomodule
-from gomodproxy.gomod import pseudo, semver
 
 __all__ = [
     "Layout",
@@ -154,28 +154,8 @@ class Layout:
 
 
 def go_quote(s: str) -> str:
-    """Quote ``s`` the way Go's strconv.Quote / %q does (ASCII-safe subset)."""
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\x{o:02x}")
-        elif not ch.isprintable() and o > 0x7F:
-            out.append(f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    """Quote ``s`` the way Go's strconv.Quote / %q does (Go's escapes and IsPrint tables)."""
+    return _gostr.quote(s)
 
 
 # --- tags and version lists -------------------------------------------------------------
@@ -288,35 +268,7 @@ def repo_sum(refs: Mapping[str, str]) -> str:
 
 def module_path_of(gomod: bytes) -> str:
     """The module path declared by a go.mod, cheaply (modfile.ModulePath)."""
-    for raw in gomod.split(b"\n"):
-        line = raw
-        i = line.find(b"//")
-        if i >= 0:
-            line = line[:i]
-        line = line.strip(b" \t\r\v\f")
-        if not line.startswith(b"module"):
-            continue
-        rest = line[len(b"module") :]
-        stripped = rest.lstrip(b" \t\r\v\f")
-        if stripped == rest or not stripped:
-            continue
-        text = stripped.decode("utf-8", "replace")
-        if text[0] in '"`':
-            return _unquote(text)
-        return text
-    return ""
-
-
-def _unquote(s: str) -> str:
-    if len(s) >= 2 and s[0] == "`" and s[-1] == "`" and "`" not in s[1:-1]:
-        return s[1:-1]
-    if len(s) >= 2 and s[0] == '"' and s[-1] == '"':
-        try:
-            value = json.loads(s)
-        except ValueError:
-            return ""
-        return value if isinstance(value, str) else ""
-    return ""
+    return modfile.module_path(gomod)
 
 
 def is_major(mpath: str, path_major: str) -> bool:
@@ -423,7 +375,7 @@ def legacy_go_mod(mod_path: str) -> bytes:
 def _auto_quote(s: str) -> str:
     must = not s or "//" in s or "/*" in s
     for ch in s:
-        if ch in " \"'`" or (ch in "()[]{}," and len(s) > 1) or not ch.isprintable():
+        if ch in " \"'`" or (ch in "()[]{}," and len(s) > 1) or not _gostr.is_print(ch):
             must = True
     return go_quote(s) if must else s
 
