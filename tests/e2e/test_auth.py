@@ -274,11 +274,15 @@ def test_other_principal_gets_403(go_env: dict[str, str], world: dict[str, objec
     assert "bob may not read corp.example.com/secret" in r.stdout + r.stderr
     server = world["server"]
     assert isinstance(server, TLSServer)
-    denied = [
-        e
-        for e in server.audit()
-        if e["principal"] == "bob" and e["module"] == SECRET.path and e["decision"] == "deny"
-    ]
+    denied: list[dict[str, object]] = []
+    deadline = time.monotonic() + 10  # audit lines are written in batches: wait for them
+    while not denied and time.monotonic() < deadline:
+        denied = [
+            e
+            for e in server.audit()
+            if e["principal"] == "bob" and e["module"] == SECRET.path and e["decision"] == "deny"
+        ]
+        time.sleep(0.05)
     assert denied
     assert all(e["status"] == 403 for e in denied)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import Any
 
 from gomodproxy.errors import GoModProxyError
 from gomodproxy.gomod import module
+from gomodproxy.observability import RequestLog
 from gomodproxy.security.auth import (
     AuthenticationFailed,
     Authenticator,
@@ -73,9 +75,17 @@ AuditSink = Callable[[dict[str, Any]], None]
 
 
 def log_audit(event: dict[str, Any]) -> None:
-    """The default audit sink: one JSON line on the ``gomodproxy.audit`` logger."""
+    """An audit sink through the ``gomodproxy.audit`` logger (slow: ~0.2 ms an event)."""
     if audit_log.isEnabledFor(logging.INFO):
         audit_log.info(json.dumps(event, separators=(",", ":")), extra={"audit": event})
+
+
+def audit_writer(target: str = "") -> RequestLog:
+    """The default sink: buffered JSON lines (``{"event":"audit",...}``) on stderr, or
+    appended to the file ``target``; written in batches off the request path."""
+    if not target or target == "-":
+        return RequestLog(sys.stderr)
+    return RequestLog(open(target, "a", encoding="utf-8"))
 
 
 class Gate:
@@ -88,13 +98,19 @@ class Gate:
         policy: Policy,
         limiter: RateLimiter | None = None,
         private_sumdb: Iterable[str] = (),
-        audit: AuditSink = log_audit,
+        audit: AuditSink | None = None,
     ) -> None:
         self.authenticator = authenticator
         self.policy = policy
         self.limiter = limiter if limiter is not None and limiter.enabled else None
         self.private_sumdb = tuple(private_sumdb)
-        self.audit = audit
+        self.audit = audit if audit is not None else audit_writer().write
+
+    def flush(self) -> None:
+        """Write buffered audit events now (at shutdown)."""
+        writer = getattr(self.audit, "__self__", None)
+        if isinstance(writer, RequestLog):
+            writer.flush()
 
     def target(self, path: str) -> Target:
         """Classify a decoded request path."""
@@ -161,7 +177,11 @@ class Gate:
     def _limited(
         self, scope: Any, address: str, principal: Principal | None, retry: int
     ) -> Refusal:
-        refusal = self._refuse(scope, address, principal, Target(), 429, "rate limit exceeded")
+        # Not an access decision, and a flood of them must not flood the audit log: 429s
+        # are in the request log and the metrics.
+        refusal = self._refuse(
+            scope, address, principal, Target(), 429, "rate limit exceeded", audit=False
+        )
         refusal.headers.append((b"retry-after", str(retry).encode()))
         return refusal
 
@@ -173,13 +193,16 @@ class Gate:
         target: Target,
         status: int,
         reason: str,
+        *,
+        audit: bool = True,
     ) -> Refusal:
         headers = [(b"content-type", _TEXT), (b"cache-control", b"no-store")]
         if status == 401:
             headers.append((b"www-authenticate", b'Basic realm="gomodproxy"'))
-        self._audit(
-            scope, address, principal, target, "deny", status, Decision(False, status, reason)
-        )
+        if audit:
+            self._audit(
+                scope, address, principal, target, "deny", status, Decision(False, status, reason)
+            )
         body = (" ".join(reason.split()) or "refused").encode("utf-8", "replace") + b"\n"
         return Refusal(status, headers, body)
 
@@ -247,13 +270,20 @@ def gate_from_settings(values: dict[str, Any], private_sumdb: Iterable[str] = ()
         policy=policy,
         limiter=limiter,
         private_sumdb=private_sumdb,
+        audit=audit_writer(str(values.get("audit_log") or "")).write,
     )
 
 
 def install(app: Any) -> None:
     """Attach the gate and the upstream fetch cap to a ``ProxyApp`` (a route-module hook)."""
     values: dict[str, Any] = dict(getattr(app.settings, "values", {}) or {})
-    app.gate = gate_from_settings(values, private_sumdb_names(app))
+    app.gate = gate = gate_from_settings(values, private_sumdb_names(app))
+    if gate is not None and hasattr(app, "on_shutdown"):
+
+        async def flush_audit() -> None:
+            gate.flush()
+
+        app.on_shutdown.append(flush_audit)
     cap = int(values.get("max_upstream_fetches_per_principal") or 0)
     service = getattr(app, "service", None)
     if cap > 0 and service is not None and not isinstance(service.source, LimitedSource):
