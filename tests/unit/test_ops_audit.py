@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from gomodproxy.config import load_settings
-from gomodproxy.errors import UpstreamError, VerificationError
+from gomodproxy.errors import InvalidInput, NotFound, UpstreamError, VerificationError
 from gomodproxy.observability import Metrics
 from gomodproxy.ops import routes
 from gomodproxy.ops.audit import FIELDS, AuditLog, make_record
@@ -110,13 +110,14 @@ def audited(tmp_path: Path) -> tuple[ProxyApp, Path, FakeSource]:
         "storage": "memory://",
         "auth_file": str(creds),
         "access_rules": f"{SECRET}=alice",
-        "audit_log": str(audit_path),
     }
     cfg = load_settings(env={}, flags=flags, ask_go=False)
     service = ProxyService(MemoryStore(), source, temp_dir=tmp_path)
     proxy = ProxyApp(service, cfg, Metrics())
+    gate.install(proxy)  # its own access-decision events stay out of this file
+    cfg.values["audit_log"] = str(audit_path)
     routes.install(proxy)
-    gate.install(proxy)
+    assert proxy.audit_log is not None  # type: ignore[attr-defined]
     return proxy, audit_path, source
 
 
@@ -173,7 +174,7 @@ async def test_served_and_refused_lines(audited: tuple[ProxyApp, Path, FakeSourc
         },
         {
             **base,
-            "event": "refused",
+            "event": "failed",
             "identity": "",
             "module": PUBLIC,
             "version": "v1.1.0",
@@ -225,3 +226,23 @@ def test_verification_field(
 
     observer = OpsObserver(Metrics(), _Verifier())
     assert observer.verification(route, module, cache, status, exc) == want
+
+
+@pytest.mark.parametrize(
+    ("status", "exc", "gated", "event"),
+    [
+        (200, None, False, "download"),
+        (304, None, False, "download"),
+        (404, NotFound("no such version"), False, "not_found"),
+        (400, InvalidInput("bad path"), False, "not_found"),
+        (404, None, True, "refused"),
+        (429, None, True, "refused"),
+        (403, VerificationError("mismatch"), False, "refused"),
+        (404, UpstreamError("upstream 500"), False, "failed"),
+        (503, None, False, "failed"),
+    ],
+)
+def test_audit_event(status: int, exc: Any, gated: bool, event: str) -> None:
+    from gomodproxy.ops.observe import audit_event
+
+    assert audit_event(status, exc, gated) == event

@@ -8,7 +8,9 @@ for stdout, or a file path; a file is rotated when it grows past ``audit_log_max
 Fields (every line has all of them; empty string when not applicable)::
 
     time          RFC 3339 UTC with milliseconds
-    event         download | refused | purge | verify
+    event         download (status < 400), not_found (the version or module does not exist,
+                  or the path is invalid), refused (access control, rate limit, checksum
+                  database), failed (our or an upstream fault), purge (admin)
     client        client address
     identity      authenticated user name; "" when anonymous
     module        module path (unescaped)

@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from gomodproxy.errors import GoModProxyError, VerificationError
+from gomodproxy.errors import GoModProxyError, InvalidInput, NotFound, VerificationError
 from gomodproxy.ops import sli
 from gomodproxy.ops.audit import AuditLog, make_record
 from gomodproxy.server.paths import ModRequest, parse_request
@@ -82,7 +82,8 @@ class OpsObserver:
         if size and scope["method"] != "HEAD":
             bkey = (("route", route),)
             self._bytes[bkey] = self._bytes.get(bkey, 0) + size
-        if route == "refused":  # refused by the gate before routing: what did it ask for?
+        gated = route == "refused"
+        if gated:  # refused by the gate before routing: what did it ask for?
             try:
                 req = parse_request(scope["path"])
             except GoModProxyError:
@@ -105,7 +106,8 @@ class OpsObserver:
                 RecentError(time.time(), status, scope["path"], " ".join(text.split())[:300])
             )
         if self.audit is not None and route in sli.DOWNLOAD_ARTIFACTS:
-            self._audit(scope, route, status, cache, source, req, exc, outcome)
+            event = audit_event(status, exc, gated)
+            self._audit(scope, event, route, status, cache, source, req, exc, outcome)
         return outcome
 
     def _count_module(self, scope: Any, req: ModRequest | None) -> None:
@@ -125,6 +127,7 @@ class OpsObserver:
     def _audit(
         self,
         scope: Any,
+        event: str,
         route: str,
         status: int,
         cache: str,
@@ -144,7 +147,7 @@ class OpsObserver:
         self.audit.write(
             make_record(
                 time.time(),
-                event="refused" if status >= 400 else "download",
+                event=event,
                 client=str(client[0]) if client else "",
                 identity=_identity(scope),
                 module=module,
@@ -171,6 +174,18 @@ class OpsObserver:
         if exempt is None or exempt(module):
             return "exempt"
         return "checked" if cache == "miss" else "stored"
+
+
+def audit_event(status: int, exc: BaseException | None, gated: bool) -> str:
+    """``download``, ``not_found``, ``refused`` (access control, rate limit, checksum
+    database) or ``failed`` (our or an upstream fault)."""
+    if status < 400:
+        return "download"
+    if gated or isinstance(exc, VerificationError):
+        return "refused"
+    if isinstance(exc, NotFound | InvalidInput):
+        return "not_found"
+    return "failed"
 
 
 def _artifact_of(path: str) -> str:

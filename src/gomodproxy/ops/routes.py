@@ -71,6 +71,8 @@ def install(app: Any) -> None:
         if target
         else None
     )
+    #: The audit log, for other components' events (``app.audit_log.write(dict)``).
+    app.audit_log = audit
     service = app.service
     observer = OpsObserver(app.metrics, service.verifier, audit)
     app.on_response = observer
