@@ -87,7 +87,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("tls_cert", str, "", "PEM certificate chain to serve https"),
     Option("tls_key", str, "", "PEM private key of tls_cert"),
     Option("direct_allow_networks", str, "", "private/loopback networks direct mode may contact"),
-    Option("audit_log", str, "", "file the audit events are appended to; default stderr"),
+    Option("access_decisions_log", str, "", "file for access decisions; default stderr"),
     # Operations (issue 9; gomodproxy.ops).
     Option("audit_log", str, "", "audit log: '-' for stdout or a file path; empty is off"),
     Option("audit_log_max_bytes", int, 100 * MiB, "rotate the audit log file at this size"),

@@ -175,3 +175,19 @@ def test_no_gate_without_configuration(tmp_path: Path, source: FakeSource) -> No
     install(proxy)
     assert proxy.gate is None
     assert not isinstance(proxy.service.source, LimitedSource)
+
+
+async def test_principal_in_scope_state(app: tuple[ProxyApp, MemoryStore]) -> None:
+    """The gate hands the principal to later hooks (the ops audit log) in scope["state"]."""
+    gate = app[0].gate
+    headers = [(b"authorization", b"Basic " + base64.b64encode(b"alice:pw-a"))]
+    scope: dict[str, Any] = {
+        "path": f"/{SECRET}/@v/list",
+        "headers": headers,
+        "client": ("192.0.2.7", 1),
+    }
+    assert await gate.check(scope) is None
+    assert scope["state"]["principal"] == "alice"
+    anonymous: dict[str, Any] = {"path": f"/{PUBLIC}/@v/list", "headers": [], "client": None}
+    assert await gate.check(anonymous) is None
+    assert "principal" not in anonymous.get("state", {})

@@ -81,8 +81,10 @@ def log_audit(event: dict[str, Any]) -> None:
 
 
 def audit_writer(target: str = "") -> RequestLog:
-    """The default sink: buffered JSON lines (``{"event":"audit",...}``) on stderr, or
-    appended to the file ``target``; written in batches off the request path."""
+    """The default sink of access decisions: buffered JSON lines (``{"event":"audit",...}``)
+    on stderr, or appended to the file ``target`` (setting ``access_decisions_log``); written
+    in batches off the request path. The ops audit log (``audit_log``, gomodproxy.ops.audit)
+    records downloads and refusals with the principal this gate puts in the ASGI scope."""
     if not target or target == "-":
         return RequestLog(sys.stderr)
     return RequestLog(open(target, "a", encoding="utf-8"))
@@ -171,6 +173,12 @@ class Gate:
         if not decision.allowed:
             return self._refuse(scope, address, principal, target, decision.status, decision.reason)
         current_principal.set("user:" + principal.name if principal else "addr:" + address)
+        if principal is not None:
+            # For the ops audit log (ops.observe reads scope["state"]["principal"]).
+            state = scope.get("state")
+            if not isinstance(state, dict):
+                state = scope["state"] = {}
+            state["principal"] = principal.name
         self._audit(scope, address, principal, target, "allow", 0, decision)
         return None
 
@@ -270,7 +278,7 @@ def gate_from_settings(values: dict[str, Any], private_sumdb: Iterable[str] = ()
         policy=policy,
         limiter=limiter,
         private_sumdb=private_sumdb,
-        audit=audit_writer(str(values.get("audit_log") or "")).write,
+        audit=audit_writer(str(values.get("access_decisions_log") or "")).write,
     )
 
 
