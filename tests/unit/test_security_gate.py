@@ -191,3 +191,11 @@ async def test_principal_in_scope_state(app: tuple[ProxyApp, MemoryStore]) -> No
     anonymous: dict[str, Any] = {"path": f"/{PUBLIC}/@v/list", "headers": [], "client": None}
     assert await gate.check(anonymous) is None
     assert "principal" not in anonymous.get("state", {})
+
+
+async def test_status_page_and_admin(client: httpx.AsyncClient) -> None:
+    """The status page needs a principal (401 anonymous); /admin/ is left to its own token."""
+    assert (await client.get("/")).status_code == 401
+    assert (await client.get("/", headers=auth("bob", "pw-b"))).status_code != 401
+    r = await client.get("/admin/config", headers={"Authorization": "Bearer not-a-user-token"})
+    assert r.status_code != 401

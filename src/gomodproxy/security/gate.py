@@ -3,7 +3,9 @@
 ``ProxyApp`` calls :meth:`Gate.check` before its hot cache, its mounted routes (``/sumdb/``)
 and the protocol routes, so no storage or upstream access happens for a refused request,
 whatever the artifact: ``list``, ``@latest``, ``.info`` queries and checksum-database lookups
-of private paths included. Health and metrics endpoints are not gated (they name no module).
+of private paths included. Health and metrics endpoints are not gated (they name no module),
+nor is ``/admin/`` (its own bearer token); the status page (``/``) needs a principal when
+authentication is on, since it names recently failed paths.
 
 Order: header size (431), per-address and per-principal rate limits (429, before any scrypt
 work so guessing passwords is rate limited too), authentication (401 for wrong credentials,
@@ -48,6 +50,8 @@ audit_log = logging.getLogger("gomodproxy.audit")
 #: Largest total of request header bytes accepted (431 beyond).
 MAX_HEADER_BYTES = 32 << 10
 _UNGATED = frozenset({"/healthz", "/readyz", "/metrics"})
+#: Prefixes with their own authentication (the ops admin API's bearer token).
+_OWN_AUTH = ("/admin/",)
 _TEXT = b"text/plain; charset=utf-8"
 
 
@@ -118,6 +122,8 @@ class Gate:
         """Classify a decoded request path."""
         if path.startswith("/sumdb/"):
             return self._sumdb_target(path[len("/sumdb/") :])
+        if path == "/":
+            return Target(artifact="status")
         try:
             req = parse_request(path)
         except GoModProxyError:
@@ -136,6 +142,9 @@ class Gate:
         return Target("", "", "sumdb", private_db=private)
 
     def decide(self, principal: Principal | None, target: Target) -> Decision:
+        if target.artifact == "status" and self.authenticator is not None and principal is None:
+            # The status page names recently failed paths, private ones included.
+            return Decision(False, 401, "authentication required")
         if target.module:
             return self.policy.decide(principal, target.module)
         if target.private_db:
@@ -145,7 +154,7 @@ class Gate:
     async def check(self, scope: dict[str, Any] | Any) -> Refusal | None:
         """None when the request may go on; else the answer to send."""
         path: str = scope["path"]
-        if path in _UNGATED:
+        if path in _UNGATED or path.startswith(_OWN_AUTH):
             return None
         client = scope.get("client")
         address = str(client[0]) if client else ""
