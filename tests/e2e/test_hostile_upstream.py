@@ -381,3 +381,17 @@ async def test_git_remote_on_loopback_refused_unless_allowed(
         await allowed.aclose()
     assert "refusing" not in str(info2.value)
     assert any(p.startswith("/m.git") for p in hostile.seen)
+
+
+async def test_upstream_proxy_redirect_to_metadata_refused(
+    hostile: Hostile, tmp_path: Path, tripwire: list[Any]
+) -> None:
+    """A configured upstream GOPROXY redirecting to the metadata address is not followed."""
+    hostile.routes["/evil.test/m/@v/v1.0.0.mod"] = redirect(
+        "http://169.254.169.254/latest/meta-data/iam/"
+    )
+    exc = await fetch_error(service_for(tmp_path, hostile.url), "mod", "evil.test/m", "v1.0.0")
+    assert isinstance(exc, UpstreamError)
+    assert "refusing to contact 169.254.169.254 (link-local address" in str(exc)
+    assert tripwire == []
+    assert stored(tmp_path) == []

@@ -78,14 +78,19 @@ def _proxied(scheme: str, host: str) -> bool:
 class NetGuard:
     """The address policy of direct mode."""
 
-    def __init__(self, allow: Iterable[IPNetwork] | str = ()) -> None:
+    def __init__(
+        self, allow: Iterable[IPNetwork] | str = (), *, only: frozenset[str] | None = None
+    ) -> None:
         self.allow = parse_networks(allow) if isinstance(allow, str) else list(allow)
+        #: Enforce only these reasons (e.g. ``{"link-local"}`` for redirects of configured
+        #: upstreams, which may well live on private networks); None: all of them.
+        self.only = only
 
     def check_ip(self, ip: IPAddress | str, what: str) -> None:
         """Raise AddressRefused unless ``ip`` is public or allow-listed."""
         addr = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
         reason = forbidden_reason(addr)
-        if not reason:
+        if not reason or (self.only is not None and reason not in self.only):
             return
         plain = addr.ipv4_mapped if isinstance(addr, ipaddress.IPv6Address) else None
         for candidate in (addr, plain):

@@ -25,7 +25,10 @@ import httpx
 
 from gomodproxy.errors import InvalidInput, NotFound, UpstreamError, UpstreamTimeout
 from gomodproxy.gomod.module import escape_path, escape_version
+from gomodproxy.security.netguard import NetGuard
 
+#: Redirect hops of any upstream proxy: never to link-local addresses (cloud metadata).
+_REDIRECT_GUARD = NetGuard(only=frozenset({"link-local"}))
 #: The go command refuses zips over 500 MiB and go.mod files over 16 MiB (x/mod/zip).
 MAX_ZIP_BYTES = 500 << 20
 MAX_META_BYTES = 16 << 20
@@ -150,6 +153,8 @@ class HTTPProxySource:
                         )
                     if target.userinfo and target.host != url.host:
                         target = target.copy_with(username=None, password=None)
+                    # issue 10: an upstream may not redirect us to cloud metadata (link-local).
+                    await _REDIRECT_GUARD.check_url(str(target), f"{self.name}: redirect to")
                     url = target
                     continue
                 try:
