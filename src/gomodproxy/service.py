@@ -41,12 +41,12 @@ import shutil
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
 
 from gomodproxy import zipfiles
-from gomodproxy.cache.base import MetadataCache, SingleFlight
+from gomodproxy.cache.base import CacheEntry, MetadataCache, SingleFlight
 from gomodproxy.cache.memory import HotCache, LocalSingleFlight, MemoryMetadataCache
 from gomodproxy.errors import (
     GoModProxyError,
@@ -135,7 +135,6 @@ class Trace:
 
     cache: str = ""
     source: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def etag_of(data: bytes) -> str:
@@ -535,9 +534,7 @@ class ProxyService:
             raise NotFound(value[len(_NOT_FOUND_MARK) :].decode("utf-8", "replace"))
         return Artifact(kind, key, len(value), etag_of(value), False, data=value)
 
-    async def _persisted(self, key: str) -> Any:
-        from gomodproxy.cache.base import CacheEntry
-
+    async def _persisted(self, key: str) -> CacheEntry | None:
         info = await self.store.stat(key)
         if info is None:
             return None

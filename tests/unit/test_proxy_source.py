@@ -10,6 +10,7 @@ import pytest
 
 from gomodproxy.errors import InvalidInput, NotFound, UpstreamError, UpstreamTimeout
 from gomodproxy.sources.proxy import FileProxySource, HTTPProxySource, open_proxy
+from tests.e2e.fixtures import UpstreamServer
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -108,6 +109,27 @@ class TestHTTPProxySource:
         assert auth["https://other.test"] is None
         await source(handler, base="http://proxy.test", netrc_hosts=creds).latest("example.com/x")
         assert auth["http://proxy.test"] is None
+
+    async def test_http_proxy_and_no_proxy_from_the_environment(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """HTTP_PROXY carries the requests; NO_PROXY exempts a host (httpx trust_env)."""
+        (tmp_path / "example.com/x/@v").mkdir(parents=True)
+        (tmp_path / "example.com/x/@v/list").write_text("v1.0.0\n")
+        with UpstreamServer(tmp_path) as forward_proxy:
+            monkeypatch.setenv("HTTP_PROXY", forward_proxy.url)
+            monkeypatch.delenv("NO_PROXY", raising=False)
+            monkeypatch.delenv("no_proxy", raising=False)
+            src = HTTPProxySource("http://unreachable.invalid", timeout=5)
+            assert await src.list("example.com/x") == b"v1.0.0\n"
+            await src.aclose()
+            assert forward_proxy.count("/example.com/x/@v/list") == 1
+            monkeypatch.setenv("NO_PROXY", "unreachable.invalid")
+            src = HTTPProxySource("http://unreachable.invalid", timeout=5)
+            with pytest.raises(UpstreamError):
+                await src.list("example.com/x")
+            await src.aclose()
+            assert forward_proxy.count("/example.com/x/@v/list") == 1
 
     async def test_zip_size_limit_and_truncation(self, tmp_path: Path) -> None:
         """A zip over the limit is refused while streaming; a short body is truncated."""

@@ -64,13 +64,11 @@ class _Prepared:
 
     __slots__ = ("body", "log_middle", "start")
 
-    def __init__(
-        self, headers: list[tuple[bytes, bytes]], data: bytes, route: str, req: ModRequest
-    ) -> None:
+    def __init__(self, headers: list[tuple[bytes, bytes]], data: bytes, req: ModRequest) -> None:
         self.start: Message = {"type": "http.response.start", "status": 200, "headers": headers}
         self.body: Message = {"type": "http.response.body", "body": data}
         fields = {
-            "route": route,
+            "route": req.kind,
             "path": "",  # filled per request: HEAD and GET share the artifact
             "module": req.path,
             "version": req.version,
@@ -282,7 +280,7 @@ class ProxyApp:
         self, scope: Scope, send: Send, method: str, art: Artifact, req: ModRequest
     ) -> tuple[int, int]:
         if art.immutable and art.data is not None and art.http_cache is None:
-            art.http_cache = _Prepared(self._headers(art), art.data, req.kind, req)
+            art.http_cache = _Prepared(self._headers(art), art.data, req)
         if_none_match = range_header = if_range = None
         for name, value in scope["headers"]:
             if name == b"if-none-match":

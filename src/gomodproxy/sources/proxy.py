@@ -116,13 +116,14 @@ class HTTPProxySource:
         return f"HTTPProxySource({self.base!r})"
 
     def _auth_headers(self, url: httpx.URL, original_host: str) -> dict[str, str]:
-        # Credentials from .netrc go over https only, and only to the host they name.
-        if url.scheme != "https" or url.userinfo or url.host not in self._netrc:
+        # As the go command: .netrc credentials go over https only, to the host they name, and
+        # never along a redirect to another host.
+        if url.scheme != "https" or url.userinfo or url.host != original_host:
             return {}
-        if url.host != original_host and original_host in self._netrc:
+        creds = self._netrc.get(url.host)
+        if creds is None:
             return {}
-        login, password = self._netrc[url.host]
-        return {"Authorization": httpx.BasicAuth(login, password)._auth_header}
+        return {"Authorization": httpx.BasicAuth(*creds)._auth_header}
 
     @asynccontextmanager
     async def _open(self, rel: str) -> AsyncIterator[httpx.Response]:
