@@ -11,6 +11,7 @@ from gomodproxy.errors import UpstreamError
 from gomodproxy.ops import routes
 from gomodproxy.ops.observe import RecentError
 from gomodproxy.ops.statuspage import Status, UpstreamHealth, duration, render, size
+from gomodproxy.sumdb_adapter.database import SumdbUnavailable
 from tests.unit.test_server import make_app
 from tests.unit.test_service import FakeSource
 
@@ -32,6 +33,8 @@ def _status(**over: object) -> Status:
         "sumdb_name": "sum.example",
         "sumdb_mode": "strict",
         "verification_failures": 0,
+        "sumdb_unavailable": 0,
+        "sumdb_last_error": None,
         "degraded": [],
         "recent_errors": [RecentError(0.0, 502, "/<script>/@v/list", "boom & <b>")],
         "top_modules": [("example.com/a", 5)],
@@ -52,6 +55,30 @@ def test_render_escapes_and_needs_nothing_external() -> None:
     assert "example.com/a" in page
 
 
+def test_sumdb_state() -> None:
+    """A lookup failure shows as unreachable for five minutes; refusals win."""
+    err = RecentError(1000.0, 502, "/m/@v/v1.0.0.zip", "sum.example: connection refused")
+    assert _status().sumdb_state == "ok"
+    recent = _status(sumdb_unavailable=1, sumdb_last_error=err, generated=1100.0)
+    assert recent.sumdb_state == "unreachable"
+    assert "connection refused" in render(recent).decode()
+    assert _status(sumdb_last_error=err, generated=1400.0).sumdb_state == "ok"
+    assert _status(verification_failures=2).sumdb_state == "refusals"
+
+
+def test_upstream_health_window() -> None:
+    """With earlier counts the state describes the requests since then, not the uptime."""
+    counts = {("up", "success"): 10.0, ("up", "error"): 90.0}
+    (failing,) = routes.upstream_health(counts)
+    assert failing.state == "failing"
+    later = {("up", "success"): 30.0, ("up", "error"): 91.0}
+    (recovered,) = routes.upstream_health(later, baseline=counts)
+    assert recovered.state == "ok"
+    assert (recovered.errors, recovered.success) == (91, 30)
+    (quiet,) = routes.upstream_health(later, baseline=later)
+    assert quiet.state == "idle"
+
+
 def test_helpers() -> None:
     assert duration(5) == "5s"
     assert duration(3600) == "1h 0m 0s"
@@ -67,6 +94,7 @@ async def test_served_at_root_with_live_numbers(tmp_path: Path) -> None:
     source.add(MOD, "v1.0.0")
     source.answers[("zip", MOD, "v1.1.0")] = UpstreamError("upstream answered 500")
     source.answers[("info", MOD, "v1.1.0")] = b'{"Version":"v1.1.0"}'
+    source.answers[("mod", MOD, "v1.2.0")] = SumdbUnavailable("sum.example: no route to host")
     app, _ = make_app(tmp_path, source, storage=str(tmp_path / "data"))
     routes.install(app)
     transport = httpx.ASGITransport(app=app)
@@ -74,6 +102,7 @@ async def test_served_at_root_with_live_numbers(tmp_path: Path) -> None:
         for _ in range(2):
             assert (await c.get(f"/{MOD}/@v/v1.0.0.zip")).status_code == 200
         assert (await c.get(f"/{MOD}/@v/v1.1.0.zip")).status_code == 404
+        assert (await c.get(f"/{MOD}/@v/v1.2.0.mod")).status_code == 502
         r = await c.get("/")
         head = await c.head("/")
         post = await c.post("/")
@@ -84,7 +113,9 @@ async def test_served_at_root_with_live_numbers(tmp_path: Path) -> None:
     assert head.content == b""
     assert post.status_code == 405
     page = r.text
-    assert "66.67%" in page  # 2 of 3 zip downloads succeeded
+    assert "50.00%" in page  # 2 of 4 downloads succeeded
+    assert "sum.example: no route to host" in page
+    assert app.on_response.sumdb_unavailable == 1  # type: ignore[union-attr]
     assert "upstream answered 500" in page  # recent errors
     assert f"<code>{MOD}</code></td><td class=n>2</td>" in page  # top modules
     assert "memory" in page  # make_app's service uses a memory store

@@ -19,6 +19,7 @@ from gomodproxy.errors import GoModProxyError, InvalidInput, NotFound, Verificat
 from gomodproxy.ops import sli
 from gomodproxy.ops.audit import AuditLog, make_record
 from gomodproxy.server.paths import ModRequest, parse_request
+from gomodproxy.sumdb_adapter.database import SumdbUnavailable
 
 MODULE_METRIC = "gomodproxy_module_downloads_total"
 MODULE_HELP = "Module zips served (status 200), by module path (at most 500 paths per worker)."
@@ -53,6 +54,9 @@ class OpsObserver:
         self.audit = audit
         self.started = time.time()
         self.recent: deque[RecentError] = deque(maxlen=RECENT_ERRORS)
+        #: Downloads that failed because the checksum database could not be asked.
+        self.sumdb_unavailable = 0
+        self.sumdb_last_error: RecentError | None = None
         self._modules: set[str] = set()
         for artifact in sorted(sli.DOWNLOAD_ARTIFACTS):
             for outcome in (sli.SUCCESS, sli.FAILURE):
@@ -102,9 +106,11 @@ class OpsObserver:
                 self._count_module(scope, req)
         if status >= 500 or outcome == sli.FAILURE:
             text = str(exc) if exc is not None else ""
-            self.recent.append(
-                RecentError(time.time(), status, scope["path"], " ".join(text.split())[:300])
-            )
+            err = RecentError(time.time(), status, scope["path"], " ".join(text.split())[:300])
+            self.recent.append(err)
+            if isinstance(exc, SumdbUnavailable):
+                self.sumdb_unavailable += 1
+                self.sumdb_last_error = err
         if self.audit is not None and route in sli.DOWNLOAD_ARTIFACTS:
             event = audit_event(status, exc, gated)
             self._audit(scope, event, route, status, cache, source, req, exc, outcome)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ VERIFY_METRIC = "gomodproxy_verification_failures_total"
 VERIFY_HELP = "Artifacts refused because the checksum database disagreed or misbehaved."
 #: Seconds a measured storage size is reused (walking a large tree is not free).
 SIZE_TTL = 60.0
+#: Upstream health is judged on the requests of at least the last this many seconds.
+WINDOW = 60.0
 
 
 def _setting(app: Any, name: str, default: Any) -> Any:
@@ -117,6 +120,8 @@ class StatusPage:
         self.app = app
         self.observer = observer
         self._size: tuple[float, int | None, int | None] = (0.0, None, None)
+        #: Earlier upstream counts, so health reflects the last minutes (``WINDOW``).
+        self._samples: deque[tuple[float, dict[tuple[str, str], float]]] = deque(maxlen=256)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
@@ -155,14 +160,30 @@ class StatusPage:
             + int(totals["cache"].get(("memory", "miss"), 0)),
             download_success=int(totals["sli"].get(sli.SUCCESS, 0)),
             download_failure=int(totals["sli"].get(sli.FAILURE, 0)),
-            upstreams=upstream_health(totals["upstream"]),
+            upstreams=upstream_health(totals["upstream"], self._baseline(totals["upstream"])),
             sumdb_name=str(getattr(db, "name", "") or ""),
             sumdb_mode=str(getattr(verifier, "mode", "") or ""),
             verification_failures=int(totals["verification_failures"]),
+            sumdb_unavailable=self.observer.sumdb_unavailable,
+            sumdb_last_error=self.observer.sumdb_last_error,
             degraded=degraded_names(service),
             recent_errors=list(self.observer.recent),
             top_modules=totals["modules"][:10],
         )
+
+    def _baseline(
+        self, counts: dict[tuple[str, str], float]
+    ) -> dict[tuple[str, str], float] | None:
+        """The newest earlier sample at least ``WINDOW`` seconds old (None: none yet)."""
+        now = time.monotonic()
+        base = None
+        for t, sample in self._samples:
+            if now - t >= WINDOW:
+                base = sample
+        while len(self._samples) > 1 and now - self._samples[1][0] >= WINDOW:
+            self._samples.popleft()  # keep one sample older than the window, drop the rest
+        self._samples.append((now, dict(counts)))
+        return base
 
     async def storage_size(self, store: Any) -> tuple[int | None, int | None]:
         """Bytes and files of a filesystem store (cached ``SIZE_TTL`` s); None otherwise."""
@@ -228,7 +249,12 @@ def aggregate(snaps: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def upstream_health(counts: dict[tuple[str, str], float]) -> list[UpstreamHealth]:
+def upstream_health(
+    counts: dict[tuple[str, str], float],
+    baseline: dict[tuple[str, str], float] | None = None,
+) -> list[UpstreamHealth]:
+    """Outcomes per source since start-up; with ``baseline`` (earlier counts) the state is
+    judged on the requests made since then."""
     by_source: dict[str, UpstreamHealth] = {}
     for (source, outcome), n in counts.items():
         h = by_source.setdefault(source, UpstreamHealth(source))
@@ -240,4 +266,14 @@ def upstream_health(counts: dict[tuple[str, str], float]) -> list[UpstreamHealth
             h.timeouts += int(n)
         else:
             h.errors += int(n)
+    if baseline is not None:
+        window: dict[str, list[int]] = {}
+        for (source, outcome), n in counts.items():
+            acc = window.setdefault(source, [0, 0])
+            delta = int(n - baseline.get((source, outcome), 0))
+            acc[0] += delta
+            if outcome in ("error", "timeout", "invalid"):
+                acc[1] += delta
+        for source, (total, failed) in window.items():
+            by_source[source].window = (total, failed)
     return [by_source[s] for s in sorted(by_source)]

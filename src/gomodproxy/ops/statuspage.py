@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 
 from gomodproxy.ops.observe import RecentError
 
+#: Seconds a failure keeps a component shown as failing.
+RECENT = 300.0
+
 
 @dataclass
 class UpstreamHealth:
@@ -23,6 +26,9 @@ class UpstreamHealth:
     not_found: int = 0
     errors: int = 0
     timeouts: int = 0
+    #: (requests, failed) since an earlier look at the page, when there was one: the state
+    #: then describes the last minutes rather than the whole uptime.
+    window: tuple[int, int] | None = None
 
     @property
     def total(self) -> int:
@@ -30,10 +36,10 @@ class UpstreamHealth:
 
     @property
     def state(self) -> str:
-        failed = self.errors + self.timeouts
-        if self.total == 0:
+        total, failed = self.window or (self.total, self.errors + self.timeouts)
+        if total == 0:
             return "idle"
-        return "failing" if failed * 2 > self.total else "ok"
+        return "failing" if failed * 2 > total else "ok"
 
 
 @dataclass
@@ -53,6 +59,8 @@ class Status:
     sumdb_name: str
     sumdb_mode: str
     verification_failures: int
+    sumdb_unavailable: int
+    sumdb_last_error: RecentError | None
     degraded: list[str]
     recent_errors: list[RecentError]
     top_modules: list[tuple[str, int]]
@@ -61,6 +69,16 @@ class Status:
     @property
     def cache_hit_ratio(self) -> float | None:
         return self.cache_hits / self.cache_lookups if self.cache_lookups else None
+
+    @property
+    def sumdb_state(self) -> str:
+        """ok, unreachable (a lookup failed in the last ``RECENT`` seconds) or refusals."""
+        if self.verification_failures:
+            return "refusals"
+        last = self.sumdb_last_error
+        if last is not None and self.generated - last.time < RECENT:
+            return "unreachable"
+        return "ok"
 
     @property
     def download_success_ratio(self) -> float | None:
@@ -117,6 +135,10 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 _STATE_CLASS = {"ok": "ok", "idle": "idle", "failing": "bad"}
 
 
+def _clock(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(t))
+
+
 def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
@@ -164,15 +186,22 @@ def render(st: Status) -> bytes:
         sumdb = (
             f"<tr><th>Database</th><td><code>{_e(st.sumdb_name)}</code></td></tr>"
             f"<tr><th>Mode</th><td>{_e(st.sumdb_mode)}</td></tr>"
-            f"<tr><th>State</th><td>{_state(st.verification_failures == 0, 'ok', 'refusals')}"
+            f"<tr><th>State</th><td>{_state(st.sumdb_state == 'ok', 'ok', st.sumdb_state)}"
             f"</td></tr><tr><th>Verification failures</th><td>"
             f"{_e(st.verification_failures)}</td></tr>"
+            f"<tr><th>Downloads failed: database unreachable</th><td>"
+            f"{_e(st.sumdb_unavailable)} (this worker)</td></tr>"
         )
+        if st.sumdb_last_error is not None:
+            e = st.sumdb_last_error
+            sumdb += (
+                f"<tr><th>Last database error</th><td>{_e(_clock(e.time))} {_e(e.error)}</td></tr>"
+            )
     else:
         sumdb = '<tr><td class="idle">checksum database verification is off (GOSUMDB)</td></tr>'
     if st.recent_errors:
         errs = "".join(
-            f"<tr><td>{_e(time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(e.time)))}Z</td>"
+            f"<tr><td>{_e(_clock(e.time))}</td>"
             f"<td class=n>{e.status}</td><td><code>{_e(e.path)}</code></td>"
             f"<td>{_e(e.error)}</td></tr>"
             for e in reversed(st.recent_errors)
