@@ -330,22 +330,25 @@ class ProxyService:
         return Artifact("zip", key, -1, "", True, store=cast(BlobStore, lz))
 
     async def _from_storage(self, kind: str, key: str) -> Artifact | None:
+        if kind != "zip":
+            small = await self.store.get(key)
+            if small is None:
+                return None
+            art = Artifact(kind, key, len(small), etag_of(small), True, data=small)
+            self.hot.put(key, art, len(small))
+            return art
         info = await self.store.stat(key)
         if info is None:
             return None
-        if kind == "zip":
-            h1 = await self.store.get(key + "hash")
-            etag = (
-                '"' + h1.decode("ascii", "replace").strip() + '"'
-                if h1
-                else f'"{info.size:x}-{int(info.mtime):x}"'
-            )
-            if not self.hot.fits(info.size):
-                return Artifact(kind, key, info.size, etag, True, store=self.store)
-            data = await self.store.get(key)
-        else:
-            data = await self.store.get(key)
-            etag = etag_of(data) if data is not None else ""
+        h1 = await self.store.get(key + "hash")
+        etag = (
+            '"' + h1.decode("ascii", "replace").strip() + '"'
+            if h1
+            else f'"{info.size:x}-{int(info.mtime):x}"'
+        )
+        if not self.hot.fits(info.size):
+            return Artifact(kind, key, info.size, etag, True, store=self.store)
+        data = await self.store.get(key)
         if data is None:
             return None
         art = Artifact(kind, key, len(data), etag, True, data=data)
@@ -366,11 +369,13 @@ class ProxyService:
         if art is not None:
             return art
         trace.source = self.source_label(path)
-        if kind == "zip":
-            await self._fetch_zip(path, version, key, on_tmp)
-        else:
+        if kind != "zip":
             data = await self._upstream(kind, path, lambda: self._fetch_small(kind, path, version))
             await self.store.put(key, data)
+            art = Artifact(kind, key, len(data), etag_of(data), True, data=data)
+            self.hot.put(key, art, len(data))
+            return art
+        await self._fetch_zip(path, version, key, on_tmp)
         art = await self._from_storage(kind, key)
         if art is None:  # pragma: no cover - storage lost what it just stored
             raise GoModProxyError(f"storage did not keep {key}")
