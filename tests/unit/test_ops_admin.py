@@ -118,3 +118,61 @@ def test_version_keys_and_token_file(tmp_path: Path) -> None:
         routes.read_token(str(short))
     with pytest.raises(ConfigError, match="admin_token_file"):
         routes.read_token(str(tmp_path / "missing"))
+
+
+async def test_verify_against_a_checksum_database(tmp_path: Path) -> None:
+    """POST /admin/verify re-hashes stored modules and asks the checksum database: a stored
+    zip whose hash the database does not vouch for is reported; ?module= limits the run."""
+    from gomodproxy.config import load_settings
+    from gomodproxy.gomod.dirhash import gomod_hash
+    from gomodproxy.observability import Metrics
+    from gomodproxy.server.app import ProxyApp
+    from gomodproxy.service import ProxyService
+    from gomodproxy.storage.memory import MemoryStore
+    from gomodproxy.sumdb.server import Log, gosum_record
+    from gomodproxy.verify import SumdbVerifier
+    from gomodproxy.zipfiles import hash_zip
+    from tests.e2e.fixtures import ModuleVersion
+    from tests.unit.test_sumdb_verify import FakeDB, make_db
+
+    store = MemoryStore()
+    log = Log()
+    for path, lie in (("example.com/good", False), ("example.com/bad", True)):
+        mv = ModuleVersion(path, "v1.0.0", {"x.go": b"package x\n"})
+        zip_file = tmp_path / f"{path.rsplit('/', 1)[1]}.zip"
+        zip_file.write_bytes(mv.zip_bytes())
+        h1 = hash_zip(zip_file)
+        base = f"{path}/@v/v1.0.0"
+        await store.put(base + ".mod", mv.gomod)
+        await store.put(base + ".zip", mv.zip_bytes())
+        await store.put(base + ".ziphash", h1.encode())
+        listed = "h1:" + "B" * 43 + "=" if lie else h1
+        log.append(gosum_record(path, "v1.0.0", listed, gomod_hash(mv.gomod)))
+    verifier = SumdbVerifier(make_db(FakeDB(log)))
+    token_file = tmp_path / "admin.token"
+    token_file.write_text(TOKEN)
+    cfg = load_settings(
+        env={},
+        flags={"goproxy": "off", "storage": "memory://", "admin_token_file": str(token_file)},
+        ask_go=False,
+    )
+    service = ProxyService(store, FakeSource(), temp_dir=tmp_path, verifier=verifier)
+    app = ProxyApp(service, cfg, Metrics())
+    routes.install(app)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        everything = json.loads((await client.post("/admin/verify", headers=_auth())).text)
+        one = json.loads(
+            (
+                await client.post(
+                    "/admin/verify", params={"module": "example.com/good"}, headers=_auth()
+                )
+            ).text
+        )
+    await verifier.aclose()
+    assert everything["checked"] == 4
+    (problem,) = everything["problems"]
+    assert "example.com/bad@v1.0.0" in problem
+    assert "checksum mismatch" in problem
+    assert one == {"checked": 2, "problems": []}
