@@ -142,3 +142,18 @@ async def test_bytes_and_process_metrics(tmp_path: Path) -> None:
         line = next(x for x in text.splitlines() if x.startswith(f"gomodproxy_process_{name}{{"))
         assert f'pid="{pid}"' in line
         assert float(line.rsplit(" ", 1)[1]) > 0
+
+
+def test_module_counter_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond MAX_MODULES distinct paths per worker, zips count as module="other"."""
+    from gomodproxy.observability import Metrics
+    from gomodproxy.ops import observe
+
+    monkeypatch.setattr(observe, "MAX_MODULES", 2)
+    metrics = Metrics()
+    observer = observe.OpsObserver(metrics)
+    for name in ("a", "!b", "c", "d", "a"):
+        scope = {"path": f"/example.com/{name}/@v/v1.0.0.zip", "method": "GET"}
+        observer(scope, "zip", 200, 10, "hit", "memory", None, None)
+    series = {dict(k)["module"]: v for k, v in metrics.extra[observe.MODULE_METRIC].items()}
+    assert series == {"example.com/a": 2, "example.com/B": 1, "other": 2}

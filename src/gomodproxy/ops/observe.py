@@ -57,7 +57,9 @@ class OpsObserver:
         #: Downloads that failed because the checksum database could not be asked.
         self.sumdb_unavailable = 0
         self.sumdb_last_error: RecentError | None = None
-        self._modules: set[str] = set()
+        #: escaped module path (as in the URL) → series key of the module counter
+        self._module_keys: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._other_key = (("module", "other"),)
         for artifact in sorted(sli.DOWNLOAD_ARTIFACTS):
             for outcome in (sli.SUCCESS, sli.FAILURE):
                 metrics.inc(sli.METRIC, sli.METRIC_HELP, _labels(artifact, outcome), 0)
@@ -117,18 +119,24 @@ class OpsObserver:
         return outcome
 
     def _count_module(self, scope: Any, req: ModRequest | None) -> None:
-        if req is None:
-            try:
-                req = parse_request(scope["path"])
-            except GoModProxyError:
-                return
-        name = req.path
-        if name not in self._modules:
-            if len(self._modules) >= MAX_MODULES:
-                name = "other"
+        """One more zip of this module; hot-path cheap: the URL's escaped module path is
+        looked up in a dict, parsed only the first time it is seen."""
+        path: str = scope["path"]
+        escaped = path[1 : path.rfind("/@v/")]
+        key = self._module_keys.get(escaped)
+        if key is None:
+            if len(self._module_keys) >= MAX_MODULES:
+                key = self._other_key
             else:
-                self._modules.add(name)
-        self.metrics.inc(MODULE_METRIC, MODULE_HELP, {"module": name})
+                if req is None:
+                    try:
+                        req = parse_request(path)
+                    except GoModProxyError:
+                        return
+                key = self._module_keys[escaped] = (("module", req.path),)
+            self.metrics.inc(MODULE_METRIC, MODULE_HELP, dict(key), 0)
+        series = self.metrics.extra[MODULE_METRIC]
+        series[key] = series.get(key, 0) + 1
 
     def _audit(
         self,
