@@ -32,7 +32,7 @@ import os
 import sys
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -228,15 +228,22 @@ def _histogram(
     return fam
 
 
+def _counter(name: str, labels: list[str], series: Mapping[tuple[str, ...], float]) -> Metric:
+    fam = CounterMetricFamily(name.removesuffix("_total"), _HELP[name], labels=labels)
+    for values, n in sorted(series.items()):
+        fam.add_metric(list(values), n)
+    return fam
+
+
 class _SnapshotCollector:
     def __init__(self, snaps: list[dict[str, Any]]) -> None:
         self.snaps = snaps
 
     def collect(self) -> Iterable[Metric]:
         snaps = self.snaps
-        requests: dict[tuple[str, str], float] = {}
-        cache: dict[tuple[str, str], float] = {}
-        upstream: dict[tuple[str, str, str], float] = {}
+        requests: dict[tuple[str, ...], float] = {}
+        cache: dict[tuple[str, ...], float] = {}
+        upstream: dict[tuple[str, ...], float] = {}
         extra: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
         helps: dict[str, str] = {}
         gauges: dict[str, tuple[str, dict[tuple[tuple[str, str], ...], float]]] = {}
@@ -262,36 +269,17 @@ class _SnapshotCollector:
                         key = tuple(sorted(labels.items()))
                         gacc[key] = max(gacc.get(key, v), v)
 
-        fam = CounterMetricFamily(
-            "gomodproxy_http_requests",
-            _HELP["gomodproxy_http_requests_total"],
-            labels=["route", "code"],
-        )
-        for labels, n in sorted(requests.items()):
-            fam.add_metric(list(labels), n)
-        yield fam
+        yield _counter("gomodproxy_http_requests_total", ["route", "code"], requests)
         yield _histogram(
             "gomodproxy_http_request_duration_seconds",
             "route",
             _sum_hists(snaps, "request_hist"),
             REQUEST_BUCKETS,
         )
-        fam = CounterMetricFamily(
-            "gomodproxy_cache_lookups",
-            _HELP["gomodproxy_cache_lookups_total"],
-            labels=["tier", "result"],
+        yield _counter("gomodproxy_cache_lookups_total", ["tier", "result"], cache)
+        yield _counter(
+            "gomodproxy_upstream_requests_total", ["source", "artifact", "outcome"], upstream
         )
-        for labels, n in sorted(cache.items()):
-            fam.add_metric(list(labels), n)
-        yield fam
-        fam = CounterMetricFamily(
-            "gomodproxy_upstream_requests",
-            _HELP["gomodproxy_upstream_requests_total"],
-            labels=["source", "artifact", "outcome"],
-        )
-        for labels3, n in sorted(upstream.items()):
-            fam.add_metric(list(labels3), n)
-        yield fam
         yield _histogram(
             "gomodproxy_upstream_request_duration_seconds",
             "source",

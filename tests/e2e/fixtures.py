@@ -11,6 +11,7 @@ Reusable by every e2e test:
   waited for on ``/healthz``, stopped with SIGTERM (``stop``) or SIGKILL (``kill``).
 - ``go(env, *args, cwd=...)``: the real go command with a timeout, returning the result.
 - ``http_get(url, headers)``: a tiny client returning ``(status, headers, body)``.
+- ``parse_json_stream(text)``: the objects of ``go mod download -json`` output.
 """
 
 from __future__ import annotations
@@ -100,6 +101,18 @@ def build_tree(root: Path, versions: Iterable[ModuleVersion]) -> Path:
     for mv in versions:
         write_module(root, mv)
     return root
+
+
+def parse_json_stream(text: str) -> list[dict[str, object]]:
+    """The objects of a stream of JSON values, as ``go mod download -json`` prints them."""
+    decoder, objs, i = json.JSONDecoder(), [], 0
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+            continue
+        obj, i = decoder.raw_decode(text, i)
+        objs.append(obj)
+    return objs
 
 
 def free_port() -> int:

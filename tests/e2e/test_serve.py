@@ -7,7 +7,6 @@ gomodproxy in between (``GOPROXY=file://...``): versions, hashes and go.sum line
 from __future__ import annotations
 
 import functools
-import json
 import os
 import shutil
 import subprocess
@@ -17,7 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.fixtures import ModuleVersion, Server, go, start_server, write_module
+from tests.e2e.fixtures import (
+    ModuleVersion,
+    Server,
+    go,
+    parse_json_stream,
+    start_server,
+    write_module,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs_go]
 
@@ -135,15 +141,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, upstream_tree: Path) -> Ite
 def _download(env: dict[str, str], cwd: Path, *targets: str) -> list[dict[str, object]]:
     out = go(env, "mod", "download", "-json", *targets, cwd=cwd)
     assert out.returncode == 0, out.stderr + out.stdout
-    decoder = json.JSONDecoder()
-    text, objs, i = out.stdout, [], 0
-    while i < len(text):
-        if text[i].isspace():
-            i += 1
-            continue
-        obj, i = decoder.raw_decode(text, i)
-        objs.append(obj)
-    return objs
+    return parse_json_stream(out.stdout)
 
 
 class TestGoCommandThroughServer:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
 
 from gomodproxy.cli.main import main
-from tests.e2e.fixtures import ModuleVersion, go, write_module
+from tests.e2e.fixtures import ModuleVersion, go, parse_json_stream, write_module
 from tests.e2e.test_serve import go_env
 
 pytestmark = pytest.mark.e2e
@@ -20,17 +19,6 @@ MODULES = [
     ModuleVersion("dl.test/m", "v1.2.0-pre", {"m.go": b"package m // pre\n"}),
     ModuleVersion("dl.test/Big", "v2.0.0+incompatible", {"b.go": b"package b\n"}),
 ]
-
-
-def parse_stream(text: str) -> list[dict[str, object]]:
-    decoder, objs, i = json.JSONDecoder(), [], 0
-    while i < len(text):
-        if text[i].isspace():
-            i += 1
-            continue
-        obj, i = decoder.raw_decode(text, i)
-        objs.append(obj)
-    return objs
 
 
 @pytest.fixture
@@ -52,7 +40,7 @@ def test_json_fields_equal_the_go_command(
     assert main(["mod", "download", "--json", "--cache", str(cache), *targets]) == 0
     out = capsys.readouterr().out
     assert out.startswith('{\n\t"Path": "dl.test/m",\n\t"Version": "v1.1.0",\n\t"Query": "latest",')
-    ours = parse_stream(out)
+    ours = parse_json_stream(out)
     for obj in ours:
         for field in ("Info", "GoMod", "Zip"):
             assert Path(str(obj[field])).is_file()
@@ -63,7 +51,7 @@ def test_json_fields_equal_the_go_command(
         go_env(tmp_path / "go", tree.as_uri()), "mod", "download", "-json", *targets, cwd=tmp_path
     )
     assert res.returncode == 0, res.stderr
-    theirs = parse_stream(res.stdout)
+    theirs = parse_json_stream(res.stdout)
     keys = ("Path", "Version", "Query", "Sum", "GoModSum")
     assert [{k: o.get(k) for k in keys} for o in ours] == [
         {k: o.get(k) for k in keys} for o in theirs
@@ -88,7 +76,7 @@ def test_failures_exit_1_with_error_field(
         ]
     )
     assert code == 1
-    objs = parse_stream(capsys.readouterr().out)
+    objs = parse_json_stream(capsys.readouterr().out)
     assert objs[0]["Path"] == "dl.test/m"
     assert "not found" in str(objs[0]["Error"])
     assert "Error" not in objs[1]

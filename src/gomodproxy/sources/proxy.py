@@ -77,7 +77,26 @@ def load_netrc(env: Mapping[str, str] | None = None) -> dict[str, tuple[str, str
     return out
 
 
-class HTTPProxySource:
+class _SmallReads:
+    """``list``, ``info``, ``latest`` and ``mod``: one bounded read of an escaped path each."""
+
+    async def _read(self, rel: str, limit: int = MAX_META_BYTES) -> bytes:
+        raise NotImplementedError
+
+    async def list(self, path: str) -> bytes:
+        return await self._read(artifact_path(path, "list"))
+
+    async def info(self, path: str, query: str) -> bytes:
+        return await self._read(artifact_path(path, "info", query))
+
+    async def latest(self, path: str) -> bytes:
+        return await self._read(artifact_path(path, "latest"))
+
+    async def mod(self, path: str, version: str) -> bytes:
+        return await self._read(artifact_path(path, "mod", version))
+
+
+class HTTPProxySource(_SmallReads):
     """A GOPROXY reachable over http or https."""
 
     def __init__(
@@ -210,18 +229,6 @@ class HTTPProxySource:
                 f"{self.name}: timed out fetching {rel}", source=self.name
             ) from exc
 
-    async def list(self, path: str) -> bytes:
-        return await self._read(artifact_path(path, "list"))
-
-    async def info(self, path: str, query: str) -> bytes:
-        return await self._read(artifact_path(path, "info", query))
-
-    async def latest(self, path: str) -> bytes:
-        return await self._read(artifact_path(path, "latest"))
-
-    async def mod(self, path: str, version: str) -> bytes:
-        return await self._read(artifact_path(path, "mod", version))
-
     async def zip(self, path: str, version: str, dest: Path) -> None:
         rel = artifact_path(path, "zip", version)
         try:
@@ -274,7 +281,7 @@ async def _stream_to_file(chunks: AsyncIterator[bytes], dest: Path, limit: int, 
             await asyncio.to_thread(f.write, b"".join(batch))
 
 
-class FileProxySource:
+class FileProxySource(_SmallReads):
     """A ``file://`` GOPROXY: a directory tree; a missing file is 404, as for the go command."""
 
     def __init__(self, root: str | Path, *, max_zip_bytes: int = MAX_ZIP_BYTES) -> None:
@@ -301,18 +308,6 @@ class FileProxySource:
         if data is None:
             raise UpstreamError(f"file: {rel} is larger than {limit} bytes", source=self.name)
         return data
-
-    async def list(self, path: str) -> bytes:
-        return await self._read(artifact_path(path, "list"))
-
-    async def info(self, path: str, query: str) -> bytes:
-        return await self._read(artifact_path(path, "info", query))
-
-    async def latest(self, path: str) -> bytes:
-        return await self._read(artifact_path(path, "latest"))
-
-    async def mod(self, path: str, version: str) -> bytes:
-        return await self._read(artifact_path(path, "mod", version))
 
     async def zip(self, path: str, version: str, dest: Path) -> None:
         rel = artifact_path(path, "zip", version)
