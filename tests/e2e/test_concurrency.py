@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,8 +30,13 @@ def test_200_concurrent_requests_for_one_uncached_zip_fetch_it_once(tmp_path: Pa
         try:
             with ThreadPoolExecutor(max_workers=200) as pool:
                 answers = list(pool.map(lambda _: server.get(ZIP), range(200)))
+            time.sleep(1.5)  # each worker writes its metrics snapshot every second
+            metrics = server.get("/metrics")[2].decode()
         finally:
             server.stop()
+        # /metrics sums both workers.
+        assert 'gomodproxy_http_requests_total{code="200",route="zip"} 200.0' in metrics
+        assert 'artifact="zip",outcome="success"' in metrics
         assert [status for status, _, _ in answers] == [200] * 200
         assert all(body == expected for _, _, body in answers)
         assert upstream.count(ZIP) == 1
