@@ -199,6 +199,10 @@ async def test_served_and_refused_lines(audited: tuple[ProxyApp, Path, FakeSourc
         },
     ]
     assert "upstream answered 500" in lines[3]["error"]
+    text = proxy.metrics.render().decode()
+    for artifact, result, n in (("zip", "exempt", 1), ("mod", "refused", 1), ("zip", "checked", 0)):
+        series = f'gomodproxy_verifications_total{{artifact="{artifact}",result="{result}"}}'
+        assert f"{series} {n}.0" in text
 
 
 class _Verifier:

@@ -25,6 +25,11 @@ MODULE_METRIC = "gomodproxy_module_downloads_total"
 MODULE_HELP = "Module zips served (status 200), by module path (at most 500 paths per worker)."
 BYTES_METRIC = "gomodproxy_response_bytes_total"
 BYTES_HELP = "Response body bytes of protocol answers, by route (mounted routes not counted)."
+VERIFY_METRIC = "gomodproxy_verifications_total"
+VERIFY_HELP = (
+    "Fetched .mod and .zip by checksum-database result: checked (verified), exempt "
+    "(GONOSUMDB/GOPRIVATE or GOSUMDB=off), refused (mismatch or a database caught lying)."
+)
 MAX_MODULES = 500
 RECENT_ERRORS = 25
 
@@ -66,6 +71,10 @@ class OpsObserver:
         self._sli = metrics.extra[sli.METRIC]
         for artifact in sorted(sli.DOWNLOAD_ARTIFACTS):
             metrics.inc(BYTES_METRIC, BYTES_HELP, {"route": artifact}, 0)
+        for artifact in ("mod", "zip"):
+            for result in ("checked", "exempt", "refused"):
+                labels = {"artifact": artifact, "result": result}
+                metrics.inc(VERIFY_METRIC, VERIFY_HELP, labels, 0)
         self._bytes = metrics.extra[BYTES_METRIC]
         self._keys = {
             (a, o): tuple(sorted(_labels(a, o).items()))
@@ -106,6 +115,8 @@ class OpsObserver:
             self._sli[key] = self._sli.get(key, 0) + 1
             if route == "zip" and status == 200:
                 self._count_module(scope, req)
+            if cache == "miss" and route != "info":  # fetched from a source on this request
+                self._count_verification(route, scope, req, status, exc)
         if status >= 500 or outcome == sli.FAILURE:
             text = str(exc) if exc is not None else ""
             err = RecentError(time.time(), status, scope["path"], " ".join(text.split())[:300])
@@ -117,6 +128,15 @@ class OpsObserver:
             event = audit_event(status, exc, gated)
             self._audit(scope, event, route, status, cache, source, req, exc, outcome)
         return outcome
+
+    def _count_verification(
+        self, route: str, scope: Any, req: ModRequest | None, status: int, exc: BaseException | None
+    ) -> None:
+        module = req.path if req is not None else ""
+        result = self.verification(route, module, "miss", status, exc)
+        if result:
+            labels = {"artifact": route, "result": result}
+            self.metrics.inc(VERIFY_METRIC, VERIFY_HELP, labels)
 
     def _count_module(self, scope: Any, req: ModRequest | None) -> None:
         """One more zip of this module; hot-path cheap: the URL's escaped module path is
