@@ -271,3 +271,45 @@ class TestCrashes:
         assert result["a"][2] == mv.zip_bytes()
         leftovers = list((data / ".gomodproxy" / "tmp").rglob("*"))
         assert leftovers == []
+
+
+class TestStale:
+    def test_list_and_latest_served_stale_when_upstream_fails_even_after_restart(
+        self, tmp_path: Path
+    ) -> None:
+        """After the TTL, a failing upstream gets the previous answer served, also from storage
+        after a restart (empty memory cache); a healthy one gets refreshed in the background."""
+        mv = ModuleVersion("stale.test/m", "v1.0.0", {"a.go": b"package m\n"})
+        tree = tmp_path / "tree"
+        write_module(tree, mv)
+        (tree / "stale.test/m/@latest").write_bytes(mv.info_bytes())
+        down = {"on": False}
+        data = tmp_path / "data"
+        args = ["--set", "list_ttl=1"]
+        with UpstreamServer(tree) as upstream:
+            upstream.faults.append(lambda p: (503, b"down\n", 0.0) if down["on"] else None)
+            server = start_server(data, upstream.url, args=args)
+            try:
+                fresh = [server.get("/stale.test/m" + s)[2] for s in ("/@v/list", "/@latest")]
+                down["on"] = True
+                time.sleep(1.2)
+                for suffix, body in zip(("/@v/list", "/@latest"), fresh, strict=True):
+                    status, headers, again = server.get("/stale.test/m" + suffix)
+                    assert (status, again) == (200, body)
+                    assert headers["cache-control"] == "public, max-age=1"
+            finally:
+                server.stop()
+            server = start_server(data, upstream.url, args=args)
+            try:
+                status, _, body = server.get("/stale.test/m/@v/list")
+                assert (status, body) == (200, b"v1.0.0\n")
+                down["on"] = False
+                (tree / "stale.test/m/@v/list").write_text("v1.0.0\nv1.1.0\n")
+                time.sleep(1.2)
+                server.get("/stale.test/m/@v/list")  # stale answer, refresh in the background
+                deadline = time.monotonic() + 5
+                while server.get("/stale.test/m/@v/list")[2] != b"v1.0.0\nv1.1.0\n":
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
+            finally:
+                server.stop()
