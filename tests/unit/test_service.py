@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from gomodproxy.config import load_settings
 from gomodproxy.errors import InvalidInput, NotFound, UpstreamError, VerificationError
 from gomodproxy.service import ProxyService, Trace, module_line
 from gomodproxy.sources.chain import ChainEntry, ProxyChain
+from gomodproxy.sources.router import Router, UnavailableDirect, build_source
 from gomodproxy.storage.memory import MemoryStore
 
 
@@ -333,3 +335,29 @@ def test_module_line(gomod: bytes, expected: str | None) -> None:
 def test_invalid_input_is_value_error() -> None:
     """InvalidInput keeps `except ValueError` working for generic callers."""
     assert issubclass(InvalidInput, ValueError)
+
+
+class TestRouter:
+    async def test_gonoproxy_goes_direct(self) -> None:
+        """Paths matching GONOPROXY go to the direct source, the others to the chain."""
+        chain, direct = FakeSource("proxy:up"), FakeSource("direct")
+        chain.answers[("list", "public.test/x", "")] = b"v1.0.0\n"
+        direct.answers[("list", "git.corp/x", "")] = b"v2.0.0\n"
+        router = Router(chain, direct, "*.corp,private.test")
+        assert await router.list("public.test/x") == b"v1.0.0\n"
+        assert await router.list("git.corp/x") == b"v2.0.0\n"
+        assert (router.label("git.corp/x"), router.label("public.test/x")) == ("direct", "proxy:up")
+
+    async def test_build_source_from_settings(self, tmp_path: Path) -> None:
+        """GOPROXY entries become sources; without direct mode a private path is a clear 404."""
+        settings = load_settings(
+            env={}, flags={"goproxy": f"{tmp_path.as_uri()}|off", "goprivate": ""}, ask_go=False
+        )
+        router = build_source(settings)
+        assert router.name == "file,off"
+        with pytest.raises(NotFound, match="GOPROXY=off"):
+            await router.list("example.com/m")
+        await router.aclose()
+        unavailable = UnavailableDirect()
+        with pytest.raises(NotFound, match="direct mode not available"):
+            await unavailable.list("git.corp/x")
