@@ -145,7 +145,7 @@ class ProxyApp:
             refusal = await self.gate.check(scope)
             if refusal is not None:
                 await self._send(send, method, refusal.status, refusal.headers, refusal.body)
-                self._done(scope, "refused", refusal.status, len(refusal.body), start, "", "", "")
+                self._done(scope, "refused", refusal.status, len(refusal.body), start, "", "")
                 return
         if method == "GET" or method == "HEAD":
             art = self._hot.get(path[1:])
@@ -177,21 +177,21 @@ class ProxyApp:
         for prefix, app in self.mounts:
             if path.startswith(prefix):
                 await app(scope, receive, send)
-                self._done(scope, prefix.strip("/"), 0, 0, start, "", "", "")
+                self._done(scope, prefix.strip("/"), 0, 0, start, "", "")
                 return
         exact = self.exact_routes.get(path)
         if exact is not None:
             await exact(scope, receive, send)
-            self._done(scope, "status" if path == "/" else path.strip("/"), 0, 0, start, "", "", "")
+            self._done(scope, "status" if path == "/" else path.strip("/"), 0, 0, start, "", "")
             return
         if path == "/healthz":
             await self._plain(send, method, 200, b"ok\n", b"no-store")
-            self._done(scope, "healthz", 200, 3, start, "", "", "")
+            self._done(scope, "healthz", 200, 3, start, "", "")
             return
         if path == "/readyz":
             status, body = await self._ready()
             await self._plain(send, method, status, body, b"no-store")
-            self._done(scope, "readyz", status, len(body), start, "", "", "")
+            self._done(scope, "readyz", status, len(body), start, "", "")
             return
         if path == "/metrics":
             body = self.metrics.render()
@@ -205,7 +205,7 @@ class ProxyApp:
                 ],
                 body,
             )
-            self._done(scope, "metrics", 200, len(body), start, "", "", "")
+            self._done(scope, "metrics", 200, len(body), start, "", "")
             return
         if method != "GET" and method != "HEAD":
             await self._send(
@@ -215,7 +215,7 @@ class ProxyApp:
                 [(b"content-type", _TEXT), (b"allow", b"GET, HEAD")],
                 b"method not allowed\n",
             )
-            self._done(scope, "other", 405, 0, start, "", "", "")
+            self._done(scope, "other", 405, 0, start, "", "")
             return
         await self._protocol(scope, send, path, method, start)
 
@@ -252,14 +252,13 @@ class ProxyApp:
                 start,
                 trace.cache,
                 trace.source,
-                path,
                 req,
                 str(exc),
                 exc,
             )
             return
         status, size = await self._artifact(scope, send, method, art, req)
-        self._done(scope, route, status, size, start, trace.cache, trace.source, path, req)
+        self._done(scope, route, status, size, start, trace.cache, trace.source, req)
 
     # -- answering an artifact ----------------------------------------------------------
 
@@ -380,7 +379,6 @@ class ProxyApp:
         start: float,
         cache: str,
         source: str,
-        key: str,
         req: ModRequest | None = None,
         error: str = "",
         exc: BaseException | None = None,
