@@ -210,27 +210,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 db.proc.stdout.close()
 
 
-def go_env(base: Path, goproxy: str, gosumdb: str) -> dict[str, str]:
-
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("GO") and "proxy" not in k.lower()
-    }
-    env.update(
-        GOPATH=str(base / "gopath"),
-        GOMODCACHE=str(base / "gopath" / "pkg" / "mod"),
-        GOCACHE=str(base / "gocache"),
-        GOENV="off",
-        GOFLAGS="-modcacherw",
-        GOPROXY=goproxy,
-        GOSUMDB=gosumdb,
-        GOTOOLCHAIN="local",
-        GONOSUMDB="",
-        GOPRIVATE="",
-        GONOPROXY="",
-        HOME=str(base / "home"),
-    )
-    (base / "home").mkdir(parents=True, exist_ok=True)
-    return env
+def through(go_env: dict[str, str], proxy_url: str, gosumdb: str) -> dict[str, str]:
+    """The isolated go environment of tests/conftest.py, pointed at a proxy and a database."""
+    return {**go_env, "GOPROXY": proxy_url, "GOSUMDB": gosumdb, "GONOPROXY": ""}
 
 
 @pytest.fixture(scope="module")
@@ -240,11 +222,11 @@ def verifying_proxy(world: World) -> Server:
 
 class TestProxiedDatabase:
     def test_go_mod_download_verifies_through_the_proxy(
-        self, world: World, verifying_proxy: Server, tmp_path: Path
+        self, world: World, verifying_proxy: Server, tmp_path: Path, go_env: dict[str, str]
     ) -> None:
         """The go command downloads through gomodproxy with GOSUMDB=name+key, reaching the
         checksum database through the proxy; the proxy verified the module too."""
-        env = go_env(tmp_path, verifying_proxy.url, VKEY)
+        env = through(go_env, verifying_proxy.url, VKEY)
         out = go(env, "mod", "download", "-json", f"{A.path}@{A.version}", cwd=tmp_path)
         assert out.returncode == 0, out.stderr
         assert (tmp_path / "gopath" / "pkg" / "sumdb" / DB / "latest").exists()
@@ -283,7 +265,7 @@ class TestProxiedDatabase:
         assert verifying_proxy.get(f"/sumdb/{DB}/supported")[0] == 200
 
     def test_tampered_zip_is_refused_before_go_sees_it(
-        self, world: World, verifying_proxy: Server, tmp_path: Path
+        self, world: World, verifying_proxy: Server, tmp_path: Path, go_env: dict[str, str]
     ) -> None:
         """An upstream zip that does not match the checksum database is refused with both
         hashes, logged, counted and not stored; the go command fails with our text."""
@@ -294,7 +276,7 @@ class TestProxiedDatabase:
         assert re.search(r"downloaded: h1:\S+ .*sum.test.example: h1:\S+", text)
         data = world.tmp
         assert not (data / "data1" / "example.com" / "evil" / "@v" / "v1.0.0.zip").exists()
-        env = go_env(tmp_path, verifying_proxy.url, VKEY)
+        env = through(go_env, verifying_proxy.url, VKEY)
         out = go(env, "mod", "download", f"{EVIL.path}@{EVIL.version}", cwd=tmp_path)
         assert out.returncode != 0
         assert "403 Forbidden" in out.stderr
@@ -307,11 +289,11 @@ class TestProxiedDatabase:
         )
 
     def test_large_zips_stream_and_a_tampered_one_never_completes(
-        self, world: World, verifying_proxy: Server, tmp_path: Path
+        self, world: World, verifying_proxy: Server, tmp_path: Path, go_env: dict[str, str]
     ) -> None:
         """A cold zip larger than the held-back tail streams to the go command; a tampered
         one is cut off before its tail, so the go command never gets a complete zip."""
-        env = go_env(tmp_path, verifying_proxy.url, VKEY)
+        env = through(go_env, verifying_proxy.url, VKEY)
         out = go(env, "mod", "download", "-json", f"{BIG.path}@{BIG.version}", cwd=tmp_path)
         assert out.returncode == 0, out.stderr
         out = go(env, "mod", "download", f"{BIG_EVIL.path}@{BIG_EVIL.version}", cwd=tmp_path)
@@ -386,7 +368,9 @@ class TestProxiedDatabase:
 
 
 class TestPrivateDatabase:
-    def test_private_database_is_accepted_by_go(self, world: World, tmp_path: Path) -> None:
+    def test_private_database_is_accepted_by_go(
+        self, world: World, tmp_path: Path, go_env: dict[str, str]
+    ) -> None:
         """sumdb keygen, then the proxy serves a private database the go command verifies
         against; the log survives a restart and keeps growing consistently."""
         tmp = world.tmp
@@ -405,7 +389,7 @@ class TestPrivateDatabase:
             "GOMODPROXY_SUMDB_PRIVATE_PATTERNS": "example.com/private",
         }
         p3 = world.proxy(tmp / "data3", env)
-        genv = go_env(tmp_path, p3.url, vkey.group(1))
+        genv = through(go_env, p3.url, vkey.group(1))
         m, n = PRIVATE
         out = go(genv, "mod", "download", "-json", f"{m.path}@{m.version}", cwd=tmp_path)
         assert out.returncode == 0, out.stderr

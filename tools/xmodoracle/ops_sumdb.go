@@ -51,6 +51,26 @@ func sdbParseHashes(list []string) ([]tlog.Hash, error) {
 	return out, nil
 }
 
+// sdbProofArgs decodes {Proof, T, TH, N, H} for the proof-checking ops.
+func sdbProofArgs(raw json.RawMessage) (p []tlog.Hash, t int64, th tlog.Hash, n int64, h tlog.Hash, err error) {
+	var a struct {
+		Proof []string
+		T, N  int64
+		TH, H string
+	}
+	if err = json.Unmarshal(raw, &a); err != nil {
+		return
+	}
+	if p, err = sdbParseHashes(a.Proof); err != nil {
+		return
+	}
+	if th, err = tlog.ParseHash(a.TH); err != nil {
+		return
+	}
+	h, err = tlog.ParseHash(a.H)
+	return p, a.T, th, a.N, h, err
+}
+
 // sdbLog is a log built from record texts, as a server would store it.
 type sdbLog struct {
 	hashes []tlog.Hash
@@ -332,44 +352,18 @@ func init() {
 		}, nil
 	})
 	register("tlog.check_record", func(raw json.RawMessage) (any, error) {
-		var a struct {
-			Proof []string
-			T, N  int64
-			TH, H string
-		}
-		if err := json.Unmarshal(raw, &a); err != nil {
-			return nil, err
-		}
-		p, err := sdbParseHashes(a.Proof)
+		p, t, th, n, h, err := sdbProofArgs(raw)
 		if err != nil {
 			return nil, err
 		}
-		th, err1 := tlog.ParseHash(a.TH)
-		h, err2 := tlog.ParseHash(a.H)
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("bad hash")
-		}
-		return nil, tlog.CheckRecord(p, a.T, th, a.N, h)
+		return nil, tlog.CheckRecord(p, t, th, n, h)
 	})
 	register("tlog.check_tree", func(raw json.RawMessage) (any, error) {
-		var a struct {
-			Proof []string
-			T, N  int64
-			TH, H string
-		}
-		if err := json.Unmarshal(raw, &a); err != nil {
-			return nil, err
-		}
-		p, err := sdbParseHashes(a.Proof)
+		p, t, th, n, h, err := sdbProofArgs(raw)
 		if err != nil {
 			return nil, err
 		}
-		th, err1 := tlog.ParseHash(a.TH)
-		h, err2 := tlog.ParseHash(a.H)
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("bad hash")
-		}
-		return nil, tlog.CheckTree(p, a.T, th, a.N, h)
+		return nil, tlog.CheckTree(p, t, th, n, h)
 	})
 	// tlog.tile_read reads stored hashes through TileHashReader over a log of records whose
 	// tiles are served truthfully, except one byte flipped in the tile named Flip.
