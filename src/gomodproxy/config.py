@@ -73,6 +73,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("sumdb_private_key", str, "", "signer key file of the private checksum database"),
     Option("sumdb_private_patterns", str, "", "globs the private database covers (GOPRIVATE)"),
     Option("sumdb_proxied", str, "", "further databases to pass through (';'-separated)"),
+    Option("stream_cold_zips", bool, True, "stream a cold zip while fetching, tail held back"),
     # Access control and hardening (issue 10; gomodproxy.security).
     Option("auth_file", str, "", "credentials file (gomodproxy user add); enables authentication"),
     Option("auth_trusted_header", str, "", "header naming the user, set by a fronting proxy"),

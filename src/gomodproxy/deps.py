@@ -87,4 +87,5 @@ def build_service(settings: Settings, observer: Observer | None = None) -> Proxy
         stale_ttl=settings.stale_ttl,
         max_zip_bytes=settings.max_zip_bytes,
         temp_dir=work / "tmp",
+        stream_cold_zips=bool(settings.values.get("stream_cold_zips", True)),  # issue 6
     )
