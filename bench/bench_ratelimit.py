@@ -121,6 +121,15 @@ async def _phase(
     }
 
 
+def _wrk_rate(url: str, header: str | None) -> float:
+    """Requests per second wrk gets on the warm .mod (CONNS connections, SECONDS)."""
+    cmd = ["wrk", "-t2", f"-c{CONNS}", f"-d{SECONDS:g}s"]
+    if header:
+        cmd += ["-H", header]
+    out = subprocess.run([*cmd, url + PATH], capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
+
+
 def run() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-ratelimit-") as tmp_s:
         tmp = Path(tmp_s)
@@ -134,7 +143,11 @@ def run() -> None:
         with UpstreamServer(build_tree(tmp / "upstream", [MOD])) as upstream:
             limited = start_server(tmp / "limited", upstream.url, args=[*common, *limits])
             unlimited = start_server(tmp / "unlimited", upstream.url, args=common)
+            plain = start_server(tmp / "plain", upstream.url)
             try:
+                asyncio.run(_phase(plain.url, False, upstream))  # warm the artifact
+                bob = "Authorization: " + _auth("bob", "bob-pw")["Authorization"]
+                overhead = (_wrk_rate(plain.url, None), _wrk_rate(unlimited.url, bob))
                 rows = [
                     ("baseline (alone)", asyncio.run(_phase(limited.url, False, upstream))),
                     ("hot flood, limited", asyncio.run(_phase(limited.url, True, upstream))),
@@ -151,10 +164,15 @@ def run() -> None:
             finally:
                 limited.stop()
                 unlimited.stop()
+                plain.stop()
     print(
         f"rate limit bench: {SECONDS:g}s per phase, limit {LIMIT:g} req/s per principal, "
         f"good client {GOOD_RPS:g} req/s (warm .mod), abuser wrk {CONNS} connections "
         "(hot: the same warm .mod; cold: a new module path per request)"
+    )
+    print(
+        f"warm .mod, one worker: no gate {overhead[0]:.0f} req/s; gate with basic auth and "
+        f"rules {overhead[1]:.0f} req/s ({overhead[1] / overhead[0] - 1:+.0%})"
     )
     print(f"{'phase':<22} {'good p50':>9} {'good p99':>9} {'good err':>8} "
           f"{'abuser ok/s':>11} {'abuser non-2xx':>14} {'upstream/s':>10}")  # fmt: skip

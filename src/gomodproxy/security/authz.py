@@ -19,6 +19,7 @@ one, and 401 to an anonymous caller asking for a public module while anonymous a
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from gomodproxy.errors import ConfigError
@@ -91,23 +92,25 @@ class Policy:
 
     def rule_for(self, module_path: str) -> Rule | None:
         """The first rule covering ``module_path``."""
+        return self._classify(module_path)[0]
+
+    @functools.lru_cache(maxsize=16384)  # noqa: B019 - one policy per process, bounded
+    def _classify(self, module_path: str) -> tuple[Rule | None, bool]:
+        """(first matching rule, matches GOPRIVATE), memoised: glob matching is slow."""
         for rule in self.rules:
             if match_prefix_patterns(rule.globs, module_path):
-                return rule
-        return None
+                return rule, True
+        private = bool(self.goprivate) and match_prefix_patterns(self.goprivate, module_path)
+        return None, private
 
     def is_private(self, module_path: str) -> bool:
         """True when a rule or GOPRIVATE covers ``module_path``."""
-        if self.rule_for(module_path) is not None:
-            return True
-        return bool(self.goprivate) and match_prefix_patterns(self.goprivate, module_path)
+        return self._classify(module_path)[1]
 
     def decide(self, principal: Principal | None, module_path: str) -> Decision:
         """May ``principal`` (None: anonymous) read anything of ``module_path``?"""
-        rule = self.rule_for(module_path)
-        if rule is None and not (
-            self.goprivate and match_prefix_patterns(self.goprivate, module_path)
-        ):
+        rule, private = self._classify(module_path)
+        if not private:
             return self.decide_public(principal)
         globs = rule.globs if rule is not None else self.goprivate
         if principal is None:

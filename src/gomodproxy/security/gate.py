@@ -19,6 +19,7 @@ module path, so they need an authenticated principal.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
@@ -119,7 +120,11 @@ class Gate:
             writer.flush()
 
     def target(self, path: str) -> Target:
-        """Classify a decoded request path."""
+        """Classify a decoded request path (memoised: parsing is most of the gate's cost)."""
+        return self._target(path)
+
+    @functools.lru_cache(maxsize=16384)  # noqa: B019 - one gate per process, bounded
+    def _target(self, path: str) -> Target:
         if path.startswith("/sumdb/"):
             return self._sumdb_target(path[len("/sumdb/") :])
         if path == "/":
