@@ -121,3 +121,33 @@ class TestSign:
                 note.sign(n, signers)
         else:
             assert note.sign(n, signers).decode() == s["out"]
+
+
+class TestErrors:
+    def test_bad_signer_keys(self) -> None:
+        """Signer keys with another algorithm or a short seed are refused with Go's texts."""
+        good = VECTORS["signers"][0]["key"]
+        *fields, data = good.split("+", 4)
+        prefix = "+".join(fields)
+        raw = base64.b64decode(data)
+        other_alg = base64.b64encode(b"\x02" + raw[1:]).decode()
+        short = base64.b64encode(raw[:-1]).decode()
+        with pytest.raises(InvalidInput, match=r"^unknown verifier algorithm$"):
+            note.new_signer(f"{prefix}+{other_alg}")
+        with pytest.raises(InvalidInput, match=r"^malformed verifier id$"):
+            note.new_signer(f"{prefix}+{short}")
+
+    def test_sign_refuses_bad_signers_and_signatures(self) -> None:
+        """An invalid signer name, or an existing signature that does not decode to its key
+        hash, makes signing fail."""
+        good = note.new_signer(VECTORS["signers"][0]["key"])
+        bad_name = note.Signer("bad name", good.key_hash, good.seed)
+        with pytest.raises(InvalidInput, match="invalid signer"):
+            note.sign(note.Note("x\n"), [bad_name])
+        for sig in [
+            note.Signature("Enoch", 1, "!!!!"),
+            note.Signature("Enoch", 1, base64.b64encode(b"\x00\x00\x00\x02xyz").decode()),
+            note.Signature("bad name", 1, base64.b64encode(b"\x00\x00\x00\x01xyz").decode()),
+        ]:
+            with pytest.raises(InvalidInput, match="malformed note"):
+                note.sign(note.Note("x\n", unverified_sigs=(sig,)), [good])

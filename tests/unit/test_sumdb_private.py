@@ -10,6 +10,7 @@ from gomodproxy.server.sumdb_routes import SumdbRoutes
 from gomodproxy.storage.memory import MemoryStore
 from gomodproxy.sumdb import client as sc
 from gomodproxy.sumdb import note, tlog
+from gomodproxy.sumdb.server import Log, gosum_record
 from gomodproxy.sumdb.tile import full_tile, parse_tile_path
 from gomodproxy.sumdb_adapter.private import PrivateSumdb
 
@@ -136,3 +137,18 @@ class TestRoutes:
         status, headers, body = await routes.answer(f"/sumdb/{NAME}/lookup/x@y")
         assert status == 400
         assert (b"cache-control", b"no-store") in headers
+
+
+class TestLog:
+    def test_log_rules(self) -> None:
+        """An identical record is found again, not appended; malformed records and tiles of
+        another height are refused; data tiles past the tree are not found."""
+        log = Log()
+        rec = gosum_record("corp.example/a", "v1.0.0", H1, H1)
+        assert log.append(rec) == log.append(rec) == 0
+        with pytest.raises(InvalidInput, match="malformed record data"):
+            log.append(b"only-one-field\n")
+        with pytest.raises(InvalidInput, match="tile height 2 is not 8"):
+            log.tile(parse_tile_path("tile/2/0/000.p/1"))
+        with pytest.raises(NotFound):
+            log.tile(parse_tile_path("tile/8/data/000.p/2"))

@@ -203,3 +203,18 @@ class TestTiles:
         t = tile_for_index(8, 0)
         with pytest.raises(InvalidInput, match="too short"):
             hash_from_tile(t, b"", 0)
+
+
+class TestTileErrors:
+    def test_invalid_heights_and_tiles(self) -> None:
+        """Heights below 1 and tiles that do not hold an index are refused."""
+        with pytest.raises(InvalidInput, match="invalid height 0"):
+            tile_for_index(0, 5)
+        with pytest.raises(InvalidInput, match="invalid height 0"):
+            new_tiles(0, 1, 2)
+        with pytest.raises(InvalidInput, match="invalid tile"):
+            hash_from_tile(Tile(8, -1, 0, 1), bytes(32), 0)
+        with pytest.raises(InvalidInput, match=r"is in tile/8/0/000\.p/6 not tile/8/0/000\.p/1"):
+            hash_from_tile(Tile(8, 0, 0, 1), bytes(32 * 6), tlog.stored_hash_index(0, 5))
+        with pytest.raises(InvalidInput, match="ReadHashes"):
+            read_tile_data(Tile(2, 0, 0, 4), lambda ix: [])
