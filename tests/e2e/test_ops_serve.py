@@ -7,6 +7,7 @@ import json
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ def _sli(server: Server) -> dict[tuple[str, str], float]:
     return out
 
 
-def _post(url: str, token: str) -> tuple[int, dict[str, object]]:
+def _post(url: str, token: str) -> tuple[int, dict[str, Any]]:
     req = urllib.request.Request(url, method="POST", headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(req, timeout=30) as resp:
         return resp.status, json.loads(resp.read())
@@ -66,7 +67,7 @@ def test_sli_audit_and_purge_across_workers(tmp_path: Path) -> None:
             server.url + "/admin/purge?module=example.com/ops&version=v1.0.0", TOKEN
         )
         assert status == 200
-        assert sorted(body["deleted"]) == [  # type: ignore[arg-type]
+        assert sorted(body["deleted"]) == [
             "example.com/ops/@v/v1.0.0.mod",
             "example.com/ops/@v/v1.0.0.zip",
             "example.com/ops/@v/v1.0.0.ziphash",
