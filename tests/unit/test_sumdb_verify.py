@@ -287,6 +287,11 @@ class TestPassthrough:
         db.clock = lambda: 1e12
         await db.passthrough("latest")
         assert fake.hits == ["/latest", "/latest"]
+        fake.down = True  # stale if error: the old latest rather than a failure
+        assert (await db.passthrough("latest")).body == make_log().signed_tree(SIGNER)
+        with pytest.raises(UpstreamError):
+            await db.passthrough("lookup/example.com/never@v1.0.0")
+        fake.down = False
         await db.store.delete(f"sumdb/{NAME}/tile/8/0/000")
         fake.log.hashes[3] = bytes(32)  # upstream now serves a bad tile/8/0/000
         bad = await db.passthrough("tile/8/0/000")

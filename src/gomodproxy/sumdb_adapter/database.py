@@ -21,8 +21,8 @@ entry cannot wedge verification.
 
 Passthrough (``passthrough``): bytes are forwarded unmodified (signatures cover them). Full
 hash tiles are stored forever once they check out against the tree this proxy verified (else
-they are forwarded but not stored); ``latest``, lookups and partial tiles are kept for ``ttl``
-seconds.
+they are forwarded but not stored); ``latest``, lookups and partial tiles are fresh for ``ttl``
+seconds, and served stale while the database cannot be reached.
 """
 
 from __future__ import annotations
@@ -241,7 +241,15 @@ class SumdbDatabase:
             data = await self.store.get(key)
             if data:
                 return RemoteResponse(200, content_type, data)
-        resp = await self.remote.fetch("/" + endpoint)
+        try:
+            resp = await self.remote.fetch("/" + endpoint)
+        except UpstreamError:
+            # Stale if error: an old tree head, lookup or tile is still true (clients check
+            # consistency themselves), so it beats an error while the database is away.
+            stale = await self.store.get(key) if info is not None else None
+            if not stale:
+                raise
+            return RemoteResponse(200, content_type, stale)
         if resp.status != 200:
             return resp
         if resp.body and (not immutable or await self._authentic(endpoint, resp.body)):
