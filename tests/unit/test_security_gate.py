@@ -199,3 +199,34 @@ async def test_status_page_and_admin(client: httpx.AsyncClient) -> None:
     assert (await client.get("/", headers=auth("bob", "pw-b"))).status_code != 401
     r = await client.get("/admin/config", headers={"Authorization": "Bearer not-a-user-token"})
     assert r.status_code != 401
+
+
+async def test_private_sumdb_tiles_need_a_principal(tmp_path: Path) -> None:
+    """Tiles of the mounted private database list private paths: a principal is required."""
+    from types import SimpleNamespace
+
+    from gomodproxy.security.gate import private_sumdb_names
+
+    creds = tmp_path / "c.json"
+    add_user(creds, "bob", password="pw-b")
+    fake_app = SimpleNamespace(
+        mounts=[("/sumdb/", SimpleNamespace(private=SimpleNamespace(name="sum.corp")))]
+    )
+    names = private_sumdb_names(fake_app)
+    assert names == ["sum.corp"]
+    from gomodproxy.security.gate import gate_from_settings
+
+    gate = gate_from_settings({"auth_file": str(creds)}, names)
+    assert gate is not None
+    gate.audit = lambda event: None
+
+    def scope(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+        return {"path": path, "headers": headers, "client": ("192.0.2.1", 1)}
+
+    bob = [(b"authorization", b"Basic " + base64.b64encode(b"bob:pw-b"))]
+    refusal = await gate.check(scope("/sumdb/sum.corp/tile/8/0/000", []))
+    assert refusal is not None
+    assert refusal.status == 404
+    assert await gate.check(scope("/sumdb/sum.corp/tile/8/0/000", bob)) is None
+    assert await gate.check(scope("/sumdb/sum.corp/latest", bob)) is None
+    assert await gate.check(scope("/sumdb/sum.public/tile/8/0/000", [])) is None
