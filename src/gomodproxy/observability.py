@@ -91,6 +91,10 @@ class Metrics:
         #: name → (help, read() → {label tuple → value}); read at each snapshot.
         self.gauges: dict[str, tuple[str, Callable[[], dict[tuple[tuple[str, str], ...], float]]]]
         self.gauges = {}
+        #: name → (help, bucket bounds, {label tuple → [bucket counts..., sum, count]}).
+        self.histograms: dict[
+            str, tuple[str, tuple[float, ...], dict[tuple[tuple[str, str], ...], list[float]]]
+        ] = {}
         self._file = directory / f"worker-{os.getpid()}.json" if directory else None
 
     # -- recording (hot path) -----------------------------------------------------------
@@ -142,6 +146,25 @@ class Metrics:
         """Register a gauge read at each snapshot; workers combine by max (live ones only)."""
         self.gauges[name] = (help, read)
 
+    def observe(
+        self,
+        name: str,
+        help: str,
+        labels: tuple[tuple[str, str], ...],
+        seconds: float,
+        bounds: tuple[float, ...] = REQUEST_BUCKETS,
+    ) -> None:
+        """Record one duration in a histogram defined by its caller (sorted label pairs)."""
+        entry = self.histograms.get(name)
+        if entry is None:
+            entry = self.histograms[name] = (help, bounds, {})
+        hist = entry[2].get(labels)
+        if hist is None:
+            hist = entry[2][labels] = [0.0] * (len(entry[1]) + 3)
+        hist[bisect_left(entry[1], seconds)] += 1
+        hist[-2] += seconds
+        hist[-1] += 1
+
     # -- snapshots ------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
@@ -161,6 +184,10 @@ class Metrics:
             "gauges": {
                 name: [help, [[dict(k), v] for k, v in read().items()]]
                 for name, (help, read) in self.gauges.items()
+            },
+            "histograms": {
+                name: [help, list(bounds), [[dict(k), v] for k, v in series.items()]]
+                for name, (help, bounds, series) in self.histograms.items()
             },
         }
 
@@ -247,6 +274,9 @@ class _SnapshotCollector:
         extra: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
         helps: dict[str, str] = {}
         gauges: dict[str, tuple[str, dict[tuple[tuple[str, str], ...], float]]] = {}
+        hists: dict[
+            str, tuple[str, tuple[float, ...], dict[tuple[tuple[str, str], ...], list[float]]]
+        ] = {}
         inflight = 0
         for snap in snaps:
             for route, code, n in snap["requests"]:
@@ -261,6 +291,13 @@ class _SnapshotCollector:
                     key = tuple(sorted(labels.items()))
                     acc[key] = acc.get(key, 0) + v
             helps.update(snap.get("extra_help", {}))
+            for name, (help, bounds, hseries) in snap.get("histograms", {}).items():
+                hacc = hists.setdefault(name, (help, tuple(bounds), {}))[2]
+                for labels, counts in hseries:
+                    key = tuple(sorted(labels.items()))
+                    acc_counts = hacc.setdefault(key, [0.0] * len(counts))
+                    for i, v in enumerate(counts):
+                        acc_counts[i] += v
             if snap["pid"] == os.getpid() or _alive(int(snap["pid"])):
                 inflight += int(snap.get("inflight", 0))
                 for name, (help, series) in snap.get("gauges", {}).items():
@@ -291,6 +328,18 @@ class _SnapshotCollector:
         )
         gauge.add_metric([], inflight)
         yield gauge
+        for name, (help, bounds, hseries) in sorted(hists.items()):
+            names = sorted({k for key in hseries for k, _ in key})
+            hfam = HistogramMetricFamily(name, help, labels=names)
+            for key, counts in sorted(hseries.items()):
+                cumulative, buckets = 0.0, []
+                for i, bound in enumerate(bounds):
+                    cumulative += counts[i]
+                    buckets.append((repr(bound), cumulative))
+                buckets.append(("+Inf", cumulative + counts[len(bounds)]))
+                d = dict(key)
+                hfam.add_metric([d.get(n, "") for n in names], buckets, counts[-2])
+            yield hfam
         for name, (help, gseries) in sorted(gauges.items()):
             names = sorted({k for key in gseries for k, _ in key})
             gfam = GaugeMetricFamily(name, help, labels=names)

@@ -36,15 +36,17 @@ def _exprs() -> list[str]:
 
 
 async def _exported(tmp_path: Path) -> set[str]:
-    """Sample names on /metrics after a hit, a miss, a missing version and an upstream fault."""
+    """Sample names on /metrics after a hit, a miss, a missing version, an upstream fault and a
+    version list."""
     source = FakeSource()
     source.add("example.com/m", "v1.0.0")
     source.answers[("zip", "example.com/m", "v1.1.0")] = UpstreamError("upstream 500")
     source.answers[("info", "example.com/m", "v1.1.0")] = b'{"Version":"v1.1.0"}'
+    source.answers[("list", "example.com/m", "")] = b"v1.0.0\n"
     app, _ = make_app(tmp_path, source)
     routes.install(app)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-        for path in ("v1.0.0.zip", "v1.0.0.zip", "v9.0.0.mod", "v1.1.0.zip"):
+        for path in ("v1.0.0.zip", "v1.0.0.zip", "v9.0.0.mod", "v1.1.0.zip", "list"):
             await c.get(f"/example.com/m/@v/{path}")
         text = (await c.get("/metrics")).text
     return {

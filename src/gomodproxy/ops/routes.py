@@ -5,7 +5,9 @@
 - sets ``app.on_response`` to an :class:`~gomodproxy.ops.observe.OpsObserver` (the SLI
   counter, top modules, recent errors and, when ``audit_log`` is set, the audit log);
 - wraps ``app.service.store`` in a :class:`~gomodproxy.ops.storagewatch.CountingStore`
-  (``gomodproxy_storage_errors_total``) and registers the ``gomodproxy_degraded`` gauge;
+  (storage errors and latency), ``service.flight`` and ``service.meta`` in timing wrappers
+  (``gomodproxy.ops.flightwatch``), and registers the ``gomodproxy_degraded`` and process
+  gauges;
 - serves the status page at exactly ``/`` (``app.exact_routes``);
 - mounts ``/admin/`` when ``admin_token_file`` names a readable token.
 """
@@ -25,6 +27,7 @@ from gomodproxy.errors import ConfigError
 from gomodproxy.ops import process, sli
 from gomodproxy.ops.admin import AdminApp
 from gomodproxy.ops.audit import AuditLog
+from gomodproxy.ops.flightwatch import TimedFlight, TimedMetadataCache
 from gomodproxy.ops.observe import MODULE_METRIC, OpsObserver
 from gomodproxy.ops.statuspage import Status, UpstreamHealth, render
 from gomodproxy.ops.storagewatch import CountingStore
@@ -81,6 +84,11 @@ def install(app: Any) -> None:
     app.on_response = observer
     if not isinstance(service.store, CountingStore):
         service.store = CountingStore(service.store, app.metrics)
+    if hasattr(app.metrics, "observe"):
+        if not isinstance(service.flight, TimedFlight):
+            service.flight = TimedFlight(service.flight, app.metrics)
+        if not isinstance(service.meta, TimedMetadataCache):
+            service.meta = TimedMetadataCache(service.meta, app.metrics)
     app.metrics.inc(VERIFY_METRIC, VERIFY_HELP, {}, 0)
     gauge = getattr(app.metrics, "gauge", None)
     if gauge is not None:

@@ -1,5 +1,8 @@
-"""Counting storage errors: a ``BlobStore`` wrapper that adds one to
-``gomodproxy_storage_errors_total{backend, op}`` for every ``StorageError`` the service sees.
+"""Watching storage: a ``BlobStore`` wrapper that adds one to
+``gomodproxy_storage_errors_total{backend, op}`` for every ``StorageError`` the service sees
+and records the duration of each ``get``, ``stat``, ``put``, ``put_file`` and ``delete`` in
+``gomodproxy_storage_operation_duration_seconds{backend, op}`` (streams and listings are as
+long as their reader makes them, so they are not timed).
 
 Installed around ``ProxyService.store`` by ``gomodproxy.ops.routes``; every other attribute
 (``degraded``, ``root``, ``status()`` …) is the wrapped store's.
@@ -7,6 +10,7 @@ Installed around ``ProxyService.store`` by ``gomodproxy.ops.routes``; every othe
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,8 @@ from gomodproxy.storage.base import BlobInfo, BlobStore
 
 METRIC = "gomodproxy_storage_errors_total"
 HELP = "Storage backend operations that failed, by backend and operation."
+DURATION = "gomodproxy_storage_operation_duration_seconds"
+DURATION_HELP = "Time of one storage operation, by backend and operation."
 OPS = ("get", "stat", "stream", "put", "put_file", "delete", "list")
 
 
@@ -35,19 +41,31 @@ class CountingStore:
     def _count(self, op: str) -> None:
         self.metrics.inc(METRIC, HELP, {"backend": self.kind, "op": op})
 
+    def _time(self, op: str, start: float) -> None:
+        observe = getattr(self.metrics, "observe", None)
+        if observe is not None:
+            labels = (("backend", self.kind), ("op", op))
+            observe(DURATION, DURATION_HELP, labels, time.perf_counter() - start)
+
     async def get(self, key: str) -> bytes | None:
+        start = time.perf_counter()
         try:
             return await self.inner.get(key)
         except StorageError:
             self._count("get")
             raise
+        finally:
+            self._time("get", start)
 
     async def stat(self, key: str) -> BlobInfo | None:
+        start = time.perf_counter()
         try:
             return await self.inner.stat(key)
         except StorageError:
             self._count("stat")
             raise
+        finally:
+            self._time("stat", start)
 
     async def stream(
         self, key: str, start: int = 0, end: int | None = None
@@ -60,25 +78,34 @@ class CountingStore:
             raise
 
     async def put(self, key: str, data: bytes) -> None:
+        start = time.perf_counter()
         try:
             await self.inner.put(key, data)
         except StorageError:
             self._count("put")
             raise
+        finally:
+            self._time("put", start)
 
     async def put_file(self, key: str, src: Path) -> None:
+        start = time.perf_counter()
         try:
             await self.inner.put_file(key, src)
         except StorageError:
             self._count("put_file")
             raise
+        finally:
+            self._time("put_file", start)
 
     async def delete(self, key: str) -> bool:
+        start = time.perf_counter()
         try:
             return await self.inner.delete(key)
         except StorageError:
             self._count("delete")
             raise
+        finally:
+            self._time("delete", start)
 
     async def list(self, prefix: str = "") -> AsyncIterator[str]:
         try:
