@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+import redis.exceptions
 
 from gomodproxy.cache.redis_backend import RedisBackend, split_url
 from gomodproxy.cache.redis_cache import RedisMetadataCache
@@ -195,6 +196,29 @@ class TestSingleFlight:
         assert await r.backends[1].client.get(lock) in (successor, None)
         assert await got_b == b"a"
         assert r.flights[0].leases_lost == 1
+        await r.aclose()
+
+    async def test_holder_finishes_when_renewal_swallows_its_cancellation(self, url: str) -> None:
+        """A renewal whose cancellation comes out as a Redis timeout (as redis-py's own
+        timeouts can make it) still stops: the flight ends instead of renewing forever."""
+        r = Replicas(url, 1, lease=0.3)
+        in_renewal = asyncio.Event()
+
+        async def stuck_renew(*args: object, **kwargs: object) -> int:
+            in_renewal.set()
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                raise redis.exceptions.TimeoutError("timeout") from None
+            return 1
+
+        r.flights[0]._renew = stuck_renew  # type: ignore[assignment]
+
+        async def fetch() -> bytes:
+            await in_renewal.wait()
+            return b"v"
+
+        assert await asyncio.wait_for(r.flights[0].run("k", fetch), 5) == b"v"
         await r.aclose()
 
 

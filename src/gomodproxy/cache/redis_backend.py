@@ -203,11 +203,12 @@ class RedisBackend:
         if self._closed:
             return
         self._closed = True
-        for task in (self._probe, self._listener):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
+        tasks = {t for t in (self._probe, self._listener) if t is not None}
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            # Both loops also stop on _closed, should a cancellation be swallowed.
+            await asyncio.wait(tasks, timeout=2.0)
         with contextlib.suppress(Exception):
             await self.client.aclose()
 

@@ -119,23 +119,30 @@ class RedisSingleFlight:
     async def _hold(
         self, key: str, lock: str, value: str, fence: int, fn: Callable[[], Awaitable[T]]
     ) -> T:
-        renewer = asyncio.get_running_loop().create_task(self._keep_alive(key, lock, value))
+        done = asyncio.Event()
+        renewer = asyncio.get_running_loop().create_task(self._keep_alive(key, lock, value, done))
         token = current_fence.set(fence)
         try:
             return await fn()
         finally:
             current_fence.reset(token)
+            # The event, not only cancel(): a cancellation that lands inside redis-py's own
+            # timeout can come out as a TimeoutError, and a renewer that missed it would
+            # renew (and block every other replica) forever.
+            done.set()
             renewer.cancel()
-            with contextlib.suppress(BaseException):
-                await renewer
+            await asyncio.wait({renewer}, timeout=2.0)
             with contextlib.suppress(RedisDown):
                 await self.backend.call(lambda: self._release(keys=[lock], args=[value]))
                 await self.backend.notify(key)
 
-    async def _keep_alive(self, key: str, lock: str, value: str) -> None:
-        """Renew the lease every third of it; stop for good once it is found lost."""
-        while True:
-            await asyncio.sleep(self.lease_ms / 3000)
+    async def _keep_alive(self, key: str, lock: str, value: str, done: asyncio.Event) -> None:
+        """Renew the lease every third of it until ``done``; stop once it is found lost."""
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), self.lease_ms / 3000)
+            if done.is_set():
+                return
             try:
                 ok = await self.backend.call(
                     lambda: self._renew(keys=[lock], args=[value, self.lease_ms])

@@ -74,6 +74,7 @@ class DegradingStore:
         self._down_until = 0.0
         self._flush: asyncio.Task[None] | None = None
         self._probe: asyncio.Task[None] | None = None
+        self._closed = False
 
     def status(self) -> dict[str, Any]:
         return {
@@ -114,7 +115,7 @@ class DegradingStore:
 
     async def _probe_loop(self) -> None:
         """Notice the remote coming back even when every request is a memory hit."""
-        while self.degraded:
+        while self.degraded and not self._closed:
             await asyncio.sleep(self.retry_after)
             await self._remote(lambda: self.remote.stat("_meta/probe"))
 
@@ -240,11 +241,12 @@ class DegradingStore:
                 yield key
 
     async def aclose(self) -> None:
-        for task in (self._flush, self._probe):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
+        self._closed = True
+        tasks = {t for t in (self._flush, self._probe) if t is not None}
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
         await self.remote.aclose()
         shutil.rmtree(self._spool_root, ignore_errors=True)
 
