@@ -88,7 +88,7 @@ class TestVersions:
         assert back is not None
         assert escape_version(back) == escaped
 
-    @pytest.mark.parametrize("escaped", ["v1.0.0-!", "v1.0.0-!1", "V1"])
+    @pytest.mark.parametrize("escaped", ["v1.0.0-!", "v1.0.0-!1", "V1", "v1."])
     def test_bad_escapes(self, escaped: str) -> None:
         """Broken !-escapes and raw upper case are not versions."""
         assert unescape_version(escaped) is None

@@ -60,7 +60,7 @@ from gomodproxy.storage.oci_names import (
     key_tag,
     parse_version_key,
     tag_to_version,
-    unescape_version,
+    unescape_path,
     version_keys,
 )
 
@@ -280,9 +280,8 @@ class OciStore:
                 continue
             async for tag in self.client.tags(repo):
                 version = tag_to_version(tag)
-                if version is None:
-                    continue
-                if not _may_match(f"{path}/@v/{escape_version(version)}.", prefix):
+                escaped = None if version is None else escape_version(version)
+                if escaped is None or not _may_match(f"{path}/@v/{escaped}.", prefix):
                     continue
                 manifest = await self.client.get_manifest(repo, tag)
                 if manifest is None:
@@ -359,7 +358,7 @@ class OciStore:
     async def _push_version(self, ref: VersionRef, layers: Sequence[dict[str, Any]]) -> None:
         order = {MEDIA_TYPES[e]: i for i, e in enumerate(VERSION_EXTS)}
         layers = sorted(layers, key=lambda lay: order.get(str(lay.get("mediaType")), len(order)))
-        path = unescape_version(ref.escaped_path) or ref.escaped_path
+        path = unescape_path(ref.escaped_path) or ref.escaped_path
         config = await self._push_config(
             ref.repo, VERSION_CONFIG_TYPE, {"path": path, "version": ref.version}
         )

@@ -32,6 +32,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from gomodproxy.errors import InvalidInput
+from gomodproxy.gomod import module
 from gomodproxy.storage.keys import split_version_key
 
 MODULES = "modules"
@@ -102,27 +104,27 @@ def decode_path(repo_path: str) -> str | None:
 
 
 def unescape_version(escaped: str) -> str | None:
-    """``v1.0.0-!r!c1`` → ``v1.0.0-RC1`` (the go command's ``!x`` escaping), or None."""
-    out: list[str] = []
-    bang = False
-    for c in escaped:
-        if bang:
-            if not "a" <= c <= "z":
-                return None
-            out.append(c.upper())
-            bang = False
-        elif c == "!":
-            bang = True
-        elif "A" <= c <= "Z":
-            return None
-        else:
-            out.append(c)
-    return None if bang else "".join(out)
+    """``v1.0.0-!r!c1`` → ``v1.0.0-RC1`` (the go command's escaping), or None if invalid."""
+    try:
+        return module.unescape_version(escaped)
+    except InvalidInput:
+        return None
 
 
-def escape_version(version: str) -> str:
-    """``v1.0.0-RC1`` → ``v1.0.0-!r!c1``."""
-    return "".join("!" + c.lower() if "A" <= c <= "Z" else c for c in version)
+def escape_version(version: str) -> str | None:
+    """``v1.0.0-RC1`` → ``v1.0.0-!r!c1``, or None if it is no valid version file name."""
+    try:
+        return module.escape_version(version)
+    except InvalidInput:
+        return None
+
+
+def unescape_path(escaped: str) -> str | None:
+    """``github.com/!azure/x`` → ``github.com/Azure/x``, or None if invalid."""
+    try:
+        return module.unescape_path(escaped)
+    except InvalidInput:
+        return None
 
 
 def version_to_tag(version: str) -> str | None:
@@ -175,9 +177,10 @@ def version_keys(prefix: str, repo: str, tag: str, exts: list[str]) -> list[str]
         return []
     escaped_path = decode_path(repo[len(head) :])
     version = tag_to_version(tag)
-    if escaped_path is None or version is None:
+    escaped_version = None if version is None else escape_version(version)
+    if escaped_path is None or escaped_version is None:
         return []
-    base = f"{escaped_path}/@v/{escape_version(version)}"
+    base = f"{escaped_path}/@v/{escaped_version}"
     keys = [f"{base}.{ext}" for ext in exts]
     # Only keys that map back to this very manifest are ours (guards against foreign tags).
     refs = [(k, parse_version_key(prefix, k)) for k in keys]
