@@ -57,7 +57,8 @@ def shared_caches(settings: Settings, work: Path) -> tuple[MetadataCache, Single
         mod = importlib.import_module("gomodproxy.cache.redis_factory")
     except ImportError as exc:
         raise ConfigError("redis is set but Redis support is not available in this build") from exc
-    meta, flight = mod.open_redis(settings)
+    # issue 7: while Redis is down, the workers of this host still share host-wide locks.
+    meta, flight = mod.open_redis(settings, fallback=FileLockSingleFlight(work / "locks"))
     return meta, flight
 
 

@@ -15,6 +15,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import logging
 import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
@@ -28,6 +29,11 @@ import httpx
 from gomodproxy.errors import StorageError
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+# httpx logs every request at INFO; storage traffic is one line per blob and manifest, on
+# the hot path. Quiet it unless the operator configured that logger on purpose.
+if logging.getLogger("httpx").level == logging.NOTSET:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 DEFAULT_CHUNK = 8 * 1024 * 1024
 READ_CHUNK = 256 * 1024
 _RETRIES = 4
