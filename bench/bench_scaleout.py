@@ -89,7 +89,13 @@ def cluster(
             if not hot:
                 args += ["--set", "hot_cache_bytes=0"]
             servers.append(
-                start_server(storage, upstream, args=args, log_path=tmp / f"r{i}-{time.time()}.log")
+                start_server(
+                    storage,
+                    upstream,
+                    args=args,
+                    env={"TMPDIR": str(tmp)},
+                    log_path=tmp / f"r{i}-{time.time()}.log",
+                )
             )
         yield servers
     finally:

@@ -81,6 +81,7 @@ class Cluster:
             self.upstream,
             args=["--redis", self.redis_url, "--set", f"temp_dir={self.tmp / f'r{i}'}"],
             log_path=self.tmp / f"replica-{i}-{secrets.token_hex(2)}.log",
+            env={"TMPDIR": str(self.tmp)},  # spools of killed replicas stay in the test's dir
         )
 
     def kill_and_restart(self, i: int) -> None:

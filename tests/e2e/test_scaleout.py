@@ -58,7 +58,8 @@ def start_replicas(
                     upstreams[i % len(upstreams)],
                     # Own temp dirs: no host-wide file locks shared, as on separate hosts.
                     args=["--redis", redis_url, "--set", f"temp_dir={tmp_path / f'r{i}'}"],
-                    env=env,
+                    # Temp files of killed replicas (spools) stay in the test's directory.
+                    env={"TMPDIR": str(tmp_path), **(env or {})},
                     log_path=tmp_path / f"replica-{i}.log",
                 )
             )
