@@ -14,6 +14,7 @@ Names (base units, ``_total`` counters)::
     gomodproxy_upstream_requests_total{source,artifact,outcome}
     gomodproxy_upstream_request_duration_seconds{source}     histogram
     gomodproxy_inflight_fetches                              gauge
+    gomodproxy_degraded{component}                           gauge (Redis, OCI storage)
 
 Other components add counters with ``Metrics.inc(name, help, labels)`` (for example
 ``gomodproxy_verification_failures_total``).
@@ -71,6 +72,8 @@ _HELP = {
     "gomodproxy_upstream_requests_total": "Requests to sources by artifact and outcome.",
     "gomodproxy_upstream_request_duration_seconds": "Time of one request to a source.",
     "gomodproxy_inflight_fetches": "Upstream fetches in progress (single-flight keys).",
+    "gomodproxy_degraded": "1 while a shared backend (redis, storage) is unreachable and a "
+    "worker runs on its in-process fallback.",
 }
 
 
@@ -88,6 +91,8 @@ class Metrics:
         self.extra: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
         self._extra_help: dict[str, str] = {}
         self.inflight: Callable[[], int] = lambda: 0
+        #: Shared backends that can degrade → whether they are down now (issue 7).
+        self.degraded: Callable[[], dict[str, bool]] = dict
         #: name → (help, read() → {label tuple → value}); read at each snapshot.
         self.gauges: dict[str, tuple[str, Callable[[], dict[tuple[tuple[str, str], ...], float]]]]
         self.gauges = {}
@@ -181,6 +186,7 @@ class Metrics:
             },
             "extra_help": self._extra_help,
             "inflight": self.inflight(),
+            "degraded": self.degraded(),
             "gauges": {
                 name: [help, [[dict(k), v] for k, v in read().items()]]
                 for name, (help, read) in self.gauges.items()
@@ -278,6 +284,7 @@ class _SnapshotCollector:
             str, tuple[str, tuple[float, ...], dict[tuple[tuple[str, str], ...], list[float]]]
         ] = {}
         inflight = 0
+        degraded: dict[str, float] = {}
         for snap in snaps:
             for route, code, n in snap["requests"]:
                 requests[(route, str(code))] = requests.get((route, str(code)), 0) + n
@@ -300,6 +307,8 @@ class _SnapshotCollector:
                         acc_counts[i] += v
             if snap["pid"] == os.getpid() or _alive(int(snap["pid"])):
                 inflight += int(snap.get("inflight", 0))
+                for component, down in snap.get("degraded", {}).items():
+                    degraded[component] = max(degraded.get(component, 0.0), float(down))
                 for name, (help, series) in snap.get("gauges", {}).items():
                     gacc = gauges.setdefault(name, (help, {}))[1]
                     for labels, v in series:
@@ -328,6 +337,13 @@ class _SnapshotCollector:
         )
         gauge.add_metric([], inflight)
         yield gauge
+        if degraded:
+            gauge = GaugeMetricFamily(
+                "gomodproxy_degraded", _HELP["gomodproxy_degraded"], labels=["component"]
+            )
+            for component, value in sorted(degraded.items()):
+                gauge.add_metric([component], value)
+            yield gauge
         for name, (help, bounds, hseries) in sorted(hists.items()):
             names = sorted({k for key in hseries for k, _ in key})
             hfam = HistogramMetricFamily(name, help, labels=names)

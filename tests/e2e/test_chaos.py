@@ -119,6 +119,7 @@ def test_chaos(tmp_path: Path, go_env: dict[str, str]) -> None:
         rng = random.Random(7)
         released = list(WAVES[0])
         readiness: list[tuple[int, dict[str, str], bytes]] = []
+        metrics: list[bytes] = []
 
         def release(wave: int) -> None:
             released.extend(WAVES[wave])
@@ -165,6 +166,7 @@ def test_chaos(tmp_path: Path, go_env: dict[str, str]) -> None:
             release(2)
             time.sleep(1.0)
             readiness.append(cluster.servers[1].get("/readyz"))
+            metrics.append(cluster.servers[1].get("/metrics")[2])
             time.sleep(1.0)
             redis.start()
             time.sleep(1.5)
@@ -176,6 +178,7 @@ def test_chaos(tmp_path: Path, go_env: dict[str, str]) -> None:
             registry.start()
             time.sleep(3.0)
             readiness.extend(s.get("/readyz") for s in cluster.servers)
+            metrics.append(cluster.servers[1].get("/metrics")[2])
         finally:
             stop.set()
             for t in clients:
@@ -194,6 +197,9 @@ def test_chaos(tmp_path: Path, go_env: dict[str, str]) -> None:
         assert b"degraded: redis unavailable" in readiness[0][2]
         assert b"degraded: storage unavailable" in readiness[1][2]
         assert [body for _, _, body in readiness[2:]] == [b"ready\n"] * 3
+        assert b'gomodproxy_degraded{component="redis"} 1.0' in metrics[0]
+        assert b'gomodproxy_degraded{component="redis"} 0.0' in metrics[1]
+        assert b'gomodproxy_degraded{component="storage"} 0.0' in metrics[1]
         # Each outage was noticed, survived and recovered from (replica logs).
         logs = "".join(p.read_text(errors="replace") for p in tmp_path.glob("replica-*.log"))
         for line in [

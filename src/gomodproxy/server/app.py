@@ -96,6 +96,7 @@ class ProxyApp:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.metrics.inflight = service.flight.inflight
+        self.metrics.degraded = self._degraded  # issue 7: gomodproxy_degraded{component}
         self.request_log = request_log
         self.upstream_error_status = int(settings.upstream_error_status)
         self.immutable_cc = f"public, max-age={int(settings.immutable_max_age)}, immutable".encode()
@@ -359,14 +360,15 @@ class ProxyApp:
             return 503, f"storage not ready: {type(exc).__name__}\n".encode()
         # issue 7 (scale-out): a shared backend that is down is reported; the replica still
         # serves (in-process cache and locks, fetch-through without storing).
-        degraded = [
-            name
-            for name, part in (("redis", self.service.flight), ("storage", self.service.store))
-            if getattr(part, "degraded", False)
-        ]
+        degraded = [name for name, down in self._degraded().items() if down]
         if degraded:
             return 200, f"ready, degraded: {' and '.join(degraded)} unavailable\n".encode()
         return 200, b"ready\n"
+
+    def _degraded(self) -> dict[str, bool]:
+        """Shared backends that can degrade (Redis, OCI storage) → whether they are down."""
+        parts = (("redis", self.service.flight), ("storage", self.service.store))
+        return {name: bool(part.degraded) for name, part in parts if hasattr(part, "degraded")}
 
     # -- bookkeeping ----------------------------------------------------------------------
 
