@@ -467,3 +467,13 @@ class TestJsonAndRetractions:
             True,
             False,
         ]
+
+
+class TestGoJsonInvalidUtf8:
+    def test_surrogates_become_escaped_replacement(self) -> None:
+        """encoding/json writes each invalid UTF-8 byte (a surrogateescape'd str) as \\ufffd;
+        \\b and \\f keep their short escapes (Go >= 1.22), other C0 bytes are \\u00XX."""
+        assert cr.go_json({"Ref": "refs/tags/v\udcff\udcfe"}) == (
+            b'{"Ref":"refs/tags/v\\ufffd\\ufffd"}'
+        )
+        assert cr.go_json({"a": "\b\f\x01\x7f"}) == b'{"a":"\\b\\f\\u0001\x7f"}'

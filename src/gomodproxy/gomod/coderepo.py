@@ -23,6 +23,7 @@ import base64
 import hashlib
 import json
 import posixpath
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -462,13 +463,17 @@ def _civil_from_days(z: int) -> tuple[int, int, int]:
     return (y + 1 if m <= 2 else y), m, d
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def go_json(obj: object) -> bytes:
     """Compact JSON with Go's HTML-safe escaping of ``<``, ``>``, ``&``, U+2028 and U+2029."""
     text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
     for a, b in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
         text = text.replace(a, b)
     text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return text.encode()
+    # A lone surrogate is a byte that is not UTF-8 (surrogateescape); Go writes \ufffd for it.
+    return _SURROGATE.sub(r"\\ufffd", text).encode()
 
 
 def info_json(version: str, unix_time: int, origin: Origin | None) -> bytes:
