@@ -142,6 +142,8 @@ class TestErrors:
         hash, makes signing fail."""
         good = note.new_signer(VECTORS["signers"][0]["key"])
         bad_name = note.Signer("bad name", good.key_hash, good.seed)
+        with pytest.raises(InvalidInput, match="malformed note"):
+            note.sign(note.Note("\ud800\n"), [good])  # not UTF-8: no note can hold it
         with pytest.raises(InvalidInput, match="invalid signer"):
             note.sign(note.Note("x\n"), [bad_name])
         for sig in [

@@ -391,7 +391,7 @@ def sign(note: Note, signers: Sequence[Signer]) -> bytes:
         InvalidInput: the text does not end in a newline, a signer name is invalid, or an
             existing signature is malformed.
     """
-    if not note.text.endswith("\n"):
+    if not note.text.endswith("\n") or not _is_utf8(note.text):
         raise _malformed()
     text = note.text.encode()
     have: set[tuple[str, int]] = set()
