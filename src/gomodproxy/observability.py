@@ -26,8 +26,6 @@ write system call.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import os
 import sys
@@ -45,6 +43,9 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
+
+from gomodproxy.linebuffer import BufferedLines
+from gomodproxy.procs import pid_alive
 
 #: Histogram bucket upper bounds in seconds (the last, +Inf, is implicit).
 REQUEST_BUCKETS = (
@@ -226,16 +227,6 @@ class Metrics:
         return generate_latest(registry)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _sum_hists(snaps: Iterable[dict[str, Any]], field: str) -> dict[str, list[float]]:
     total: dict[str, list[float]] = {}
     for snap in snaps:
@@ -305,7 +296,7 @@ class _SnapshotCollector:
                     acc_counts = hacc.setdefault(key, [0.0] * len(counts))
                     for i, v in enumerate(counts):
                         acc_counts[i] += v
-            if snap["pid"] == os.getpid() or _alive(int(snap["pid"])):
+            if snap["pid"] == os.getpid() or pid_alive(int(snap["pid"])):
                 inflight += int(snap.get("inflight", 0))
                 for component, down in snap.get("degraded", {}).items():
                     degraded[component] = max(degraded.get(component, 0.0), float(down))
@@ -373,36 +364,19 @@ class _SnapshotCollector:
             yield fam
 
 
-class RequestLog:
+class RequestLog(BufferedLines):
     """Buffered JSON-lines writer for the per-request log."""
 
     def __init__(self, stream: IO[str] | None = None, interval: float = 0.2) -> None:
+        super().__init__(interval)
         self.stream = stream or sys.stdout
-        self.interval = interval
-        self._lines: list[str] = []
-        self._scheduled = False
 
     def write(self, record: dict[str, Any]) -> None:
         self.write_line(json.dumps(record, separators=(",", ":")))
 
-    def write_line(self, line: str) -> None:
-        """Queue one line that is already JSON."""
-        self._lines.append(line)
-        if not self._scheduled:
-            self._scheduled = True
-            try:
-                asyncio.get_running_loop().call_later(self.interval, self.flush)
-            except RuntimeError:
-                self.flush()
-
-    def flush(self) -> None:
-        self._scheduled = False
-        if not self._lines:
-            return
-        lines, self._lines = self._lines, []
-        with contextlib.suppress(OSError, ValueError):
-            self.stream.write("\n".join(lines) + "\n")
-            self.stream.flush()
+    def _emit(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
 
 
 def now_rfc3339() -> str:

@@ -33,7 +33,6 @@ another reopens it by inode.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import json
@@ -42,6 +41,8 @@ import sys
 import time
 from pathlib import Path
 from typing import IO, Any
+
+from gomodproxy.linebuffer import BufferedLines
 
 FIELDS = (
     "time",
@@ -76,7 +77,7 @@ def make_record(t: float, **fields: Any) -> dict[str, Any]:
     return record
 
 
-class AuditLog:
+class AuditLog(BufferedLines):
     """Buffered JSON-lines writer to stdout or a size-rotated file."""
 
     def __init__(
@@ -88,43 +89,29 @@ class AuditLog:
         interval: float = 0.2,
         stream: IO[str] | None = None,
     ) -> None:
+        super().__init__(interval)
         self.path: Path | None = None if target in ("-", "stdout") else Path(target)
         self.max_bytes = max_bytes
         self.backups = backups
-        self.interval = interval
         self._stream = stream
         self._file: IO[str] | None = None
         self._inode = 0
-        self._lines: list[str] = []
-        self._scheduled = False
 
     def write(self, record: dict[str, Any]) -> None:
         """Queue one record; flushed within ``interval`` seconds (at once outside a loop)."""
-        self._lines.append(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
-        if not self._scheduled:
-            self._scheduled = True
-            try:
-                asyncio.get_running_loop().call_later(self.interval, self.flush)
-            except RuntimeError:
-                self.flush()
+        self.write_line(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
 
-    def flush(self) -> None:
-        self._scheduled = False
-        if not self._lines:
+    def _emit(self, text: str) -> None:
+        if self.path is None:
+            stream = self._stream or sys.stdout
+            stream.write(text)
+            stream.flush()
             return
-        text = "\n".join(self._lines) + "\n"
-        self._lines = []
-        with contextlib.suppress(OSError, ValueError):
-            if self.path is None:
-                stream = self._stream or sys.stdout
-                stream.write(text)
-                stream.flush()
-                return
-            fh = self._open()
-            fh.write(text)
-            fh.flush()
-            if self.max_bytes > 0 and os.fstat(fh.fileno()).st_size >= self.max_bytes:
-                self._rotate()
+        fh = self._open()
+        fh.write(text)
+        fh.flush()
+        if self.max_bytes > 0 and os.fstat(fh.fileno()).st_size >= self.max_bytes:
+            self._rotate()
 
     def close(self) -> None:
         self.flush()

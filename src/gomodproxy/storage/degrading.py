@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gomodproxy.errors import StorageError
+from gomodproxy.procs import pid_alive
 from gomodproxy.storage.base import BlobInfo, BlobStore
 from gomodproxy.storage.filesystem import FilesystemStore
 
@@ -259,15 +260,5 @@ def _remove_dead_spools(base: Path) -> None:
         return
     for entry in entries:
         pid = entry.name[len(SPOOL_PREFIX) :].partition("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(entry, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
