@@ -34,6 +34,13 @@ def add_settings_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any setting (repeatable)")
     p.add_argument("--tls-cert", metavar="PEM", help="certificate chain: serve https")
     p.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert")
+    # issue 5 (direct mode): repository of a vanity path without a go-get meta server.
+    p.add_argument(
+        "--origin",
+        action="append",
+        metavar="PREFIX=git+URL",
+        help="fetch modules under PREFIX from this git repository (repeatable)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -46,6 +53,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     for name in ("tls_cert", "tls_key"):
         if getattr(args, name, None) is not None:
             flags[name] = getattr(args, name)
+    if getattr(args, "origin", None):
+        flags["origins"] = list(args.origin)
     return load_settings(args.config, flags=flags)
 
 
@@ -138,20 +147,11 @@ def _serve_granian(settings: Settings, host: str, port: int, workers: int, level
 def _serve_uvicorn(settings: Settings, host: str, port: int, workers: int, level: str) -> None:
     import uvicorn
 
+    from gomodproxy.security.serving import uvicorn_options
+
     uvicorn.run(
-        APP,
-        factory=True,
-        host=host,
-        port=port,
+        **uvicorn_options(host, port, level, int(settings.shutdown_timeout)),
         workers=workers if workers > 1 else None,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        server_header=False,
-        log_level="warning" if level != "debug" else "debug",
-        timeout_graceful_shutdown=int(settings.shutdown_timeout),
-        backlog=4096,
         # issue 10: https with several workers (SIGHUP makes uvicorn replace them)
         ssl_certfile=str(settings.tls_cert) or None,
         ssl_keyfile=str(settings.tls_key) or None,

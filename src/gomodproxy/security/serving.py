@@ -59,6 +59,24 @@ def check_security_settings(settings: Any) -> None:
         )
 
 
+def uvicorn_options(host: str, port: int, level: str, shutdown_timeout: int) -> dict[str, Any]:
+    """The uvicorn settings every way of serving shares (one worker or several, TLS or not)."""
+    return {
+        "app": "gomodproxy.server.app:create_app",
+        "factory": True,
+        "host": host,
+        "port": port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "lifespan": "on",
+        "access_log": False,
+        "server_header": False,
+        "log_level": "warning" if level != "debug" else "debug",
+        "timeout_graceful_shutdown": shutdown_timeout,
+        "backlog": 4096,
+    }
+
+
 def run_single_tls(
     host: str, port: int, level: str, shutdown_timeout: int, tls: dict[str, str]
 ) -> None:
@@ -66,18 +84,7 @@ def run_single_tls(
     import uvicorn
 
     config = uvicorn.Config(
-        "gomodproxy.server.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        server_header=False,
-        log_level="warning" if level != "debug" else "debug",
-        timeout_graceful_shutdown=shutdown_timeout,
-        backlog=4096,
+        **uvicorn_options(host, port, level, shutdown_timeout),
         ssl_certfile=tls["ssl_certfile"],
         ssl_keyfile=tls["ssl_keyfile"],
     )
