@@ -54,6 +54,15 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "goinsecure", str, "", "globs allowed over plain http direct, as GOINSECURE", "GOINSECURE"
     ),
+    Option("govcs", str, "", "version control systems direct mode may use, as GOVCS", "GOVCS"),
+    # Direct mode (issue 5; gomodproxy.sources.direct).
+    Option("vcs_cache", str, "", "bare git repository cache; default ~/.cache/gomodproxy/vcs"),
+    Option(
+        "origins",
+        list,
+        [],
+        "static origins PREFIX=git+URL skipping go-get discovery (--origin, [[origins]])",
+    ),
     Option("list_ttl", float, 60.0, "seconds a @v/list, @latest or query answer stays fresh"),
     Option("stale_ttl", float, 7 * 86400.0, "seconds a stale list may be served if upstream fails"),
     Option("upstream_timeout", float, 30.0, "seconds to connect to / wait for an upstream"),
@@ -159,6 +168,8 @@ def parse_value(opt: Option, raw: Any, where: str) -> Any:
                 raise ValueError(raw)
             unit = (m.group(2) or "").upper().rstrip("B").rstrip("I")
             return int(m.group(1)) * {"": 1, "K": 1 << 10, "M": MiB, "G": 1 << 30}[unit]
+        if opt.kind is list:
+            return _origin_specs(raw)
         if opt.kind is float:
             if isinstance(raw, bool):
                 raise ValueError(raw)
@@ -180,7 +191,31 @@ def parse_value(opt: Option, raw: Any, where: str) -> Any:
         ) from None
 
 
+def _origin_specs(raw: Any) -> list[str]:
+    """Static origins as ``PREFIX=VCS+URL`` strings, from a flag or environment value
+    (whitespace-separated), a TOML array of such strings, or ``[[origins]]`` tables."""
+    items = raw.split() if isinstance(raw, str) else raw
+    if not isinstance(items, list):
+        raise ValueError(raw)
+    specs = []
+    for item in items:
+        if isinstance(item, str):
+            specs.append(item)
+        elif isinstance(item, dict):
+            prefix, vcs, url = item.get("prefix"), item.get("vcs", "git"), item.get("url")
+            if not all(isinstance(x, str) for x in (prefix, vcs, url)):
+                raise ValueError(item)
+            specs.append(f"{prefix}={vcs}+{url}")
+        else:
+            raise ValueError(item)
+    return specs
+
+
 def _check(values: Mapping[str, Any]) -> None:
+    from gomodproxy.sources.direct.discovery import parse_origin
+
+    for spec in values["origins"]:
+        parse_origin(spec)  # ConfigError with the reason
     if values["http_server"] not in ("granian", "uvicorn"):
         raise ConfigError("http_server must be granian or uvicorn")
     if values["upstream_error_status"] not in (404, 502):
