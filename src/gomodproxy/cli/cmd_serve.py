@@ -82,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # httpx logs one INFO line per upstream request; our JSON request log already says it.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     from gomodproxy.security.redact import install_log_redaction
 
     install_log_redaction()
