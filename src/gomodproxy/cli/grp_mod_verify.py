@@ -89,7 +89,8 @@ async def _hash_blob(store: BlobStore, key: str) -> str:
 def run(args: argparse.Namespace) -> int:
     flags = {"storage": args.storage}
     settings = load_settings(args.config, flags=flags)
-    store = open_store(settings.storage)
+    # Not through the degrading wrapper: a registry read that fails must be a problem here.
+    store = open_store(settings.storage, degrade=False)
 
     async def main() -> tuple[int, list[str]]:
         verifier = from_settings(settings, store)
