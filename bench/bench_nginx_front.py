@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import shutil
 import statistics
 import subprocess
@@ -35,6 +34,8 @@ sys.path.insert(0, str(REPO))
 from tests.e2e.fixtures import ModuleVersion, build_tree, start_server  # noqa: E402
 from tests.e2e.nginx_front import Nginx, generate_front_config, plain_config  # noqa: E402
 
+from bench.common import wrk_requests_per_sec, wrk_threads  # noqa: E402
+
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
@@ -43,19 +44,15 @@ BASE = "/example.com/bench/front/@v/"
 
 
 def wrk_rps(url: str) -> float:
-    threads = str(max(1, min(2, os.cpu_count() or 1)))
     out = subprocess.run(
-        ["wrk", "-t", threads, "-c", str(CONNECTIONS), "-d", f"{SECONDS}s", url],
+        ["wrk", "-t", wrk_threads(), "-c", str(CONNECTIONS), "-d", f"{SECONDS}s", url],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
     if "Non-2xx" in out or "Socket errors" in out:
         raise RuntimeError(f"wrk saw errors on {url}:\n{out}")
-    m = re.search(r"Requests/sec:\s+([0-9.]+)", out)
-    if m is None:
-        raise RuntimeError(f"no rate in wrk output:\n{out}")
-    return float(m.group(1))
+    return wrk_requests_per_sec(out)
 
 
 def run() -> dict[str, dict[str, float]]:

@@ -39,6 +39,7 @@ from tests.e2e.fixtures import (  # noqa: E402
     start_server,
 )
 
+from bench.common import wrk_non_2xx, wrk_requests_per_sec  # noqa: E402
 from gomodproxy.security.users import add_user  # noqa: E402
 
 SECONDS = float(os.environ.get("BENCH_RL_SECONDS", "5"))
@@ -93,8 +94,7 @@ def _abuser(url: str, seconds: float, script: Path | None) -> subprocess.Popen[s
 def _wrk_counts(out: str) -> tuple[int, int]:
     """(total requests, non-2xx responses) from wrk's summary."""
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return total, int(m.group(1)) if m else 0
+    return total, wrk_non_2xx(out)
 
 
 async def _phase(
@@ -127,7 +127,7 @@ def _wrk_rate(url: str, header: str | None) -> float:
     if header:
         cmd += ["-H", header]
     out = subprocess.run([*cmd, url + PATH], capture_output=True, text=True, check=True).stdout
-    return float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
+    return wrk_requests_per_sec(out)
 
 
 def run() -> None:

@@ -20,7 +20,6 @@ docker-registry. The machine's CPU count bounds what 3 replicas can gain.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -46,6 +45,8 @@ from tests.e2e.fixtures import (  # noqa: E402
 )
 from tests.e2e.servers import RedisServer, RegistryServer, running  # noqa: E402
 
+from bench.common import wrk_non_2xx, wrk_requests_per_sec  # noqa: E402
+
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "48"))
@@ -67,11 +68,9 @@ def wrk_rps(urls: list[str]) -> float:
     total = 0.0
     for p in procs:
         out, _ = p.communicate()
-        m = re.search(r"Requests/sec:\s+([0-9.]+)", out)
-        errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-        if not m or errors:
-            raise RuntimeError(f"wrk failed or saw errors:\n{out}")
-        total += float(m.group(1))
+        if wrk_non_2xx(out):
+            raise RuntimeError(f"wrk saw errors:\n{out}")
+        total += wrk_requests_per_sec(out)
     return total
 
 

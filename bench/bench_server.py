@@ -36,7 +36,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.e2e.fixtures import ModuleVersion, Server, start_server, write_module  # noqa: E402
+from tests.e2e.fixtures import (  # noqa: E402
+    ModuleVersion,
+    Server,
+    free_port,
+    start_server,
+    write_module,
+)
+
+from bench.common import wrk_non_2xx, wrk_requests_per_sec, wrk_threads  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
@@ -62,22 +70,20 @@ def _ms(text: str) -> float:
 
 
 def wrk(url: str) -> WrkResult:
-    threads = str(max(1, min(2, os.cpu_count() or 1)))
     out = subprocess.run(
-        ["wrk", "-t", threads, "-c", str(CONNECTIONS), "-d", f"{SECONDS}s", "--latency", url],
+        ["wrk", "-t", wrk_threads(), "-c", str(CONNECTIONS), "-d", f"{SECONDS}s", "--latency", url],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
+    rps = wrk_requests_per_sec(out)
     p50 = re.search(r"50%\s+(\S+)", out)
     p99 = re.search(r"99%\s+(\S+)", out)
-    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     return WrkResult(
         rps,
         _ms(p50.group(1)) if p50 else float("nan"),
         _ms(p99.group(1)) if p99 else float("nan"),
-        int(errors.group(1)) if errors else 0,
+        wrk_non_2xx(out),
     )
 
 
@@ -133,14 +139,6 @@ http {{
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             self.proc.wait(10)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def fixture(root: Path, n: int) -> list[ModuleVersion]:
