@@ -23,10 +23,12 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -293,8 +295,13 @@ def start_server(
     env: Mapping[str, str] | None = None,
     log_path: Path | None = None,
     timeout: float = 20,
+    ca: Path | None = None,
 ) -> Server:
-    """Start ``gomodproxy serve`` on a free loopback port and wait until it answers."""
+    """Start ``gomodproxy serve`` on a free loopback port and wait until it answers.
+
+    With ``ca`` (pass ``--tls-cert``/``--tls-key`` in ``args``) it serves https and is
+    probed with that CA.
+    """
     port = free_port()
     log_path = log_path or Path(str(storage) + f".{port}.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -318,7 +325,7 @@ def start_server(
         cmd, stdout=out, stderr=subprocess.STDOUT, env=server_env(env), start_new_session=True
     )
     out.close()
-    server = Server(proc, f"http://127.0.0.1:{port}", log_path)
+    server = Server(proc, f"{'https' if ca else 'http'}://127.0.0.1:{port}", log_path)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -326,13 +333,21 @@ def start_server(
                 f"gomodproxy serve exited {proc.returncode}:\n{log_path.read_text()}"
             )
         try:
-            if server.get("/healthz")[0] == 200:
+            if _healthz(server, ca) == 200:
                 return server
         except OSError:
             pass
         time.sleep(0.05)
     server.kill()
     raise RuntimeError(f"gomodproxy serve did not start:\n{log_path.read_text()}")
+
+
+def _healthz(server: Server, ca: Path | None) -> int:
+    if ca is None:
+        return server.get("/healthz")[0]
+    context = ssl.create_default_context(cafile=str(ca))
+    with urllib.request.urlopen(server.url + "/healthz", context=context, timeout=2) as r:
+        return int(r.status)
 
 
 def go(

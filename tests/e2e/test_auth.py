@@ -17,11 +17,10 @@ import ipaddress
 import json
 import os
 import signal
-import ssl
 import subprocess
 import sys
+import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from gomodproxy.security.users import add_user
-from tests.e2e.fixtures import ModuleVersion, build_tree, free_port, go, server_env
+from tests.e2e.fixtures import ModuleVersion, build_tree, go, start_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs_go]
 
@@ -130,51 +129,16 @@ class TLSServer:
 
 
 def start_tls_server(tmp: Path, upstream: Path, ca: Path, cert: Path, key: Path, *extra: str):
-    port = free_port()
-    log = tmp / f"serve-{port}.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "gomodproxy",
-        "serve",
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--storage",
-        str(tmp / f"data-{port}"),
-        "--upstream",
+    server = start_server(
+        tempfile.mkdtemp(prefix="data-", dir=tmp),
         f"file://{upstream}",
-        "--workers",
-        "1",
-        "--tls-cert",
-        str(cert),
-        "--tls-key",
-        str(key),
-        *extra,
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            # GOPRIVATE without a rule would be refused to all; here the rules cover it, and
-            # GONOPROXY is set so the proxy still reads these modules from its upstream.
-            env=server_env({"GOPRIVATE": "corp.example.com", "GONOPROXY": "none.invalid"}),
-            start_new_session=True,
-        )
-    server = TLSServer(proc, f"https://127.0.0.1:{port}", log, ca)
-    context = ssl.create_default_context(cafile=str(ca))
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"serve exited {proc.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(server.url + "/healthz", context=context, timeout=2) as r:
-                if r.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.05)
-    server.stop()
-    raise RuntimeError(f"serve did not start:\n{log.read_text()}")
+        args=["--tls-cert", str(cert), "--tls-key", str(key), *extra],
+        # GOPRIVATE without a rule would be refused to all; here the rules cover it, and
+        # GONOPROXY is set so the proxy still reads these modules from its upstream.
+        env={"GOPRIVATE": "corp.example.com", "GONOPROXY": "none.invalid"},
+        ca=ca,
+    )
+    return TLSServer(server.proc, server.url, server.log_path, ca)
 
 
 @pytest.fixture(scope="module")
