@@ -34,6 +34,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 from urllib.parse import unquote, urlsplit
 
 REPO = Path(__file__).resolve().parents[2]
@@ -146,7 +147,33 @@ def http_get(
 Fault = Callable[[str], "tuple[int, bytes, float] | None"]
 
 
-class UpstreamServer:
+class LoopbackHTTP:
+    """A threaded HTTP server on a free loopback port, serving inside ``with`` (or between
+    ``start`` and ``close``); subclasses pass their request handler class."""
+
+    def __init__(self, handler: type[http.server.BaseHTTPRequestHandler], poll: float = 0.5):
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.port = int(self.httpd.server_address[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(poll,), daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class UpstreamServer(LoopbackHTTP):
     """Serves a fixture tree over HTTP on loopback, with injectable faults and hit counts."""
 
     def __init__(self, root: Path) -> None:
@@ -203,18 +230,7 @@ class UpstreamServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> UpstreamServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
     def count(self, suffix: str) -> int:
         """Hits on paths ending with ``suffix``."""

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
+from tests.e2e.fixtures import LoopbackHTTP
 
 
 def _wait(check: object, what: str, timeout: float = 15.0) -> None:
@@ -204,7 +205,7 @@ def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Regist
         yield server
 
 
-class TokenServer:
+class TokenServer(LoopbackHTTP):
     """A registry token service (the Docker token flow) on a loopback port, for
     docker-registry's ``auth: token`` config: checks basic credentials, grants every scope
     asked for, and signs ES256 JWTs with a self-signed certificate the registry trusts."""
@@ -215,7 +216,6 @@ class TokenServer:
     def __init__(self, workdir: Path, username: str, password: str) -> None:
         import datetime
         import http.server
-        import threading
 
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
@@ -262,9 +262,7 @@ class TokenServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        super().__init__(Handler)
 
     def sign(self, scopes: list[str]) -> str:
         from cryptography.hazmat.primitives import hashes
@@ -305,14 +303,6 @@ class TokenServer:
     issuer: {self.issuer}
     rootcertbundle: {self.cert_path}
 """
-
-    def __enter__(self) -> TokenServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def htpasswd_config(workdir: Path, username: str, password: str) -> str:

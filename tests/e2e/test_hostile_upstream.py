@@ -14,7 +14,6 @@ import io
 import ipaddress
 import socket
 import struct
-import threading
 import time
 import zipfile
 import zlib
@@ -31,6 +30,7 @@ from gomodproxy.server.paths import parse_request
 from gomodproxy.service import ProxyService, Trace
 from gomodproxy.sources.direct import DirectSource
 from gomodproxy.sources.direct.discovery import Discovery
+from tests.e2e.fixtures import LoopbackHTTP
 
 pytestmark = [pytest.mark.e2e]
 
@@ -104,7 +104,7 @@ def traversal_zip() -> bytes:
     )
 
 
-class Hostile:
+class Hostile(LoopbackHTTP):
     """A loopback server; ``routes`` maps a request path (or absolute URL) to a behaviour."""
 
     def __init__(self) -> None:
@@ -133,15 +133,8 @@ class Hostile:
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler, poll=0.05)
+        self.start()
 
 
 def endless(h: http.server.BaseHTTPRequestHandler) -> None:

@@ -8,7 +8,6 @@ import http.server
 import os
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from gomodproxy.storage import open_store
+from tests.e2e.fixtures import LoopbackHTTP
 from tests.e2e.servers import RegistryServer, registry_server
 
 __all__ = ["registry_server"]
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.e2e
 MOD_KEY = "example.com/m/@v/v1.0.0.mod"
 
 
-class BlobsDown:
+class BlobsDown(LoopbackHTTP):
     """A loopback front of a registry that answers everything but blob reads (503)."""
 
     def __init__(self, registry: str) -> None:
@@ -62,23 +62,14 @@ class BlobsDown:
                 if self.command != "HEAD":
                     self.wfile.write(body)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.host = f"127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
+        self.host = f"127.0.0.1:{self.port}"
 
 
 @pytest.fixture
 def blobs_down(registry_server: RegistryServer) -> Iterator[BlobsDown]:
-    front = BlobsDown(f"http://{registry_server.host}")
-    try:
+    with BlobsDown(f"http://{registry_server.host}") as front:
         yield front
-    finally:
-        front.close()
 
 
 async def _store_one_mod(url: str) -> None:

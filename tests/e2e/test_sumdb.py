@@ -19,7 +19,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from gomodproxy.sumdb import note
 from gomodproxy.zipfiles import hash_zip
 from tests.e2e.fixtures import (
     REPO,
+    LoopbackHTTP,
     ModuleVersion,
     Server,
     escape,
@@ -98,7 +98,7 @@ def filler_lines(forked: bool) -> str:
     return "".join(out)
 
 
-class SlowUpstream:
+class SlowUpstream(LoopbackHTTP):
     """Serves a GOPROXY tree over HTTP, zips slowly (256 KiB every 40 ms)."""
 
     def __init__(self, root: Path) -> None:
@@ -124,18 +124,7 @@ class SlowUpstream:
                 except OSError:
                     pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> SlowUpstream:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
 
 @dataclass
