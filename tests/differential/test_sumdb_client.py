@@ -229,3 +229,27 @@ def test_client_matches_x_mod(height: int) -> None:
             assert h.security == want["security"], step
             forks += bool(want["security"])
     assert forks > 0
+
+
+def test_memoized_tile_error_keeps_its_own_text() -> None:
+    """Regression (conformance height 2): a tile 404 memoized per client is thrown into two
+    lookups; the second error must carry only its own context, as in x/mod, not the first's."""
+    steps = [
+        {"Path": "example.com/m33", "Vers": "v1.0.0", "Log": 0, "N": 36, "Restart": False},
+        {"Path": "example.com/m7", "Vers": "v1.0.0", "Log": 0, "N": 28, "Restart": False},
+        {"Path": "example.com/m6", "Vers": "v1.0.0", "Log": 0, "N": 31, "Restart": False},
+    ]
+    logs = [records(40), records(40, fork_at=3)]
+    [a] = ask("sumdb.client", [{"Signer": SKEY, "Height": 2, "Logs": logs, "Lookups": steps}])
+    assert a.error is None, a.error
+    assert [w.get("error") for w in a.result] == [
+        None,
+        "example.com/m7@v1.0.0: checking tree#28 against tree#36: 404 not found: /tile/2/1/001",
+        "example.com/m6@v1.0.0: checking tree#31 against tree#36: 404 not found: /tile/2/1/001",
+    ]
+    world = World(logs, 2)
+    h = Harness(world)
+    for step, want in zip(steps, a.result, strict=True):
+        world.log, world.n = step["Log"], step["N"]
+        got = h.lookup(step["Path"], step["Vers"])
+        assert (got["error"], got["lines"]) == (want.get("error"), want["lines"]), step

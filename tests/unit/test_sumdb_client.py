@@ -168,6 +168,40 @@ class TestLookup:
         with pytest.raises(InvalidInput, match=r"^bad!path@v1\.0\.0: "):
             d.run(sc.Client(VKEY, tile_height=2).lookup("bad!path", "v1.0.0"))
 
+    def test_memoized_error_thrown_twice_keeps_its_text(self) -> None:
+        """A driver that memoizes a tile error (as x/mod's per-client tile cache does) throws
+        the same object into two lookups: each error names only its own lookup, and the
+        memoized error keeps its text and attributes (regression: prefixes accumulated)."""
+        d = Driver(make_log(6))
+        c = sc.Client(VKEY, tile_height=2)
+        memo = NotFound("404 not found: /tile/2/0/001.p/2", gone=True)
+
+        def run_throwing_tiles(flow: sc.Flow[Any]) -> Any:
+            resp: Any = None
+            req = flow.send(None)
+            while True:
+                if isinstance(req, sc.ReadTiles):
+                    req = flow.throw(memo)
+                    continue
+                resp = d.answer(req)
+                try:
+                    req = flow.send(resp)
+                except StopIteration as stop:
+                    return stop.value
+
+        got = []
+        for mod in ("example.com/m1", "example.com/m5"):
+            with pytest.raises(NotFound) as info:
+                run_throwing_tiles(c.lookup(mod, "v1.0.0"))
+            assert info.value.gone
+            assert info.value.__cause__ is memo
+            got.append(str(info.value))
+        assert got == [
+            "example.com/m1@v1.0.0: 404 not found: /tile/2/0/001.p/2",
+            "example.com/m5@v1.0.0: 404 not found: /tile/2/0/001.p/2",
+        ]
+        assert str(memo) == "404 not found: /tile/2/0/001.p/2"
+
     def test_record_beyond_tree(self) -> None:
         """A record id not inside the signed tree cannot be validated."""
         log = make_log(3)

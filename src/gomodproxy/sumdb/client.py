@@ -126,6 +126,19 @@ class RecordError(VerificationError):
 
 _PAST, _NOW, _FUTURE = 1, 2, 3
 
+ErrT = TypeVar("ErrT", bound=GoModProxyError)
+
+
+def _wrapped(exc: ErrT, message: str) -> ErrT:
+    """A new error of ``exc``'s class and attributes (``gone``, ``status``, ``report``…) with
+    ``message``, as Go's ``fmt.Errorf`` wraps: ``exc`` itself is left untouched, because a
+    driver may memoize it and throw the same object into later flows (x/mod's per-client tile
+    and lookup caches do), which must not see this flow's context in its text."""
+    cls = type(exc)
+    new = cls.__new__(cls, message, *exc.args[1:])  # subclasses' __init__ signatures vary
+    new.__dict__.update(vars(exc))
+    return new
+
 
 class Client:
     """Verifies lookups of one checksum database (one trusted key)."""
@@ -176,8 +189,7 @@ class Client:
             if write_cache:
                 yield WriteCache(key, data)
         except GoModProxyError as exc:
-            exc.args = (f"{path}@{version}: {exc}", *exc.args[1:])
-            raise
+            raise _wrapped(exc, f"{path}@{version}: {exc}") from exc
         prefix = f"{path} {version} "
         return [line for line in text.decode().split("\n") if line.startswith(prefix)]
 
@@ -202,13 +214,12 @@ class Client:
         try:
             opened = notes.open_note(msg, self.verifiers)
         except GoModProxyError as exc:
-            exc.args = (f"reading tree note: {exc}\nnote:\n{msg.decode(errors='replace')}",)
-            raise
+            text = msg.decode(errors="replace")
+            raise _wrapped(exc, f"reading tree note: {exc}\nnote:\n{text}") from exc
         try:
             tree = tlog.parse_tree(opened.text.encode())
         except InvalidInput as exc:
-            exc.args = (f"reading tree: {exc}\ntree:\n{opened.text}",)
-            raise
+            raise _wrapped(exc, f"reading tree: {exc}\ntree:\n{opened.text}") from exc
         latest, latest_msg = self.latest, self.latest_msg
         while True:
             if tree == latest:
@@ -259,8 +270,7 @@ class Client:
                 if older.n == newer.n
                 else f"tree#{older.n} against tree#{newer.n}"
             )
-            exc.args = (f"checking {where}: {exc}", *exc.args[1:])
-            raise
+            raise _wrapped(exc, f"checking {where}: {exc}") from exc
         if h == older.hash:
             return
         report = yield from self._fork_report(older, older_note, newer, newer_note, h)
