@@ -214,30 +214,17 @@ class TokenServer(LoopbackHTTP):
     issuer = "gomodproxy-test-issuer"
 
     def __init__(self, workdir: Path, username: str, password: str) -> None:
-        import datetime
         import http.server
 
         from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
+        from cryptography.hazmat.primitives import serialization
 
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "token-signer")])
-        now = datetime.datetime.now(datetime.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(self.key, hashes.SHA256())
-        )
-        self.cert_path = workdir / "token-cert.pem"
-        self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        from tests.e2e.certs import certificate, new_key, write_cert
+
+        self.key = new_key()
+        ca = x509.BasicConstraints(ca=True, path_length=None)
+        cert = certificate("token-signer", self.key, extensions=[(ca, True)])
+        self.cert_path = write_cert(workdir / "token-cert.pem", cert)
         self._x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
         self.expected = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
         self.requests = 0

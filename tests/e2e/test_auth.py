@@ -27,11 +27,9 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from gomodproxy.security.users import add_user
+from tests.e2e.certs import certificate, new_key, write_cert, write_key
 from tests.e2e.fixtures import ModuleVersion, build_tree, go, start_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs_go]
@@ -44,63 +42,46 @@ RULES = "corp.example.com/secret=alice; corp.example.com=@dev"
 
 def make_ca(directory: Path) -> tuple[Path, Path, Path]:
     """A CA and a server certificate for 127.0.0.1: (ca.pem, server.pem, server.key)."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gomodproxy test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
+    ca_key, key = new_key(), new_key()
+    hour = datetime.timedelta(hours=1)
+    ca = certificate(
+        "gomodproxy test CA",
+        ca_key,
+        valid_before=hour,
+        extensions=[
+            (x509.BasicConstraints(ca=True, path_length=None), True),
+            (
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                True,
             ),
-            critical=True,
-        )
-        .sign(ca_key, hashes.SHA256())
+        ],
     )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
+    san = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+    cert = certificate(
+        "127.0.0.1",
+        key,
+        issuer=("gomodproxy test CA", ca_key),
+        valid_before=hour,
+        extensions=[
+            (x509.SubjectAlternativeName(san), False),
+            (x509.BasicConstraints(ca=False, path_length=None), True),
+        ],
     )
-    paths = directory / "ca.pem", directory / "server.pem", directory / "server.key"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+    return (
+        write_cert(directory / "ca.pem", ca),
+        write_cert(directory / "server.pem", cert),
+        write_key(directory / "server.key", key),
     )
-    return paths
 
 
 @dataclass

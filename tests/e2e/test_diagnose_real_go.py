@@ -11,9 +11,7 @@ golang.org/x/mod/sumdb on loopback.
 
 from __future__ import annotations
 
-import datetime
 import http.server
-import ipaddress
 import shutil
 import ssl
 import subprocess
@@ -24,13 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from gomodproxy.doctor.diagnose import KB, diagnose
 from tests.conftest import free_port
+from tests.e2e.certs import LOOPBACK_SAN, certificate, new_key, write_cert, write_key
 from tests.e2e.fixtures import ModuleVersion, UpstreamServer, build_tree
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs_go]
@@ -58,33 +53,9 @@ class Case:
 
 
 def _self_signed(dirpath: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    crt, pem = dirpath / "cert.pem", dirpath / "key.pem"
-    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return crt, pem
+    key = new_key()
+    cert = certificate("127.0.0.1", key, extensions=[(LOOPBACK_SAN, False)])
+    return write_cert(dirpath / "cert.pem", cert), write_key(dirpath / "key.pem", key)
 
 
 class _Empty(http.server.BaseHTTPRequestHandler):
