@@ -15,7 +15,6 @@ import http.server
 import shutil
 import ssl
 import subprocess
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ import pytest
 from gomodproxy.doctor.diagnose import KB, diagnose
 from tests.conftest import free_port
 from tests.e2e.certs import LOOPBACK_SAN, certificate, new_key, write_cert, write_key
-from tests.e2e.fixtures import ModuleVersion, UpstreamServer, build_tree
+from tests.e2e.fixtures import LoopbackHTTP, ModuleVersion, UpstreamServer, build_tree
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs_go]
 
@@ -70,17 +69,12 @@ class _Empty(http.server.BaseHTTPRequestHandler):
 
 def _tls_server(tmp: Path) -> Iterator[str]:
     crt, key = _self_signed(tmp)
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Empty)
+    server = LoopbackHTTP(_Empty)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(crt, key)
-    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield f"https://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    server.httpd.socket = ctx.wrap_socket(server.httpd.socket, server_side=True)
+    with server:
+        yield f"https://127.0.0.1:{server.port}"
 
 
 def _faults(path: str) -> tuple[int, bytes, float] | None:

@@ -13,7 +13,6 @@ import http.server
 import json
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from gomodproxy.gomod.dirhash import gomod_hash
 from gomodproxy.sources.direct import DirectSource, OriginOverride
 from gomodproxy.sources.direct.discovery import Discovery
 from gomodproxy.zipfiles import hash_zip
+from tests.e2e.fixtures import LoopbackHTTP
 from tests.e2e.gitfixtures import GitWorld, go_download, go_env_for, go_versions
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs_go]
@@ -67,12 +67,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def meta_proxy() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with LoopbackHTTP(_Handler) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")

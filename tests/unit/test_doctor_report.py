@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from gomodproxy.cli.main import main
 from gomodproxy.doctor.model import Context, Setting
 from gomodproxy.doctor.probe import probe
 from gomodproxy.doctor.report import to_sarif, to_text
+from tests.e2e.fixtures import LoopbackHTTP
 from tests.unit.test_doctor_corpus import CASES, CORPUS, doctor
 
 SCHEMA = json.loads(
@@ -103,12 +103,8 @@ class _Proxy(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def proxy_url() -> Iterator[str]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with LoopbackHTTP(_Proxy) as server:
+        yield server.url
 
 
 def test_probe_reports_reachability_and_r14(proxy_url: str) -> None:
