@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
 REPO = Path(__file__).resolve().parents[2]
@@ -106,7 +106,7 @@ def build_tree(root: Path, versions: Iterable[ModuleVersion]) -> Path:
     return root
 
 
-def parse_json_stream(text: str) -> list[dict[str, object]]:
+def parse_json_stream(text: str) -> list[dict[str, Any]]:
     """The objects of a stream of JSON values, as ``go mod download -json`` prints them."""
     decoder, objs, i = json.JSONDecoder(), [], 0
     while i < len(text):

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.e2e.fixtures import parse_json_stream
+
 
 @dataclass(frozen=True)
 class Symlink:
@@ -201,7 +203,7 @@ def go_download(env: Mapping[str, str], targets: Sequence[str], cwd: Path) -> li
         text=True,
         timeout=120,
     )
-    return _json_stream(proc.stdout)
+    return parse_json_stream(proc.stdout)
 
 
 def go_versions(env: Mapping[str, str], path: str, cwd: Path) -> tuple[list[str], str]:
@@ -219,17 +221,3 @@ def go_versions(env: Mapping[str, str], path: str, cwd: Path) -> tuple[list[str]
     obj = json.loads(proc.stdout)
     err = obj.get("Error") or {}
     return list(obj.get("Versions") or []), str(err.get("Err", "")) if err else ""
-
-
-def _json_stream(text: str) -> list[dict[str, Any]]:
-    dec = json.JSONDecoder()
-    out = []
-    i = 0
-    text = text.strip()
-    while i < len(text):
-        obj, j = dec.raw_decode(text, i)
-        out.append(obj)
-        i = j
-        while i < len(text) and text[i].isspace():
-            i += 1
-    return out
