@@ -6,12 +6,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import random
-from typing import Any
 
 from gomodproxy.errors import InvalidInput
-from gomodproxy.gomod import _neturl
 from gomodproxy.gomod.sumdbenv import check_verifier_key
 from tests.differential.oracle import SCALE, ask
+from tests.neturl_fields import parsed as ours
 
 N = 2500 * SCALE
 
@@ -121,38 +120,6 @@ def gen_url(r: random.Random) -> str:
     s = (scheme + sep if scheme else r.choice(["", "//", "/"])) + r.choice(_USERS)
     s += r.choice(_HOSTS) + r.choice(_PORTS) + r.choice(_PATHS) + r.choice(_TAILS)
     return s
-
-
-def as_json(v: Any) -> Any:
-    """What Go's encoding/json makes of a value: invalid UTF-8 bytes become U+FFFD."""
-    if isinstance(v, str):
-        return v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    if isinstance(v, list):
-        return [as_json(x) for x in v]
-    return v
-
-
-def ours(s: str) -> dict[str, Any] | str:
-    try:
-        u = _neturl.parse_url(s)
-    except _neturl.URLError as e:
-        return str(e)
-    fields = {
-        "scheme": u.scheme,
-        "opaque": u.opaque,
-        "user": None if u.user is None else list(u.user),
-        "host": u.host,
-        "path": u.path,
-        "raw_path": u.raw_path,
-        "force_query": u.force_query,
-        "raw_query": u.raw_query,
-        "fragment": u.fragment,
-        "raw_fragment": u.raw_fragment,
-        "omit_host": u.omit_host,
-        "string": u.string(),
-        "redacted": u.redacted(),
-    }
-    return {k: as_json(v) for k, v in fields.items()}
 
 
 class TestURLParse:
