@@ -3,7 +3,7 @@ shell words, YAML with lines, GitHub/GitLab precedence, systemd units and profil
 
 from __future__ import annotations
 
-import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ from gomodproxy.doctor import dockerfile, github, gitlab, shellwords, system
 from gomodproxy.doctor.effective import compute, gover_key
 from gomodproxy.doctor.mask import mask
 from gomodproxy.doctor.yamlsrc import YamlProblem, load
+from tests.unit.test_purity import impurities
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "gomodproxy" / "doctor"
 #: modules that must stay free of I/O (the collectors, probe and report do the I/O).
@@ -33,41 +34,15 @@ PURE = [
     "yamlsrc",
     "codes",
 ]
-FORBIDDEN = {
-    "os",
-    "io",
-    "socket",
-    "subprocess",
-    "asyncio",
-    "time",
-    "shutil",
-    "pathlib",
-    "tempfile",
-    "httpx",
-    "urllib",
-    "http",
-    "threading",
-    "sys",
-    "rich",
-}
 
 
 @pytest.mark.parametrize("name", PURE)
 def test_pure_modules_do_no_io(name: str) -> None:
-    """Rules, parsers and the effective-setting computation import nothing that does I/O."""
-    tree = ast.parse((SRC / f"{name}.py").read_text())
-    for node in ast.walk(tree):
-        mods = (
-            [a.name for a in node.names]
-            if isinstance(node, ast.Import)
-            else [node.module or ""]
-            if isinstance(node, ast.ImportFrom)
-            else []
-        )
-        for m in mods:
-            assert m.split(".")[0] not in FORBIDDEN, f"{name}.py imports {m}"
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            assert node.func.id not in ("open", "print", "input"), f"{name}.py calls {node.func.id}"
+    """Rules, parsers and the effective-setting computation do no I/O (the core's checker),
+    and leave terminal output to the collectors' caller (no rich)."""
+    source = (SRC / f"{name}.py").read_text()
+    assert impurities(source, f"{name}.py") == []
+    assert re.search(r"^\s*(from|import)\s+rich\b", source, re.MULTILINE) is None
 
 
 class TestDockerfileParse:
