@@ -47,7 +47,6 @@ log = logging.getLogger("gomodproxy.server")
 #: Modules that may add routes (checksum database, status page), if present.
 ROUTE_MODULES = (
     "gomodproxy.server.sumdb_routes",
-    "gomodproxy.server.status",
     # SLI, audit log, status page at "/", /admin/ (issue 9).
     "gomodproxy.ops.routes",
     # Last: it reads the mounted /sumdb/ routes (access control, rate limits; issue 10).
@@ -121,11 +120,10 @@ class ProxyApp:
         self.mounts.sort(key=lambda m: -len(m[0]))
 
     def install_route_modules(self) -> None:
+        # Every route module ships in this package: an ImportError is a bug and must stop
+        # the server, never silently leave out a route module such as the security gate.
         for name in ROUTE_MODULES:
-            try:
-                mod = importlib.import_module(name)
-            except ImportError:
-                continue
+            mod = importlib.import_module(name)
             install = getattr(mod, "install", None)
             if install is not None:
                 install(self)
