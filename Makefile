@@ -46,8 +46,8 @@ COV_GATE := --cov=gomodproxy.gomod --cov-branch --cov-report=term-missing:skip-c
 
 test: $(STAMP) sysdeps lint oracle
 ifeq ($(strip $(PYTEST_ARGS)),)
-	GOMODPROXY_CORE_WITHOUT_GO=1 $(BIN)/python -m pytest -q $(CORE_TESTS) $(COV_GATE)
-	$(BIN)/python -m pytest $(addprefix --ignore=,$(CORE_TESTS))
+	GOMODPROXY_NO_SKIP=1 GOMODPROXY_CORE_WITHOUT_GO=1 $(BIN)/python -m pytest -q $(CORE_TESTS) $(COV_GATE)
+	GOMODPROXY_NO_SKIP=1 $(BIN)/python -m pytest $(addprefix --ignore=,$(CORE_TESTS))
 else
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 endif

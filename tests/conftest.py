@@ -51,3 +51,24 @@ def go_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     (tmp_path / "home").mkdir(exist_ok=True)
     return env
     # Module caches are read-only by default; -modcacherw keeps them removable.
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Under ``make test`` (GOMODPROXY_NO_SKIP=1) a skip is a failure: a missing server or
+    tool must not silently turn a real test into nothing (make test installs them all)."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and os.environ.get("GOMODPROXY_NO_SKIP") and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under make test (GOMODPROXY_NO_SKIP=1): {report.longrepr}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    """The same for a whole module skipped at collection (``pytest.skip(allow_module_level)``)."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and os.environ.get("GOMODPROXY_NO_SKIP"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under make test (GOMODPROXY_NO_SKIP=1): {report.longrepr}"
