@@ -184,7 +184,10 @@ class TestChains:
         with empty:
             server = start_server(tmp_path / "data", f"{empty.url},{good.url}")
             try:
-                assert server.get("/chain.test/m/@v/v1.0.0.mod")[0] == 200
+                status, _, body = server.get("/chain.test/m/@v/v1.0.0.mod")
+                assert status == 200
+                # The good upstream's go.mod, byte for byte (the empty one has nothing).
+                assert body == (good.root / "chain.test/m/@v/v1.0.0.mod").read_bytes()
             finally:
                 server.stop()
         server = start_server(tmp_path / "data2", "off")
