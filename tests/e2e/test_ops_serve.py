@@ -52,8 +52,10 @@ def test_sli_audit_and_purge_across_workers(tmp_path: Path) -> None:
     )
     try:
         paths = [BASE + "v1.0.0.zip"] * 6 + [BASE + "v1.0.0.mod", BASE + "v2.0.0.info"]
-        statuses = [server.get(p)[0] for p in paths]
-        assert statuses == [200] * 7 + [404]
+        answers = [server.get(p) for p in paths]
+        assert [a[0] for a in answers] == [200] * 7 + [404]
+        zip_bytes = (upstream / "example.com/ops/@v/v1.0.0.zip").read_bytes()
+        assert all(a[2] == zip_bytes for a in answers[:6])
         # Workers publish their counters about once a second; wait until /metrics sums them.
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and _sli(server).get(("zip", "success")) != 6:
