@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from gomodproxy.sources.direct import DirectSource
-from gomodproxy.zipfiles import hash_zip
+from gomodproxy.zipfiles import create_zip_from_dir, hash_zip
 from tests.e2e.gitfixtures import GitWorld
 
 pytestmark = [pytest.mark.e2e]
@@ -32,7 +33,8 @@ def test_concurrent_cold_requests_share_one_cache(tmp_path: Path) -> None:
             src = sources[i % 2]
             v = ("v1.0.0", "v1.1.0")[i % 3 % 2]
             info = json.loads(await src.info("github.com/t/busy", v))
-            await src.mod("github.com/t/busy", v)
+            assert info["Version"] == v
+            assert await src.mod("github.com/t/busy", v) == b"module github.com/t/busy\n"
             dest = tmp_path / f"z{i}.zip"
             await src.zip("github.com/t/busy", v, dest)
             return info["Version"], hash_zip(dest)
@@ -45,6 +47,14 @@ def test_concurrent_cold_requests_share_one_cache(tmp_path: Path) -> None:
 
     results = asyncio.run(main())
     assert len(results) == 30
-    assert len({h for v, h in results if v == "v1.0.0"}) == 1
-    assert len({h for v, h in results if v == "v1.1.0"}) == 1
+    # Each version's zip is the one built from a plain checkout of its tag.
+    for v in ("v1.0.0", "v1.1.0"):
+        tree = tmp_path / f"checkout-{v}"
+        tree.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(r.path), "archive", v], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        want = create_zip_from_dir(tmp_path / f"ref-{v}.zip", "github.com/t/busy", v, str(tree))
+        assert {h for got, h in results if got == v} == {want}
     assert len(list((tmp_path / "vcs").glob("*.lock"))) == 1
