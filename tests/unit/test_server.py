@@ -140,6 +140,8 @@ class TestHttp:
             assert r304.headers["etag"] == etag
         r = await client.get(f"/{MOD}/@v/v1.0.0.mod", headers={"If-None-Match": '"other"'})
         assert r.status_code == 200
+        assert r.content == b"module example.com/m\n"
+        assert "content-range" not in r.headers
 
     async def test_ranges_on_zip(self, client: httpx.AsyncClient, source: FakeSource) -> None:
         """Single byte ranges give 206, past-the-end 416, multi-range the whole body."""
@@ -158,6 +160,8 @@ class TestHttp:
         assert (r.status_code, r.content) == (200, data)
         r = await client.get(url, headers={"Range": "bytes=0-9", "If-Range": '"stale"'})
         assert r.status_code == 200
+        assert r.content == data
+        assert "content-range" not in r.headers
 
     async def test_range_on_streamed_zip(self, tmp_path: Path, source: FakeSource) -> None:
         """A zip too big for memory streams from storage, ranges included."""
@@ -175,11 +179,12 @@ class TestHttp:
 
     async def test_head_and_method_not_allowed(self, client: httpx.AsyncClient) -> None:
         """HEAD has the headers without a body; POST is 405."""
-        await client.get(f"/{MOD}/@v/v1.0.0.info")
+        got = await client.get(f"/{MOD}/@v/v1.0.0.info")
         r = await client.head(f"/{MOD}/@v/v1.0.0.info")
         assert r.status_code == 200
         assert r.content == b""
-        assert int(r.headers["content-length"]) > 0
+        assert int(r.headers["content-length"]) == len(got.content) > 0
+        assert r.headers["etag"] == got.headers["etag"]
         r = await client.post(f"/{MOD}/@v/v1.0.0.info")
         assert r.status_code == 405
         assert r.headers["allow"] == "GET, HEAD"

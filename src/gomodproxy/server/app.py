@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from gomodproxy.config import Settings
-from gomodproxy.errors import NotFound
+from gomodproxy.errors import InvalidInput, NotFound, StorageError
 from gomodproxy.observability import Metrics, RequestLog
 from gomodproxy.security.redact import redact
 from gomodproxy.server.http_errors import error_response
@@ -175,13 +175,12 @@ class ProxyApp:
                     return
         for prefix, app in self.mounts:
             if path.startswith(prefix):
-                await app(scope, receive, send)
-                self._done(scope, prefix.strip("/"), 0, 0, start, "", "")
+                await self._guarded(app, prefix.strip("/"), scope, receive, send, start)
                 return
         exact = self.exact_routes.get(path)
         if exact is not None:
-            await exact(scope, receive, send)
-            self._done(scope, "status" if path == "/" else path.strip("/"), 0, 0, start, "", "")
+            route = "status" if path == "/" else path.strip("/")
+            await self._guarded(exact, route, scope, receive, send, start)
             return
         if path == "/healthz":
             await self._plain(send, method, 200, b"ok\n", b"no-store")
@@ -224,6 +223,7 @@ class ProxyApp:
         trace = Trace()
         route = "other"
         req: ModRequest | None = None
+        tracked: _TrackedSend | None = None  # set once the artifact is being answered
         try:
             req = parse_request(path)
             route = req.kind
@@ -238,26 +238,73 @@ class ProxyApp:
                 art = await service.latest(req.path, trace)
             else:
                 art = await service.query(req.path, req.version, trace)
+            tracked = _TrackedSend(send)
+            status, size = await self._artifact(scope, tracked, method, art, req)
         except Exception as exc:  # every error becomes a status; never a traceback
-            status, body, cc = error_response(exc, self.upstream_error_status)
-            if status >= 500 and not isinstance(exc, NotFound):
-                log.error("%s %s: %s: %s", method, path, type(exc).__name__, exc)
-            await self._plain(send, method, status, body, cc)
+            await self._failed(scope, send, tracked, route, start, trace, req, exc)
+            return
+        self._done(scope, route, status, size, start, trace.cache, trace.source, req)
+
+    async def _guarded(
+        self, app: ASGIApp, route: str, scope: Scope, receive: Receive, send: Send, start: float
+    ) -> None:
+        """Run a mounted app or exact route; what it raises is answered and recorded like a
+        protocol error (no traceback reaches the server's log or the client)."""
+        tracked = _TrackedSend(send)
+        try:
+            await app(scope, receive, tracked)
+        except Exception as exc:
+            await self._failed(scope, send, tracked, route, start, Trace(), None, exc)
+            return
+        self._done(scope, route, 0, 0, start, "", "")
+
+    async def _failed(
+        self,
+        scope: Scope,
+        send: Send,
+        sent: _TrackedSend | None,
+        route: str,
+        start: float,
+        trace: Trace,
+        req: ModRequest | None,
+        exc: Exception,
+    ) -> None:
+        """Answer ``exc`` through ``error_response``, or, when the response had already
+        started (a stored blob gone or a live zip refused mid-stream), only record it: the
+        body is left unfinished, so the server aborts the connection and no client takes a
+        truncated artifact for a whole one (as ``livezip`` relies on)."""
+        method: str = scope["method"]
+        if sent is not None and sent.broken:
+            # The client went away (the server's ``send`` failed): nothing to answer, no
+            # fault of ours; 499 as nginx records it.
             self._done(
-                scope,
-                route,
-                status,
-                len(body),
-                start,
-                trace.cache,
-                trace.source,
-                req,
-                str(exc),
-                exc,
+                scope, route, 499, sent.size, start, trace.cache, trace.source, req, str(exc)
             )
             return
-        status, size = await self._artifact(scope, send, method, art, req)
-        self._done(scope, route, status, size, start, trace.cache, trace.source, req)
+        if sent is not None and sent.started and isinstance(exc, NotFound | InvalidInput):
+            # A blob that vanished after it was found is a storage fault, not "absent".
+            exc = StorageError(f"{exc} (after the response started)")
+        status, body, cc = error_response(exc, self.upstream_error_status)
+        if sent is not None and sent.started:
+            log.error(
+                "%s %s: aborted after the %d response start: %s: %s",
+                method,
+                scope["path"],
+                sent.status,
+                type(exc).__name__,
+                exc,
+            )
+            error = f"response aborted after {sent.status} headers: {exc}"
+            self._done(
+                scope, route, status, sent.size, start, trace.cache, trace.source, req, error, exc
+            )
+            return
+        if status >= 500 and not isinstance(exc, NotFound):
+            log.error("%s %s: %s: %s", method, scope["path"], type(exc).__name__, exc)
+        await self._plain(send, method, status, body, cc)
+        self._done(
+            scope, route, status, len(body), start, trace.cache, trace.source, req, str(exc), exc
+        )
 
     # -- answering an artifact ----------------------------------------------------------
 
@@ -441,6 +488,32 @@ class ProxyApp:
         self.metrics.write_snapshot()
         if self.request_log is not None:
             self.request_log.flush()
+
+
+class _TrackedSend:
+    """``send`` that remembers whether the response started, its status and the body bytes
+    sent: after the start an error can no longer become a status."""
+
+    __slots__ = ("broken", "send", "size", "started", "status")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+        self.broken = False  # the server's send raised: the client is gone
+        self.status = 0
+        self.size = 0
+
+    async def __call__(self, message: Message) -> None:
+        try:
+            await self.send(message)
+        except Exception:
+            self.broken = True
+            raise
+        if message["type"] == "http.response.start":
+            self.started = True
+            self.status = int(message["status"])
+        elif message["type"] == "http.response.body":
+            self.size += len(message.get("body", b""))
 
 
 def _etag_matches(header: bytes, etag: str) -> bool:
