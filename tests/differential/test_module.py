@@ -4,15 +4,14 @@ generated paths and versions, in one oracle process."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gomodproxy.errors import InvalidInput
 from gomodproxy.gomod import _gostr, module
 from tests.differential.xmod_batch import CASES, Batch, mismatches
+from tests.outcomes import error_of, result_of
 from tests.property.strategies import (
     PATH_CHARS,
     Draw,
@@ -67,21 +66,6 @@ def oracle() -> Batch:
     b.add("quote", "go.quote", [{"S": s} for s in QUOTES])
     b.add("unicode", "go.unicode", [{}])
     return b
-
-
-def error_of(fn: Callable[..., object], *args: str) -> str | None:
-    try:
-        fn(*args)
-    except InvalidInput as e:
-        return str(e)
-    return None
-
-
-def result_of(fn: Callable[[str], str], arg: str) -> list[str | None]:
-    try:
-        return [fn(arg), None]
-    except InvalidInput as e:
-        return ["", str(e)]
 
 
 def paths(p: str) -> dict[str, Any]:

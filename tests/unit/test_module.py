@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,25 +16,11 @@ from gomodproxy.gomod.module import (
     ModuleError,
     ModuleVersion,
 )
+from tests.outcomes import error_of, result_of
 
 VECTORS: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parents[1] / "vectors" / "module.json").read_text()
 )
-
-
-def error_of(fn: Callable[..., object], *args: str) -> str | None:
-    try:
-        fn(*args)
-    except InvalidInput as e:
-        return str(e)
-    return None
-
-
-def result_of(fn: Callable[[str], str], arg: str) -> list[str | None]:
-    try:
-        return [fn(arg), None]
-    except InvalidInput as e:
-        return ["", str(e)]
 
 
 class TestPathTable:
