@@ -1,0 +1,340 @@
+"""A real project's whole module graph: the upstream directly, gomodproxy cold and warm, nginx.
+
+Every entry of a go.sum becomes the artifacts the go command fetches for it (``/go.mod``
+lines: the ``.mod``; module lines: the ``.info`` and the ``.zip``). A Go replay client
+(``bench/replay``, built here with the machine's go) fetches that list with 8 connections, as
+the go command does, and with 64; in one run, on one machine:
+
+1. the upstream directly (the ``GOPROXY`` that ``go env`` reports, or ``--upstream``);
+2. gomodproxy with an empty storage directory, that upstream and the ``GOSUMDB`` of ``go
+   env`` (verify-on-ingest): the cold fill;
+3. warm passes through the same gomodproxy, alternating with nginx serving gomodproxy's own
+   storage directory (sendfile, ``try_files``), ``--rounds`` times at each connection count.
+
+It reports wall times, ratios to the same-run baselines, p50/p99 latency, bytes, failures,
+the bodies' agreement with the upstream's (CRC-32C of every body), upstream retries (from
+``/metrics``) and each gomodproxy process's peak RSS after the cold fill and after the warm
+passes. ``--json`` also writes the numbers to a file.
+
+Run: ``python -m bench.graph --gosum path/to/go.sum``. It uses the network (never part of
+``make test``). The README quotes a run on the go.sum of a large public project.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.e2e.fixtures import Server, escape, free_port, start_server  # noqa: E402
+
+from bench.bench_server import Nginx  # noqa: E402
+
+REPLAY_SRC = REPO / "bench" / "replay"
+
+
+@dataclass
+class Pass:
+    """One replay of the artifact list (the replay client's summary)."""
+
+    name: str
+    connections: int
+    requests: int
+    failures: int
+    bytes: int
+    wall_seconds: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: list[str]
+
+
+def artifacts(gosum: str) -> list[str]:
+    """The GOPROXY paths the go command fetches for the entries of a go.sum, in its order.
+
+    Raises:
+        ValueError: a line is not ``<path> <version>[/go.mod] <hash>``.
+    """
+    out: list[str] = []
+    seen: set[str] = set()
+    for n, line in enumerate(gosum.splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 3:
+            raise ValueError(f"go.sum line {n}: expected 3 fields, got {line!r}")
+        path, version, _ = fields
+        if version.endswith("/go.mod"):
+            wanted = [("mod", version.removesuffix("/go.mod"))]
+        else:
+            wanted = [("info", version), ("zip", version)]
+        for ext, v in wanted:
+            item = f"{escape(path)}/@v/{escape(v)}.{ext}"
+            if item not in seen:
+                seen.add(item)
+                out.append(item)
+    return out
+
+
+def go_env(*names: str) -> list[str]:
+    out = subprocess.run(["go", "env", *names], capture_output=True, text=True, check=True)
+    return out.stdout.splitlines()
+
+
+def first_proxy(goproxy: str) -> str:
+    """The first URL entry of a GOPROXY list (the one the go command asks first)."""
+    for entry in re.split(r"[,|]", goproxy):
+        if entry.startswith(("http://", "https://")):
+            return entry.rstrip("/")
+    raise SystemExit(f"GOPROXY {goproxy!r} has no proxy URL to measure against")
+
+
+def build_replay(work: Path) -> Path:
+    exe = work / "replay"
+    subprocess.run(
+        ["go", "build", "-o", str(exe), "."],
+        cwd=REPLAY_SRC,
+        check=True,
+        env={**os.environ, "GOFLAGS": "-mod=mod", "GOWORK": "off"},
+    )
+    return exe
+
+
+def replay(exe: Path, name: str, base: str, listing: Path, conns: int, digests: Path) -> Pass:
+    out = subprocess.run(
+        [
+            str(exe),
+            "-base",
+            base,
+            "-list",
+            str(listing),
+            "-c",
+            str(conns),
+            "-digests",
+            str(digests),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return Pass(name=name, connections=conns, **json.loads(out))
+
+
+def compare(reference: Path, other: Path) -> list[str]:
+    """Paths whose status, length or CRC differ between two replays."""
+    ref = {line.split()[0]: line for line in reference.read_text().splitlines()}
+    return [
+        line.split()[0]
+        for line in other.read_text().splitlines()
+        if ref.get(line.split()[0]) != line
+    ]
+
+
+def group_pids(leader: int) -> list[int]:
+    """The processes of ``leader``'s process group (gomodproxy's server and workers)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == leader:  # pgrp
+            pids.append(int(entry.name))
+    return sorted(pids)
+
+
+def peak_rss_mib(leader: int) -> dict[int, float]:
+    """Peak resident set size (VmHWM) of each process in the group, MiB."""
+    peaks = {}
+    for pid in group_pids(leader):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        m = re.search(r"VmHWM:\s+(\d+) kB", status)
+        if m:
+            peaks[pid] = int(m.group(1)) / 1024
+    return peaks
+
+
+def metric_sum(server: Server, name: str) -> float:
+    """The sum of a metric's samples over all label sets (0 when it is not exported)."""
+    with urllib.request.urlopen(server.url + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name) : len(name) + 1] in ("{", " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def table(rows: list[Pass], baseline: dict[int, Pass]) -> str:
+    head = (
+        f"{'pass':<36}{'conns':>6}{'wall s':>9}{'x base':>8}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'MiB':>8}{'fail':>6}"
+    )
+    lines = [head]
+    for p in rows:
+        base = baseline.get(p.connections)
+        ratio = p.wall_seconds / base.wall_seconds if base and base is not p else float("nan")
+        lines.append(
+            f"{p.name:<36}{p.connections:>6}{p.wall_seconds:>9.3f}{ratio:>8.2f}"
+            f"{p.p50_ms:>9.2f}{p.p99_ms:>9.2f}{p.bytes / 2**20:>8.1f}{p.failures:>6}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.graph", description=__doc__.split("\n")[0])
+    ap.add_argument("--gosum", required=True, type=Path, help="the go.sum of the project")
+    ap.add_argument("--upstream", help="GOPROXY for gomodproxy (default: go env GOPROXY)")
+    ap.add_argument("--gosumdb", help="GOSUMDB for gomodproxy (default: go env GOSUMDB)")
+    ap.add_argument("--rounds", type=int, default=3, help="warm rounds per connection count")
+    ap.add_argument("--connections", default="8,64", help="connection counts of warm passes")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N artifacts")
+    ap.add_argument("--set", action="append", default=[], help="gomodproxy setting NAME=VALUE")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--keep", type=Path, help="keep the work directory here")
+    args = ap.parse_args(argv)
+    if shutil.which("nginx") is None:
+        raise SystemExit("bench.graph needs nginx (tools/sysdeps.sh installs it)")
+
+    items = artifacts(args.gosum.read_text())
+    if args.limit:
+        items = items[: args.limit]
+    goproxy, gosumdb, gonosumdb, goprivate = go_env("GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE")
+    upstream = args.upstream or goproxy
+    direct_url = first_proxy(upstream)
+    conns = [int(c) for c in args.connections.split(",")]
+    counts = {ext: sum(1 for i in items if i.endswith("." + ext)) for ext in ("info", "mod", "zip")}
+
+    with ExitStack() as stack:
+        if args.keep:
+            work = args.keep
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+        else:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-graph-")))
+        work.chmod(0o755)  # nginx workers may run as another user
+        listing = work / "artifacts.txt"
+        listing.write_text("\n".join(items) + "\n")
+        exe = build_replay(work)
+
+        passes: list[Pass] = []
+        direct = replay(exe, "upstream directly", direct_url, listing, 8, work / "d-direct")
+        passes.append(direct)
+
+        storage = work / "data"
+        env = {"GOSUMDB": args.gosumdb or gosumdb, "GONOSUMDB": gonosumdb, "GOPRIVATE": goprivate}
+        settings = [a for s in args.set for a in ("--set", s)]
+        server = start_server(storage, upstream, workers=0, args=settings, env=env, timeout=60)
+        stack.callback(server.stop)
+        t0 = time.perf_counter()
+        cold = replay(exe, "gomodproxy cold fill", server.url, listing, 8, work / "d-cold")
+        cold_wall = time.perf_counter() - t0
+        passes.append(cold)
+        mismatched = compare(work / "d-direct", work / "d-cold")
+        largest_zip = max(
+            (
+                (int(f[2]), f[0])
+                for f in (line.split() for line in (work / "d-direct").read_text().splitlines())
+                if f[0].endswith(".zip")
+            ),
+            default=(0, ""),
+        )
+        rss_cold = peak_rss_mib(server.proc.pid)
+        retries = metric_sum(server, "gomodproxy_upstream_retries_total")
+        upstream_calls = metric_sum(server, "gomodproxy_upstream_requests_total")
+
+        nginx = Nginx(storage, work / "nginx", free_port())
+        stack.callback(nginx.stop)
+        warm: dict[tuple[str, int], list[Pass]] = {}
+        for c in conns:
+            for _ in range(args.rounds):
+                for name, base in (
+                    ("gomodproxy warm", server.url),
+                    ("nginx on its store", nginx.url),
+                ):
+                    p = replay(exe, name, base, listing, c, work / f"d-{name[:5]}-{c}")
+                    warm.setdefault((name, c), []).append(p)
+            mismatched += compare(work / "d-direct", work / f"d-gomod-{c}")
+        rss_warm = peak_rss_mib(server.proc.pid)
+
+    def median(ps: list[Pass]) -> Pass:
+        mid = sorted(ps, key=lambda p: p.wall_seconds)[len(ps) // 2]
+        return Pass(
+            **{
+                **asdict(mid),
+                "name": f"{mid.name} (median of {len(ps)})",
+                "p50_ms": statistics.median(p.p50_ms for p in ps),
+                "p99_ms": statistics.median(p.p99_ms for p in ps),
+                "failures": sum(p.failures for p in ps),
+            }
+        )
+
+    warm_median = {key: median(ps) for key, ps in warm.items()}
+    print(
+        f"{len(items)} artifacts ({counts['mod']} .mod, {counts['info']} .info, "
+        f"{counts['zip']} .zip), {direct.bytes / 2**20:.1f} MiB; {os.cpu_count()} CPUs; "
+        f"load average {os.getloadavg()[0]:.2f} at the end"
+    )
+    print(table([direct, cold], {8: direct}))
+    print(f"cold fill: {cold.wall_seconds / direct.wall_seconds:.2f}x the upstream directly")
+    for c in conns:
+        ours, theirs = warm_median[("gomodproxy warm", c)], warm_median[("nginx on its store", c)]
+        print(table([theirs, ours], {c: theirs}))
+    print(
+        f"bodies differing from the upstream's: {len(mismatched)}"
+        + (f" (first: {mismatched[0]})" if mismatched else "")
+    )
+    print(
+        f"upstream requests: {upstream_calls:.0f}, retries: {retries:.0f} "
+        f"({retries / upstream_calls if upstream_calls else 0:.2%})"
+    )
+    print(f"largest zip: {largest_zip[0] / 2**20:.1f} MiB ({largest_zip[1]})")
+    print("peak RSS MiB per process after the cold fill: " + _rss(rss_cold))
+    print("peak RSS MiB per process after the warm passes: " + _rss(rss_warm))
+    if args.json:
+        doc: dict[str, Any] = {
+            "artifacts": len(items),
+            "counts": counts,
+            "cpus": os.cpu_count(),
+            "direct": asdict(direct),
+            "cold": asdict(cold),
+            "cold_wall_client_seconds": cold_wall,
+            "warm": {f"{k[0]} c={k[1]}": [asdict(p) for p in v] for k, v in warm.items()},
+            "mismatched": mismatched,
+            "retries": retries,
+            "upstream_requests": upstream_calls,
+            "largest_zip": largest_zip,
+            "rss_cold_mib": rss_cold,
+            "rss_warm_mib": rss_warm,
+        }
+        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+    failed = cold.failures + sum(p.failures for ps in warm.values() for p in ps)
+    return 1 if failed or mismatched else 0
+
+
+def _rss(peaks: dict[int, float]) -> str:
+    return ", ".join(f"{mib:.0f}" for mib in peaks.values()) or "n/a"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

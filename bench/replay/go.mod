@@ -1,0 +1,3 @@
+module gomodproxy.bench/replay
+
+go 1.26
