@@ -68,7 +68,7 @@ bench: $(STAMP) sysdeps
 	$(BIN)/python -m bench
 
 FUZZ_SECONDS ?= 300
-FUZZ_TARGETS := request_path gomod zip_check meta_tags note tile
+FUZZ_TARGETS := request_path request_key redaction gomod zip_check meta_tags note tile
 
 fuzz: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[fuzz]'

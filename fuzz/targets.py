@@ -33,6 +33,50 @@ def request_path(data: bytes) -> None:
         pass
 
 
+#: What ``redaction`` repeats its input to: a pattern that is quadratic anywhere takes
+#: minutes at this length (seconds at 30 KB), so libFuzzer's -timeout and the smoke test's
+#: timeout catch it; a linear pass takes milliseconds.
+REDACTION_LENGTH = 64 << 10
+
+
+def redaction(data: bytes) -> None:
+    """security.redact.redact: every error line and log record; linear time on any text.
+
+    Runs on the input and on the input repeated to ``REDACTION_LENGTH`` characters; the
+    masked text must hold no URL user-info and masking it again must change nothing.
+    """
+    from gomodproxy.doctor.mask import _USERINFO, MASK
+    from gomodproxy.security.redact import redact
+
+    text = data.decode("utf-8", "surrogateescape")
+    long_text = text * (REDACTION_LENGTH // max(1, len(text))) if text else ""
+    for sample in (text, long_text):
+        clean = redact(sample)
+        if any(m["info"] != MASK for m in _USERINFO.finditer(clean)):
+            raise AssertionError(f"user-info left in {clean[:200]!r}")
+        if redact(clean) != clean:
+            raise AssertionError(f"masking is not idempotent on {sample[:200]!r}")
+
+
+def request_key(data: bytes) -> None:
+    """server.paths.parse_request → storage key: whatever a client sends, the key an
+    accepted request maps to is a valid storage key (``storage.keys.check_key``), never
+    longer than a file name allows per element, and the escaped request path itself (the hot
+    cache and the file:// layout rely on that)."""
+    from gomodproxy.server.paths import parse_request
+    from gomodproxy.storage.keys import artifact_key, check_key
+
+    text = "/" + data.decode("utf-8", "surrogateescape")
+    try:
+        req = parse_request(text)
+    except (InvalidInput, NotFound):
+        return
+    key = artifact_key(req.kind, req.path, req.version)
+    check_key(key)  # raises InvalidInput: a bug here, since the request was accepted
+    if req.kind != "query" and key != text[1:]:
+        raise AssertionError(f"{text!r} maps to the key {key!r}")
+
+
 def gomod(data: bytes) -> None:
     """gomod.modfile.parse_gomod: go.mod files from upstreams and repositories."""
     from gomodproxy.gomod.modfile import parse_gomod
@@ -104,6 +148,8 @@ def tile(data: bytes) -> None:
 
 TARGETS: dict[str, Target] = {
     "request_path": request_path,
+    "request_key": request_key,
+    "redaction": redaction,
     "gomod": gomod,
     "zip_check": zip_check,
     "meta_tags": meta_tags,

@@ -58,6 +58,7 @@ from gomodproxy.gomod import module, semver
 from gomodproxy.livezip import LiveZip
 from gomodproxy.sources.base import Source
 from gomodproxy.storage.base import BlobStore
+from gomodproxy.storage.keys import artifact_key
 
 T = TypeVar("T")
 log = logging.getLogger("gomodproxy.service")
@@ -276,7 +277,7 @@ class ProxyService:
         fetched: size -1, no ETag, bytes streamed with the tail held back until verified
         (see ``livezip``). Callers that need the stored artifact leave ``live`` off.
         """
-        key = f"{module.escape_path(path)}/@v/{module.escape_version(version)}.{kind}"
+        key = artifact_key(kind, path, version)
         art = self.hot.get(key)
         if art is not None:
             self.observer.cache_lookup("memory", "hit")
@@ -485,16 +486,16 @@ class ProxyService:
     # -- mutable answers ---------------------------------------------------------------
 
     async def list(self, path: str, trace: Trace) -> Artifact:
-        key = f"{module.escape_path(path)}/@v/list"
+        key = artifact_key("list", path)
         return await self._mutable("list", key, path, None, trace, persist=True)
 
     async def latest(self, path: str, trace: Trace) -> Artifact:
-        key = f"{module.escape_path(path)}/@latest"
+        key = artifact_key("latest", path)
         return await self._mutable("latest", key, path, None, trace, persist=True)
 
     async def query(self, path: str, query: str, trace: Trace) -> Artifact:
         """``.info`` of a non-canonical query (branch, tag, commit prefix, ``v1.2``)."""
-        key = f"{module.escape_path(path)}/@v/{module.escape_version(query)}.info"
+        key = artifact_key("query", path, query)
         return await self._mutable("info", key, path, query, trace, persist=False)
 
     async def _mutable(
@@ -594,7 +595,7 @@ class ProxyService:
         """Store the .info of the version a query resolved to: it is immutable."""
         try:
             module.check(path, version)
-            key = f"{module.escape_path(path)}/@v/{module.escape_version(version)}.info"
+            key = artifact_key("info", path, version)
         except InvalidInput:
             return
         if await self.store.stat(key) is None:

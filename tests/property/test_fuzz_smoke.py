@@ -182,8 +182,41 @@ tiles = st.tuples(
     st.binary(max_size=300),
 ).map(lambda t: t[0].encode() + b"\n" + t[1])
 
+secret_texts = st.lists(
+    st.sampled_from(
+        [
+            "https://",
+            "git+ssh://",
+            "u:pw@",
+            "tok@",
+            "host/x",
+            "aaaa",
+            "1.2",
+            ":",
+            "/",
+            "@",
+            " ",
+            "'",
+            "AKIA",
+            "ghp_",
+            "gmp_",
+            "abcdefgh12",
+            "login ",
+            "password ",
+            "Authorization: ",
+            "Bearer ",
+            "basic ",
+            "=",
+            "é",
+        ]
+    ),
+    max_size=16,
+).map(lambda parts: "".join(parts).encode())
+
 SHAPED = {
     "request_path": paths,
+    "request_key": paths,
+    "redaction": secret_texts,
     "gomod": gomods,
     "zip_check": zips(),
     "meta_tags": metas,

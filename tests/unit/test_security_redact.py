@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gomodproxy.config import load_settings
+from gomodproxy.doctor.mask import MASK, has_userinfo, mask
 from gomodproxy.errors import UpstreamError
 from gomodproxy.security.redact import RedactingFilter, redact, redact_settings
 from gomodproxy.server.http_errors import error_response
@@ -73,3 +77,44 @@ def test_config_show_values() -> None:
     assert shown["goproxy"] == "https://***@proxy.corp,direct"
     assert shown["redis"] == "redis://***@127.0.0.1:6379/0"
     assert shown["auth_file"] == "/etc/c.json"
+
+
+# The user-info pattern as it was before it was made linear (quadratic on long runs of
+# letters): the linear one must mask exactly the same text.
+_PLAIN_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^/@\s'\"]+)@")
+_URLISH = st.text(alphabet="ab1+.-:/@ '\"\tZ9", max_size=60)
+
+
+@given(_URLISH)
+@settings(max_examples=400, deadline=None, derandomize=True)
+def test_linear_userinfo_masks_what_the_plain_pattern_masked(text: str) -> None:
+    """Same output as the backtracking pattern on URL-shaped text."""
+    plain = _PLAIN_USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", text)
+    assert mask(text) == _mask_tokens_and_netrc(plain)
+    assert has_userinfo(text) == (_PLAIN_USERINFO.search(text) is not None)
+
+
+def _mask_tokens_and_netrc(text: str) -> str:
+    # mask() applies the token and netrc patterns after the user-info one.
+    from gomodproxy.doctor.mask import _NETRC, _TOKENS
+
+    text = _TOKENS.sub(lambda m: f"{m['prefix']}{MASK}", text)
+    return _NETRC.sub(lambda m: f"{m['kw']} {MASK}", text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" * 200_000,
+        "a" * 200_000 + "://",
+        "a://" + "b" * 200_000,
+        "AKIA-" * 40_000,
+        "login " + "x" * 200_000,
+        "x1://" * 50_000,
+    ],
+    ids=["letters", "no-colon", "no-at", "akia", "login", "schemes"],
+)
+def test_redact_long_hostile_text(text: str) -> None:
+    """Long runs that made the masking quadratic (seconds per request) now pass in one scan;
+    a hang would fail through the test timeout."""
+    assert redact(text).startswith(text[:3])

@@ -7,7 +7,15 @@ import re
 MASK = "***"
 
 #: user-info of a URL: ``scheme://user:password@host`` or ``scheme://token@host``.
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^/@\s'\"]+)@")
+#: Linear time on any text: a match may only start where a run of scheme characters starts
+#: (the lookbehind), so a long run of letters is scanned once, not once per letter (which
+#: made ``[A-Za-z][A-Za-z0-9+.-]*://`` quadratic). ``lead`` keeps the digits, ``+``, ``.``
+#: and ``-`` before the scheme's first letter, so the masked text is what the plain pattern
+#: gave.
+_USERINFO = re.compile(
+    r"(?<![A-Za-z0-9+.-])(?P<lead>[0-9+.-]*)(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)"
+    r"(?P<info>[^/@\s'\"]+)@"
+)
 #: token shapes of common forges and clouds (prefix kept so the reader knows what it was).
 _TOKENS = re.compile(
     r"\b(?P<prefix>ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|glpat-|gldt-|glcbt-|xox[abposr]-|AKIA)"
@@ -36,7 +44,7 @@ def is_secret_name(name: str) -> bool:
 
 def mask(text: str) -> str:
     """Return ``text`` with URL user-info, token shapes and inline netrc passwords masked."""
-    text = _USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", text)
+    text = _USERINFO.sub(lambda m: f"{m['lead']}{m['scheme']}{MASK}@", text)
     text = _TOKENS.sub(lambda m: f"{m['prefix']}{MASK}", text)
     return _NETRC.sub(lambda m: f"{m['kw']} {MASK}", text)
 

@@ -45,6 +45,7 @@ from gomodproxy.security.ratelimit import (
     current_principal,
 )
 from gomodproxy.server.paths import parse_request
+from gomodproxy.storage.keys import MAX_KEY_BYTES
 
 audit_log = logging.getLogger("gomodproxy.audit")
 
@@ -120,7 +121,12 @@ class Gate:
             writer.flush()
 
     def target(self, path: str) -> Target:
-        """Classify a decoded request path (memoised: parsing is most of the gate's cost)."""
+        """Classify a decoded request path (memoised: parsing is most of the gate's cost).
+
+        A path longer than any servable one is not memoised: the cache would keep every
+        such path (granian accepts request lines of ~400 KB) and never name a module."""
+        if len(path) > MAX_KEY_BYTES:
+            return Target()
         return self._target(path)
 
     @functools.lru_cache(maxsize=16384)  # noqa: B019 - one gate per process, bounded

@@ -10,6 +10,13 @@ well-escaped path that is not a valid module path gets 404 ("not found: ..."), a
 command probes path prefixes of import paths and expects 404/410 for those that are not
 modules. A ``.mod`` or ``.zip`` of a non-canonical version gets 400; of a canonical version that
 does not fit the path's major version (``v2.0.0`` of an unversioned path), 404.
+
+Bounds come first, before any parsing, escaping or masking of the text: a request path
+longer than ``MAX_KEY_BYTES`` (4096) or with an element (a module path element, or the
+version's file name) longer than ``MAX_ELEMENT_BYTES`` (255) is 404. No module can have
+such a path: the go command keeps every module and version in its module cache under
+exactly these names. So a long URL costs one length check, never a storage call (which
+would fail with ENAMETOOLONG, a storage fault) nor a scan of the whole text.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from dataclasses import dataclass
 
 from gomodproxy.errors import InvalidInput, NotFound
 from gomodproxy.gomod import module, semver
+from gomodproxy.storage.keys import MAX_ELEMENT_BYTES, MAX_KEY_BYTES
 
 KINDS = ("info", "mod", "zip")
 
@@ -60,13 +68,41 @@ def _module(escaped: str) -> str:
         raise NotFound(f"not found: {exc}") from None
 
 
+#: The longest file name a version makes in storage: ``<escaped version>.ziphash``.
+_LONGEST_EXT = len(".ziphash")
+
+
+def check_bounds(path: str) -> None:
+    """Refuse a path no module version can have, in time linear in its length.
+
+    Raises:
+        NotFound: longer than ``MAX_KEY_BYTES`` bytes, or an element over
+            ``MAX_ELEMENT_BYTES`` (the version's element counted with ``.ziphash``).
+    """
+    size = len(path) if path.isascii() else len(path.encode("utf-8", "surrogateescape"))
+    if size > MAX_KEY_BYTES:
+        raise NotFound(f"not found: request path of {size} bytes is longer than {MAX_KEY_BYTES}")
+    head, sep, tail = path.rpartition("/@v/")
+    elements = [*head.split("/"), tail] if sep else path.split("/")
+    if sep:
+        elements[-1] = tail.rpartition(".")[0] + "." * _LONGEST_EXT
+    for elem in elements:
+        if len(elem.encode("utf-8", "surrogateescape")) > MAX_ELEMENT_BYTES:
+            raise NotFound(
+                f"not found: a path element (or a version's file name) is longer than "
+                f"{MAX_ELEMENT_BYTES} bytes"
+            )
+
+
 def parse_request(path: str) -> ModRequest:
     """Parse a decoded request path.
 
     Raises:
         BadRequest: malformed (400).
-        NotFound: well-formed but cannot name an existing module version (404).
+        NotFound: well-formed but cannot name an existing module version (404), or longer
+            than any module version's path can be (``check_bounds``).
     """
+    check_bounds(path)
     if path.endswith("/@latest"):
         return ModRequest("latest", _module(path[1:-8]))
     head, sep, tail = path.rpartition("/@v/")

@@ -24,8 +24,8 @@ from urllib.parse import quote, unquote, urlsplit
 import httpx
 
 from gomodproxy.errors import InvalidInput, NotFound, UpstreamError, UpstreamTimeout
-from gomodproxy.gomod.module import escape_path, escape_version
 from gomodproxy.security.netguard import NetGuard
+from gomodproxy.storage.keys import artifact_key
 
 #: Redirect hops of any upstream proxy: never to link-local addresses (cloud metadata).
 _REDIRECT_GUARD = NetGuard(only=frozenset({"link-local"}))
@@ -44,12 +44,7 @@ def artifact_path(path: str, kind: str, version: str = "") -> str:
     Raises:
         InvalidInput: the path or version cannot be escaped (upper-case-free ASCII rules).
     """
-    epath = escape_path(path)
-    if kind == "list":
-        return f"{epath}/@v/list"
-    if kind == "latest":
-        return f"{epath}/@latest"
-    return f"{epath}/@v/{escape_version(version)}.{kind}"
+    return artifact_key(kind, path, version)
 
 
 def reason_from_body(body: bytes, fallback: str) -> str:

@@ -10,6 +10,13 @@ colliding with a real key, and skip dot names when listing.
 from __future__ import annotations
 
 from gomodproxy.errors import InvalidInput
+from gomodproxy.gomod.module import escape_path, escape_version
+
+#: Longest key element in bytes: a file name (NAME_MAX) on every filesystem we store on, and
+#: in the go command's module cache, so no servable module or version needs a longer one.
+MAX_ELEMENT_BYTES = 255
+#: Longest key in bytes (PATH_MAX); the go command's module cache could not hold a longer one.
+MAX_KEY_BYTES = 4096
 
 #: Prefix of the temporary names backends use while writing; never a valid key element.
 TEMP_PREFIX = ".tmp-"
@@ -23,6 +30,8 @@ def check_key(key: str) -> None:
         raise InvalidInput("storage key is empty")
     if key.startswith("/") or key.endswith("/"):
         raise InvalidInput(f"storage key {key!r} starts or ends with '/'")
+    if len(key) > MAX_KEY_BYTES or len(key.encode("utf-8", "surrogateescape")) > MAX_KEY_BYTES:
+        raise InvalidInput(f"storage key of {len(key)} characters is longer than {MAX_KEY_BYTES}")
     if any(c in _FORBIDDEN_CHARS or ord(c) < 0x20 for c in key):
         raise InvalidInput(f"storage key {key!r} contains a control character or backslash")
     for elem in key.split("/"):
@@ -30,6 +39,26 @@ def check_key(key: str) -> None:
             raise InvalidInput(f"storage key {key!r} has an empty path element")
         if elem.startswith("."):
             raise InvalidInput(f"storage key {key!r} has an element starting with '.'")
+        if len(elem.encode("utf-8", "surrogateescape")) > MAX_ELEMENT_BYTES:
+            raise InvalidInput(
+                f"storage key element {elem[:40]!r}... is longer than {MAX_ELEMENT_BYTES} bytes"
+            )
+
+
+def artifact_key(kind: str, path: str, version: str = "") -> str:
+    """The key (and escaped protocol path) of an artifact: ``list``, ``latest``, ``info``,
+    ``mod``, ``zip``, or ``query`` (the ``.info`` of a non-canonical version).
+
+    Raises:
+        InvalidInput: the path or version cannot be escaped (upper-case-free ASCII rules).
+    """
+    epath = escape_path(path)
+    if kind == "list":
+        return f"{epath}/@v/list"
+    if kind == "latest":
+        return f"{epath}/@latest"
+    ext = "info" if kind == "query" else kind
+    return f"{epath}/@v/{escape_version(version)}.{ext}"
 
 
 def check_prefix(prefix: str) -> None:
