@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from gomodproxy.cache.base import MetadataCache, SingleFlight
 from gomodproxy.cache.filelock import FileLockSingleFlight
 from gomodproxy.cache.memory import HotCache, LocalSingleFlight, MemoryMetadataCache
+from gomodproxy.errors import NotFound
 
 
 class TestMetadataCache:
@@ -138,3 +141,66 @@ class TestFileLockSingleFlight:
         assert await holder == "held"
         await a.aclose()
         await b.aclose()
+
+    async def test_lock_files_do_not_accumulate(self, tmp_path: Path) -> None:
+        """Each distinct key (a cold request for an absent module too) leaves no file."""
+        flight = FileLockSingleFlight(tmp_path)
+
+        async def absent() -> str:
+            raise NotFound("not found")
+
+        for i in range(200):
+            with pytest.raises(NotFound):
+                await flight.run(f"example.com/absent{i}/@v/list", absent)
+        assert await flight.run("k", lambda: asyncio.sleep(0, "done")) == "done"
+        assert list(tmp_path.iterdir()) == []
+
+    async def test_removed_lock_files_still_exclude(self, tmp_path: Path) -> None:
+        """Holders remove the file on release; waiters never overlap with the next holder."""
+        flights = [FileLockSingleFlight(tmp_path) for _ in range(6)]
+        inside = 0
+        most = 0
+
+        async def critical() -> None:
+            nonlocal inside, most
+            inside += 1
+            most = max(most, inside)
+            await asyncio.sleep(0.002)
+            inside -= 1
+
+        async def worker(flight: FileLockSingleFlight) -> None:
+            for _ in range(15):
+                await flight.run("same", critical)
+
+        await asyncio.gather(*(worker(f) for f in flights))
+        assert most == 1
+        assert list(tmp_path.iterdir()) == []
+
+    def test_removed_lock_files_exclude_across_processes(self, tmp_path: Path) -> None:
+        """Four processes taking one key 40 times each never overlap (enter/exit pairs)."""
+        script = (
+            "import asyncio, os, sys\n"
+            "from pathlib import Path\n"
+            "from gomodproxy.cache.filelock import FileLockSingleFlight\n"
+            "d, log = Path(sys.argv[1]), sys.argv[2]\n"
+            "async def crit():\n"
+            "    with open(log, 'a') as f: f.write('+%d\\n' % os.getpid())\n"
+            "    await asyncio.sleep(0.001)\n"
+            "    with open(log, 'a') as f: f.write('-%d\\n' % os.getpid())\n"
+            "async def main():\n"
+            "    fl = FileLockSingleFlight(d)\n"
+            "    for _ in range(40): await fl.run('k', crit)\n"
+            "asyncio.run(main())\n"
+        )
+        log = tmp_path / "log"
+        locks = tmp_path / "locks"
+        procs = [
+            subprocess.Popen([sys.executable, "-c", script, str(locks), str(log)]) for _ in range(4)
+        ]
+        assert [p.wait(120) for p in procs] == [0, 0, 0, 0]
+        lines = log.read_text().split()
+        assert len(lines) == 4 * 40 * 2
+        for enter, leave in zip(lines[::2], lines[1::2], strict=True):
+            assert enter[0] == "+"
+            assert leave == "-" + enter[1:]
+        assert list(locks.iterdir()) == []
