@@ -388,3 +388,20 @@ async def test_upstream_proxy_redirect_to_metadata_refused(
     assert "refusing to contact 169.254.169.254 (link-local address" in str(exc)
     assert tripwire == []
     assert stored(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["[64:ff9b::a9fe:a9fe]", "[::ffff:a9fe:a9fe]", "[2002:a9fe:a9fe::1]", "[::169.254.169.254]"],
+    ids=["nat64", "mapped", "6to4", "compatible"],
+)
+async def test_upstream_redirect_to_metadata_as_ipv6_refused(
+    hostile: Hostile, tmp_path: Path, tripwire: list[Any], host: str
+) -> None:
+    """The same metadata address written as an IPv6 form that embeds it is refused too."""
+    hostile.routes["/evil.test/m/@v/v1.0.0.mod"] = redirect(f"http://{host}/latest/meta-data/")
+    exc = await fetch_error(service_for(tmp_path, hostile.url), "mod", "evil.test/m", "v1.0.0")
+    assert isinstance(exc, UpstreamError)
+    assert "link-local address" in str(exc)
+    assert tripwire == []
+    assert stored(tmp_path) == []

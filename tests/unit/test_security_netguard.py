@@ -144,3 +144,33 @@ async def test_git_runs_no_hooks_and_no_ext(tmp_path: Path) -> None:
     r = await git.run(["ls-remote", f"ext::sh -c touch% {marker}"], check=False)
     assert r.returncode != 0
     assert not marker.exists()
+
+
+#: 169.254.169.254 (cloud metadata) as every IPv6 form that embeds an IPv4 address.
+METADATA_AS_IPV6 = {
+    "mapped": "::ffff:169.254.169.254",
+    "compatible": "::169.254.169.254",
+    "nat64": "64:ff9b::a9fe:a9fe",
+    "nat64-local-96": "64:ff9b:1::a9fe:a9fe",
+    "nat64-local-48": "64:ff9b:1:a9fe:a9:fe00::",
+    "6to4": "2002:a9fe:a9fe::1",
+    "teredo": "2001:0:4136:e378:8000:63bf:5601:5601",
+    "isatap": "2600::5efe:a9fe:a9fe",
+}
+
+
+@pytest.mark.parametrize("ip", METADATA_AS_IPV6.values(), ids=METADATA_AS_IPV6.keys())
+def test_embedded_ipv4_metadata_refused_by_the_redirect_guard(ip: str) -> None:
+    """The guard of upstream redirects (link-local only) sees through every embedding."""
+    guard = NetGuard(only=frozenset({"link-local"}))
+    with pytest.raises(AddressRefused, match=r"link-local address"):
+        guard.check_ip(ip, "redirect to")
+
+
+def test_embedded_public_ipv4_is_judged_as_the_ipv6_address() -> None:
+    """A public IPv4 inside 6to4 stays allowed for the redirect guard; an allow-listed
+    embedded network passes the full guard."""
+    NetGuard(only=frozenset({"link-local"})).check_ip("2002:808:808::1", "t")
+    NetGuard("10.20.0.0/16").check_ip("64:ff9b::10.20.1.1", "t")
+    with pytest.raises(AddressRefused):
+        NetGuard().check_ip("64:ff9b::10.21.1.1", "t")

@@ -45,25 +45,65 @@ class AddressRefused(UpstreamError):
         super().__init__(message, source="netguard")
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address an IPv6 address carries and may be translated or tunnelled to:
+    IPv4-mapped (``::ffff:a.b.c.d``), IPv4-compatible (``::a.b.c.d``), NAT64 (the well-known
+    ``64:ff9b::/96`` and the local-use ``64:ff9b:1::/48``, at the /96 and the /48 positions
+    of RFC 6052), 6to4 (``2002:AABB:CCDD::``), Teredo (the client address) and ISATAP
+    (``...:0:5efe:a.b.c.d``)."""
+    n = int(ip)
+    found: list[ipaddress.IPv4Address] = []
+    if ip.ipv4_mapped is not None:
+        found.append(ip.ipv4_mapped)
+    if ip in _COMPATIBLE and n > 1:
+        found.append(ipaddress.IPv4Address(n & 0xFFFFFFFF))
+    if ip in _NAT64 or ip in _NAT64_LOCAL:
+        found.append(ipaddress.IPv4Address(n & 0xFFFFFFFF))
+    if ip in _NAT64_LOCAL:  # /48 layout: 16 bits, the u octet, 16 bits
+        found.append(ipaddress.IPv4Address(((n >> 64) & 0xFFFF) << 16 | (n >> 40) & 0xFFFF))
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.append(ip.teredo[1])
+    if (n >> 32) & 0xFDFFFFFF == 0x00005EFE:  # ISATAP interface identifier
+        found.append(ipaddress.IPv4Address(n & 0xFFFFFFFF))
+    return found
+
+
+def forbidden_reasons(ip: IPAddress) -> list[str]:
+    """Every reason ``ip`` is forbidden by default (none for a public address). An IPv6
+    address carrying IPv4 addresses (``embedded_ipv4``) is judged by them too, so
+    ``64:ff9b::a9fe:a9fe`` is as link-local as ``169.254.169.254``."""
+    reasons = []
+    if isinstance(ip, ipaddress.IPv6Address):
+        for v4 in embedded_ipv4(ip):
+            reasons += forbidden_reasons(v4)
+    if ip.is_loopback:
+        reasons.append("loopback")
+    elif ip.is_link_local:
+        reasons.append("link-local")
+    elif ip.is_multicast:
+        reasons.append("multicast")
+    elif ip.is_unspecified:
+        reasons.append("unspecified")
+    elif ip.is_private:
+        reasons.append("private")
+    elif ip.is_reserved:
+        reasons.append("reserved")
+    elif any(ip.version == net.version and ip in net for net in _EXTRA_FORBIDDEN):
+        reasons.append("special-purpose")
+    return reasons
+
+
 def forbidden_reason(ip: IPAddress) -> str:
     """Why ``ip`` is forbidden by default ("" when it is a public address)."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return forbidden_reason(ip.ipv4_mapped)
-    if ip.is_loopback:
-        return "loopback"
-    if ip.is_link_local:
-        return "link-local"
-    if ip.is_multicast:
-        return "multicast"
-    if ip.is_unspecified:
-        return "unspecified"
-    if ip.is_private:
-        return "private"
-    if ip.is_reserved:
-        return "reserved"
-    if any(ip.version == net.version and ip in net for net in _EXTRA_FORBIDDEN):
-        return "special-purpose"
-    return ""
+    reasons = forbidden_reasons(ip)
+    return reasons[0] if reasons else ""
 
 
 def _proxied(scheme: str, host: str) -> bool:
@@ -89,14 +129,13 @@ class NetGuard:
     def check_ip(self, ip: IPAddress | str, what: str) -> None:
         """Raise AddressRefused unless ``ip`` is public or allow-listed."""
         addr = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
-        reason = forbidden_reason(addr)
-        if not reason or (self.only is not None and reason not in self.only):
+        reasons = [r for r in forbidden_reasons(addr) if self.only is None or r in self.only]
+        if not reasons:
             return
-        plain = addr.ipv4_mapped if isinstance(addr, ipaddress.IPv6Address) else None
-        for candidate in (addr, plain):
-            if candidate is not None and any(
-                candidate.version == n.version and candidate in n for n in self.allow
-            ):
+        reason = reasons[0]
+        embedded = embedded_ipv4(addr) if isinstance(addr, ipaddress.IPv6Address) else []
+        for candidate in (addr, *embedded):
+            if any(candidate.version == n.version and candidate in n for n in self.allow):
                 return
         raise AddressRefused(
             f"{what}: refusing to contact {addr} ({reason} address; "
