@@ -81,3 +81,13 @@ def test_elements_too_long_for_a_file_name_are_the_clients_fault(
     assert records
     assert all(r["status"] == 404 for r in records)
     assert all(r.get("sli", "success") != "failure" for r in records), json.dumps(records)
+
+
+def test_banner_masks_upstream_credentials(tmp_path: Path) -> None:
+    """The start-up line names the upstream without its user-info, as ``config show``."""
+    srv = start_server(tmp_path / "store", "http://ci-user:s3cr3t-token@127.0.0.1:9/,off")
+    srv.stop()
+    text = srv.log_path.read_text()
+    assert "upstream http://***@127.0.0.1:9/,off" in text
+    assert "s3cr3t-token" not in text
+    assert "ci-user" not in text

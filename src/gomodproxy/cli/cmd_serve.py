@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     )
     # httpx logs one INFO line per upstream request; our JSON request log already says it.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    from gomodproxy.security.redact import install_log_redaction
+    from gomodproxy.security.redact import install_log_redaction, redact
 
     install_log_redaction()
     backend = settings.http_server
@@ -93,10 +93,14 @@ def run(args: argparse.Namespace) -> int:
         backend = "uvicorn"
     if tls:
         backend = "uvicorn"  # issue 10: TLS (and its SIGHUP reload) is served by uvicorn
+    # The banner goes through the same masking as the logs and ``config show``: the upstream
+    # list may carry user-info (``https://user:token@host``).
     print(
-        f"gomodproxy: serving on {'https' if tls else 'http'}://{host}:{port} with {workers} "
-        f"{backend} worker(s); "
-        f"storage {settings.storage}; upstream {settings.goproxy}",
+        redact(
+            f"gomodproxy: serving on {'https' if tls else 'http'}://{host}:{port} with "
+            f"{workers} {backend} worker(s); "
+            f"storage {settings.storage}; upstream {settings.goproxy}"
+        ),
         file=sys.stderr,
         flush=True,
     )

@@ -49,6 +49,12 @@ def error_response(
     return 500, b"internal error\n", NO_STORE
 
 
+def plain_line(text: str) -> bytes:
+    """``text`` as one printable, redacted line of at most 600 characters (a body the go
+    command prints as "server response:"; it drops bodies with control characters)."""
+    return _line(text)
+
+
 def _line(text: str) -> bytes:
     """One printable line: the go command drops bodies with control characters."""
     flat = " ".join(redact(text).split())  # no user-info or token reaches a client

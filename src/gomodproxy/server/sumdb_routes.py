@@ -15,8 +15,9 @@ from typing import Any
 from gomodproxy.deps import work_dir
 from gomodproxy.errors import GoModProxyError, NotFound
 from gomodproxy.gomod.dirhash import gomod_hash
-from gomodproxy.server.http_errors import error_response
+from gomodproxy.server.http_errors import error_response, plain_line
 from gomodproxy.service import Trace
+from gomodproxy.sources.proxy import reason_from_body
 from gomodproxy.sumdb import note
 from gomodproxy.sumdb_adapter.database import SumdbDatabase
 from gomodproxy.sumdb_adapter.private import PrivateSumdb
@@ -67,6 +68,12 @@ class SumdbRoutes:
                 [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", cc)],
                 body,
             )
+        if resp.status != 200:
+            # An upstream database's error body is relayed as one clean line of text (its
+            # first line, printable, redacted), never verbatim: it may hold control
+            # characters or anything else its sender chose.
+            reason = reason_from_body(resp.body, f"checksum database answered {resp.status}")
+            resp = RemoteResponse(resp.status, "text/plain; charset=utf-8", plain_line(reason))
         return resp.status, self._headers(resp, immutable), resp.body
 
     def _headers(self, resp: RemoteResponse, immutable: bool) -> list[tuple[bytes, bytes]]:
