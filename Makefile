@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: serve test coverage lint unit conformance bench fuzz sysdeps oracle clean
+.PHONY: serve test coverage lint unit conformance bench fuzz sysdeps oracle minio minio-start clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,16 @@ sysdeps:
 
 oracle: $(STAMP)
 	@bash tools/build-oracle.sh >/dev/null
+
+# MinIO for the S3 storage tests: built once from the Go module proxy and cached outside the
+# tree (tools/minio.sh). make test starts the build first and waits for it just before the
+# tests that need it, so on a fresh machine it overlaps lint, the oracle build and the
+# coverage gate instead of adding its minutes to them.
+minio:
+	@bash tools/minio.sh >/dev/null
+
+minio-start:
+	@bash tools/minio.sh start
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools
@@ -44,11 +54,13 @@ CORE_TESTS := $(sort $(wildcard tests/unit/test_semver.py tests/unit/test_module
 COV_GATE := --cov=gomodproxy.gomod --cov-branch --cov-report=term-missing:skip-covered \
 	--cov-fail-under=100
 
-test: $(STAMP) sysdeps lint oracle
+test: minio-start $(STAMP) sysdeps lint oracle
 ifeq ($(strip $(PYTEST_ARGS)),)
 	GOMODPROXY_NO_SKIP=1 GOMODPROXY_CORE_WITHOUT_GO=1 $(BIN)/python -m pytest -q $(CORE_TESTS) $(COV_GATE)
+	@bash tools/minio.sh wait >/dev/null
 	GOMODPROXY_NO_SKIP=1 $(BIN)/python -m pytest $(addprefix --ignore=,$(CORE_TESTS))
 else
+	@bash tools/minio.sh wait >/dev/null
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 endif
 
@@ -64,7 +76,7 @@ conformance: $(STAMP) oracle
 	GOMODPROXY_CONFORMANCE_SCALE=50 $(BIN)/python -m pytest tests/differential --timeout=3600 \
 		$(PYTEST_ARGS)
 
-bench: $(STAMP) sysdeps
+bench: $(STAMP) sysdeps minio
 	$(BIN)/python -m bench
 
 FUZZ_SECONDS ?= 300

@@ -1,7 +1,8 @@
 """The ``store`` fixture: one fresh BlobStore per test, for every backend in ``BACKENDS``.
 
-The OCI backend runs against a real docker-registry shared by the session; each test gets
-its own repository prefix, so stores never see each other's keys.
+The OCI backend runs against a real docker-registry and the S3 backend against a real MinIO
+server, each shared by the session; each test gets its own repository or object prefix, so
+stores never see each other's keys.
 """
 
 from __future__ import annotations
@@ -13,11 +14,17 @@ from pathlib import Path
 import pytest
 
 from gomodproxy.storage import BlobStore, open_store
-from tests.e2e.servers import RegistryServer, registry_server
+from tests.e2e.servers import (
+    MINIO_BUCKET,
+    MinioServer,
+    RegistryServer,
+    minio_server,
+    registry_server,
+)
 
-__all__ = ["registry_server"]
+__all__ = ["minio_server", "registry_server"]
 
-BACKENDS = ["memory", "filesystem", "oci"]
+BACKENDS = ["memory", "filesystem", "oci", "s3"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -28,6 +35,11 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         s = open_store("memory://")
     elif kind == "filesystem":
         s = open_store(str(tmp_path / "store"))
+    elif kind == "s3":
+        minio: MinioServer = request.getfixturevalue("minio_server")
+        s = open_store(
+            minio.store_url(MINIO_BUCKET, f"contract/t{secrets.token_hex(6)}"), degrade=False
+        )
     else:
         registry: RegistryServer = request.getfixturevalue("registry_server")
         s = open_store(registry.store_url(f"contract/t{secrets.token_hex(6)}"), degrade=False)

@@ -81,7 +81,7 @@ class TestOpenStore:
         """memory:// opens a memory store."""
         assert isinstance(open_store("memory://"), MemoryStore)
 
-    @pytest.mark.parametrize("url", ["", "s3://bucket/x", "file://otherhost/x"])
+    @pytest.mark.parametrize("url", ["", "ftp://host/x", "file://otherhost/x"])
     def test_bad_urls(self, url: str) -> None:
         """Empty URLs, unknown schemes and remote file URLs are configuration errors."""
         with pytest.raises(ConfigError):

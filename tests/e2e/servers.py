@@ -1,11 +1,13 @@
-"""Real redis-server and docker-registry processes on free loopback ports, for tests.
+"""Real redis-server, docker-registry and MinIO processes on free loopback ports, for tests.
 
-``RedisServer`` and ``RegistryServer`` start, stop (gracefully or with SIGKILL) and restart on
-the same port with the same data, which is what the chaos tests need. The session fixtures
-``redis_server`` and ``registry_server`` share one of each per test session; tests isolate
-themselves with their own Redis key prefix or DB and their own registry repository prefix.
+``RedisServer``, ``RegistryServer`` and ``MinioServer`` start, stop (gracefully or with
+SIGKILL) and restart on the same port with the same data, which is what the chaos tests need.
+The session fixtures ``redis_server``, ``registry_server`` and ``minio_server`` share one of
+each per test session; tests isolate
+themselves with their own Redis key prefix or DB, their own registry repository prefix or
+their own object prefix in the one bucket of ``minio_server``.
 Import the fixtures into a test module or conftest to use them. Missing binaries skip the test
-(``make test`` installs them through tools/sysdeps.sh).
+(``make test`` installs them through tools/sysdeps.sh, MinIO through tools/minio.sh).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import secrets
 import shutil
 import socket
@@ -23,6 +26,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,12 +60,20 @@ class _Process:
     def ready(self) -> bool:
         raise NotImplementedError
 
+    def environment(self) -> dict[str, str] | None:
+        """The process environment (None: this one's)."""
+        return None
+
     def start(self) -> None:
         """Start the process and wait until it answers."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                env=self.environment(),
             )
         try:
             _wait(self.ready, f"{self.name} on port {self.port}")
@@ -173,6 +185,95 @@ http:
         return f"oci://{self.host}/{prefix}"
 
 
+class MinioServer(_Process):
+    """MinIO (built by tools/minio.sh) on one local drive, bound to 127.0.0.1, with its root
+    credentials; the data directory survives a kill, so a restart serves the same bucket."""
+
+    name = "minio"
+    access_key = "gomodproxy-test"
+    secret_key = "gomodproxy-test-secret"
+
+    def __init__(self, workdir: Path, binary: str) -> None:
+        super().__init__(workdir)
+        self.binary = binary
+        self.console_port = free_port()
+        self.data = workdir / "data"
+        self.data.mkdir(parents=True, exist_ok=True)
+
+    def command(self) -> list[str]:
+        return [
+            self.binary, "server", "--quiet",
+            "--address", f"127.0.0.1:{self.port}",
+            "--console-address", f"127.0.0.1:{self.console_port}",
+            str(self.data),
+        ]  # fmt: skip
+
+    def environment(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "MINIO_ROOT_USER": self.access_key,
+            "MINIO_ROOT_PASSWORD": self.secret_key,
+            "MINIO_BROWSER": "off",
+            "MINIO_UPDATE": "off",
+        }
+
+    def ready(self) -> bool:
+        url = f"http://127.0.0.1:{self.port}/minio/health/ready"
+        try:
+            with urllib.request.urlopen(url, timeout=0.5) as r:
+                return int(r.status) == 200
+        except (OSError, urllib.error.HTTPError):
+            return False
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self) -> Any:
+        """A synchronous botocore S3 client with the root credentials, for test set-up."""
+        import botocore.session
+        from botocore.config import Config
+
+        return botocore.session.get_session().create_client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        )
+
+    def make_bucket(self, bucket: str) -> str:
+        self.client().create_bucket(Bucket=bucket)
+        return bucket
+
+    def store_url(self, bucket: str, prefix: str, *, credentials: bool = True) -> str:
+        """``s3://`` URL of ``bucket``/``prefix`` on this server (root keys in the user-info
+        unless ``credentials`` is False, then they come from the environment)."""
+        user = f"{self.access_key}:{self.secret_key}@" if credentials else ""
+        return f"s3://{user}{bucket}/{prefix}?endpoint={self.endpoint}"
+
+    def env(self) -> dict[str, str]:
+        """The standard AWS variables that give a client this server's root credentials."""
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_REGION": "us-east-1",
+        }
+
+
+def minio_binary() -> str:
+    """The MinIO server binary, or a skip when it is not built yet."""
+    path = os.environ.get("GOMODPROXY_MINIO")
+    if not path:
+        script = Path(__file__).resolve().parents[2] / "tools" / "minio.sh"
+        out = subprocess.run(["bash", str(script), "path"], capture_output=True, text=True)
+        path = out.stdout.strip()
+    if not path or not os.access(path, os.X_OK):
+        pytest.skip("MinIO is not built (make test builds it; or run tools/minio.sh)")
+    return path
+
+
 def need(binary: str) -> None:
     if shutil.which(binary) is None:
         pytest.skip(f"{binary} is not installed (make test installs it)")
@@ -202,6 +303,20 @@ def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Regist
     need("docker-registry")
     server = RegistryServer(tmp_path_factory.mktemp("registry"))
     with running(server):
+        yield server
+
+
+#: The bucket of the session's MinIO server.
+MINIO_BUCKET = "gomodproxy"
+
+
+@pytest.fixture(scope="session")
+def minio_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MinioServer]:
+    """One MinIO server for the session with the bucket ``MINIO_BUCKET`` (tests use their own
+    object prefix in it)."""
+    server = MinioServer(tmp_path_factory.mktemp("minio"), minio_binary())
+    with running(server):
+        server.make_bucket(MINIO_BUCKET)
         yield server
 
 

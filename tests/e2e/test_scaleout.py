@@ -1,5 +1,7 @@
-"""Scale-out: stateless replicas of ``gomodproxy serve`` sharing a real docker-registry (OCI
-storage) and a real redis-server (metadata cache, single-flight), driven by the go command."""
+"""Scale-out: stateless replicas of ``gomodproxy serve`` sharing one store (a real
+docker-registry as OCI storage, or a real MinIO bucket as S3 storage with credentials from
+the environment) and a real redis-server (metadata cache, single-flight), driven by the go
+command."""
 
 from __future__ import annotations
 
@@ -26,9 +28,17 @@ from tests.e2e.fixtures import (
     http_get,
     start_server,
 )
-from tests.e2e.servers import RedisServer, RegistryServer, redis_server, registry_server
+from tests.e2e.servers import (
+    MINIO_BUCKET,
+    MinioServer,
+    RedisServer,
+    RegistryServer,
+    minio_server,
+    redis_server,
+    registry_server,
+)
 
-__all__ = ["redis_server", "registry_server"]
+__all__ = ["minio_server", "redis_server", "registry_server"]
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs_go]
 
@@ -94,24 +104,36 @@ def go_download(go_env: dict[str, str], tmp: Path, proxy: str, target: str) -> d
     return out
 
 
+@pytest.fixture(params=["oci", "s3"])
+def shared_store(request: pytest.FixtureRequest) -> tuple[str, dict[str, str]]:
+    """A fresh prefix of the shared store every replica uses: its URL and the environment
+    the replicas need for it."""
+    prefix = f"scaleout/t{secrets.token_hex(6)}"
+    if request.param == "oci":
+        registry: RegistryServer = request.getfixturevalue("registry_server")
+        return registry.store_url(prefix), {}
+    minio: MinioServer = request.getfixturevalue("minio_server")
+    return minio.store_url(MINIO_BUCKET, prefix, credentials=False), minio.env()
+
+
 class TestScaleOut:
     def test_goproxy_off_replica_serves_what_another_fetched(
         self,
         tmp_path: Path,
         go_env: dict[str, str],
-        registry_server: RegistryServer,
+        shared_store: tuple[str, dict[str, str]],
         redis_server: RedisServer,
     ) -> None:
-        """A replica with no upstream (GOPROXY=off) serves, from the shared registry, the
+        """A replica with no upstream (GOPROXY=off) serves, from the shared store, the
         version another replica fetched; go gets the same hashes from both."""
         mv = ModuleVersion("example.com/Shared", "v1.2.0", {"s.go": b"package shared\n"})
         zip_sum, mod_sum = expected_sums(tmp_path, mv)
         root = build_tree(tmp_path / "upstream", [mv])
-        storage = registry_server.store_url(f"scaleout/t{secrets.token_hex(6)}")
+        storage, env = shared_store
         redis_url = f"{redis_server.url}?prefix=t{secrets.token_hex(6)}"
         with (
             UpstreamServer(root) as up,
-            replicas(2, tmp_path, storage, redis_url, [up.url, "off"]) as (online, offline),
+            replicas(2, tmp_path, storage, redis_url, [up.url, "off"], env) as (online, offline),
         ):
             first = go_download(go_env, tmp_path, online.url, "example.com/Shared@v1.2.0")
             assert first["_returncode"] == 0, first["_stderr"]
@@ -125,7 +147,7 @@ class TestScaleOut:
     def test_200_concurrent_requests_over_3_replicas_fetch_once(
         self,
         tmp_path: Path,
-        registry_server: RegistryServer,
+        shared_store: tuple[str, dict[str, str]],
         redis_server: RedisServer,
     ) -> None:
         """200 concurrent requests for one uncached zip, spread over 3 replicas: exactly one
@@ -134,11 +156,14 @@ class TestScaleOut:
             "example.com/hot", "v0.3.0", {"big.go": b"package hot\n//" + b"x" * 300_000 + b"\n"}
         )
         root = build_tree(tmp_path / "upstream", [mv])
-        storage = registry_server.store_url(f"scaleout/t{secrets.token_hex(6)}")
+        storage, env = shared_store
         prefix = f"t{secrets.token_hex(6)}"
         redis_url = f"{redis_server.url}?prefix={prefix}"
         path = f"/{escape(mv.path)}/@v/{mv.version}.zip"
-        with UpstreamServer(root) as up, replicas(3, tmp_path, storage, redis_url, [up.url]) as rs:
+        with (
+            UpstreamServer(root) as up,
+            replicas(3, tmp_path, storage, redis_url, [up.url], env) as rs,
+        ):
             up.delay = 1.0  # the fetch is slow, so every request arrives while it runs
             with ThreadPoolExecutor(max_workers=200) as pool:
                 results = list(

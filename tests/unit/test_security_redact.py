@@ -28,6 +28,10 @@ SECRETS = ["s3cr3t-pw", "gmp_abcdefghijklmnop", "ghp_abcdefghijklmnop", "YWxpY2U
         "authorization=Bearer gmp_abcdefghijklmnop",
         "machine git.corp login alice password s3cr3t-pw",
         "remote: invalid credentials ghp_abcdefghijklmnop",
+        "storage s3://AKIAEXAMPLE:s3cr3t-pw@bucket/mods?endpoint=http://127.0.0.1:9000",
+        "GET /b/k?X-Amz-Credential=AKIAX%2F2026&X-Amz-Signature=s3cr3t-pw HTTP/1.1",
+        "x-amz-security-token: s3cr3t-pw",
+        "aws_secret_access_key = s3cr3t-pw",
     ],
 )
 def test_redact(text: str) -> None:

@@ -58,13 +58,24 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return load_settings(args.config, flags=flags)
 
 
+async def _check_storage(service: Any) -> None:
+    """Let the store say now, not at the first request, that it cannot be used (an S3
+    bucket that does not exist, wrong credentials)."""
+    try:
+        check = getattr(service.store, "check", None)
+        if check is not None:
+            await check()
+    finally:
+        await service.aclose()
+
+
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     # Fail early, in the parent, on storage or GOPROXY problems.
     from gomodproxy.deps import build_service
 
     probe = build_service(settings)
-    asyncio.run(probe.aclose())
+    asyncio.run(_check_storage(probe))
     # issue 10: TLS and access-control settings checked here, in the parent.
     from gomodproxy.security.serving import check_security_settings, tls_options
 

@@ -2,8 +2,10 @@
 
 What is masked: URL user-info (``https://user:token@host`` → ``https://***@host``), the value
 of ``Authorization`` headers, bearer tokens, our own ``gmp_`` tokens and the token shapes of
-common forges, and ``password``/``login`` values of ``.netrc`` text. The doctor's masking
-(``doctor.mask``) is the base, so both parts of the program hide the same things.
+common forges, AWS secrets (session tokens, presigned-URL signatures, secret keys written as
+``aws_secret_access_key = ...``), and ``password``/``login`` values of ``.netrc`` text. The
+doctor's masking (``doctor.mask``) is the base, so both parts of the program hide the same
+things.
 
 Used by the server's error bodies (``server/http_errors._line``), the request log, every log
 record (``install_log_redaction`` puts a filter on the root handlers) and ``config show``.
@@ -25,6 +27,12 @@ _AUTH_HEADER = re.compile(
 )
 _BEARER = re.compile(r"\b(?P<scheme>bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}", re.IGNORECASE)
 _OUR_TOKEN = re.compile(r"\bgmp_[A-Za-z0-9_\-]{8,}")
+_AWS_SECRET = re.compile(
+    r"(?P<name>x-amz-security-token|x-amz-signature|x-amz-credential|aws_secret_access_key"
+    r"|aws_session_token|secret_access_key|session_token)(?P<sep>[\"']?\s*[:=]\s*[\"']?)"
+    r"[^\s\"',;&]+",
+    re.IGNORECASE,
+)
 _NETRC_LOGIN = re.compile(r"\b(?P<kw>login)\s+(?P<val>\S+)(?=\s+password\b)")
 #: Settings whose whole value is a secret even when it does not look like one.
 _SECRET_SETTINGS = frozenset({"sumdb_private_key_text"})
@@ -37,6 +45,7 @@ def redact(text: str) -> str:
     text = _AUTH_HEADER.sub(lambda m: f"{m['name']}{m['sep']}{m['scheme'] or ''}{MASK}", text)
     text = _BEARER.sub(lambda m: f"{m['scheme']} {MASK}", text)
     text = _OUR_TOKEN.sub("gmp_" + MASK, text)
+    text = _AWS_SECRET.sub(lambda m: f"{m['name']}{m['sep']}{MASK}", text)
     text = _NETRC_LOGIN.sub(lambda m: f"{m['kw']} {MASK}", text)
     return mask(text)
 

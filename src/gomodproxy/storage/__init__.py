@@ -5,6 +5,7 @@
 | ``./data``, ``/srv/mods``, ``file:///srv/mods`` | filesystem (a valid ``file://`` GOPROXY) |
 | ``memory://`` | memory (process-local) |
 | ``oci://HOST[:PORT]/REPO-PREFIX[?insecure=true]`` | OCI registry (distribution API) |
+| ``s3://BUCKET[/PREFIX][?endpoint=URL&region=R&profile=P]`` | S3-compatible bucket |
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def open_store(url: str, **options: Any) -> BlobStore:
     ``GOMODPROXY_OCI_TOKEN`` (so secrets stay out of URLs and ``config show``). An OCI store
     is wrapped in a ``DegradingStore`` (serve and fetch through while the registry is down)
     unless ``degrade=False`` (tools that must see every failure: migrate, verify, tests).
+    An S3 store (options: see ``S3Store``) takes its credentials from the standard AWS chain
+    and is wrapped the same way.
 
     Raises:
         ConfigError: the URL is empty, has an unknown scheme or is incomplete.
@@ -58,6 +61,14 @@ def open_store(url: str, **options: Any) -> BlobStore:
                 options[name] = os.environ[f"GOMODPROXY_OCI_{name.upper()}"]
         oci = OciStore.from_url(url, **options)
         return DegradingStore(oci) if degrade else oci
+    if scheme == "s3":
+        from gomodproxy.storage.degrading import DegradingStore
+        from gomodproxy.storage.s3 import S3Store
+
+        degrade = bool(options.pop("degrade", True))
+        s3 = S3Store.from_url(url, **options)
+        return DegradingStore(s3) if degrade else s3
     raise ConfigError(
-        f"storage URL {url!r}: unknown scheme {scheme!r} (use a path, file://, memory:// or oci://)"
+        f"storage URL {url!r}: unknown scheme {scheme!r} "
+        "(use a path, file://, memory://, oci:// or s3://)"
     )

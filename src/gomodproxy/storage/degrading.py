@@ -85,6 +85,17 @@ class DegradingStore:
             "unstored": sum(1 for _, stored in self._local.values() if not stored),
         }
 
+    async def check(self) -> None:
+        """The remote's start-up check, when it has one: a configuration error (no such
+        bucket, wrong credentials) raises; an unreachable remote starts degraded instead."""
+        check = getattr(self.remote, "check", None)
+        if check is None:
+            return
+        try:
+            await check()
+        except StorageError as exc:
+            self._down(exc)
+
     # -- remote calls with the circuit breaker ------------------------------------------------
 
     async def _remote(self, call: Callable[[], Awaitable[T]]) -> T:

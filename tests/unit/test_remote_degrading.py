@@ -1,6 +1,6 @@
-"""An OCI store whose registry goes down: reads of what this process wrote come from its
-local copies, other reads miss, writes are kept locally and served, and once the registry is
-back what it lacks is stored there."""
+"""A remote store (OCI registry, S3 bucket) whose server goes down: reads of what this process
+wrote come from its local copies, other reads miss, writes are kept locally and served, and
+once the server is back what it lacks is stored there."""
 
 from __future__ import annotations
 
@@ -14,17 +14,26 @@ import pytest
 
 from gomodproxy.storage import MemoryStore, open_store
 from gomodproxy.storage.degrading import DegradingStore
-from tests.e2e.servers import RegistryServer, need, running
+from tests.e2e.servers import MinioServer, RegistryServer, minio_binary, need, running
 
 pytestmark = pytest.mark.e2e
 
 
-async def test_registry_down_then_back(tmp_path: Path) -> None:
-    """Stopping the registry degrades the store without errors; restarting heals it."""
-    need("docker-registry")
-    server = RegistryServer(tmp_path)
+@pytest.mark.parametrize("kind", ["oci", "s3"])
+async def test_server_down_then_back(tmp_path: Path, kind: str) -> None:
+    """Stopping the server degrades the store without errors; restarting heals it."""
+    server: RegistryServer | MinioServer
+    if kind == "oci":
+        need("docker-registry")
+        server = RegistryServer(tmp_path)
+        url = server.store_url("degrade/t")
+    else:
+        server = MinioServer(tmp_path, minio_binary())
+        url = server.store_url("degrade", "t")
     with running(server):
-        store = open_store(server.store_url("degrade/t"))
+        if isinstance(server, MinioServer):
+            server.make_bucket("degrade")
+        store = open_store(url)
         assert isinstance(store, DegradingStore)
         store.retry_after = 0.2
         await store.put("example.com/m/@v/v1.0.0.info", b"{}")
@@ -51,7 +60,7 @@ async def test_registry_down_then_back(tmp_path: Path) -> None:
             await asyncio.sleep(0.1)
         assert not store.degraded
         assert store.status()["unstored"] == 0
-        fresh = open_store(server.store_url("degrade/t"), degrade=False)
+        fresh = open_store(url, degrade=False)
         assert await fresh.get("example.com/m/@v/v1.0.0.zip") == b"PK zip"
         assert await fresh.get("example.com/m/@v/v1.0.0.ziphash") == b"h1:x"
         await fresh.aclose()

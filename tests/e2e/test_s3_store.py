@@ -1,0 +1,244 @@
+"""The S3 store against a real MinIO server: listings past one page, a large zip uploaded in
+parts and read back by ranges, the server killed mid-upload, and start-up errors."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gomodproxy.errors import ConfigError, StorageError
+from gomodproxy.storage import open_store
+from gomodproxy.storage import s3 as s3mod
+from gomodproxy.storage.s3 import MIB, S3Store
+from tests.e2e.servers import MINIO_BUCKET, MinioServer, minio_binary, minio_server, running
+
+__all__ = ["minio_server"]
+
+pytestmark = pytest.mark.e2e
+
+
+def s3_store(minio: MinioServer, prefix: str | None = None, **options: Any) -> S3Store:
+    url = minio.store_url(MINIO_BUCKET, prefix or f"s3test/t{secrets.token_hex(6)}")
+    store = open_store(url, degrade=False, **options)
+    assert isinstance(store, S3Store)
+    return store
+
+
+async def read(store: S3Store, key: str, start: int = 0, end: int | None = None) -> bytes:
+    return b"".join([c async for c in store.stream(key, start, end)])
+
+
+async def test_more_than_1000_versions_are_listed_completely(minio_server: MinioServer) -> None:
+    """A module with 1,203 versions lists all of them: the listing follows its pages."""
+    store = s3_store(minio_server)
+    keys = {f"example.com/many/@v/v1.0.{i}.info" for i in range(1203)}
+    keys.add("example.com/many/@v/list")
+    sem = asyncio.Semaphore(32)
+
+    async def put(key: str) -> None:
+        async with sem:
+            await store.put(key, b"{}")
+
+    await asyncio.gather(*(put(k) for k in keys))
+    await store.put("example.com/manyother/@v/v1.0.0.info", b"{}")
+    try:
+        listed = [k async for k in store.list("example.com/many/")]
+        assert len(listed) == len(keys)
+        assert set(listed) == keys
+        assert len({k async for k in store.list("example.com/many")}) == len(keys) + 1
+    finally:
+        await store.aclose()
+
+
+async def test_300_mib_zip_is_uploaded_in_parts_and_read_back_by_ranges(
+    minio_server: MinioServer, tmp_path: Path
+) -> None:
+    """A 300 MiB zip goes up as a multipart upload (16 MiB parts), becomes one object, and
+    reads back byte-exact: whole, and by ranges at the start, across a part edge and at the
+    end."""
+    store = s3_store(minio_server)
+    src = tmp_path / "big.zip"
+    block = os.urandom(MIB)
+    whole = hashlib.sha256()
+    with open(src, "wb") as f:
+        for i in range(300):
+            chunk = bytes([i & 0xFF]) + block[1:]
+            f.write(chunk)
+            whole.update(chunk)
+    size = src.stat().st_size
+    key = "example.com/big/@v/v1.0.0.zip"
+    try:
+        await store.put_file(key, src)
+        info = await store.stat(key)
+        assert info is not None
+        assert info.size == size
+        head = minio_server.client().head_object(Bucket=MINIO_BUCKET, Key=f"{store.prefix}/{key}")
+        assert head["ETag"].strip('"').endswith("-19"), "19 parts of 16 MiB"
+        assert head["ContentType"] == "application/zip"
+        digest = hashlib.sha256()
+        async for chunk in store.stream(key):
+            digest.update(chunk)
+        assert digest.hexdigest() == whole.hexdigest()
+        edge = 16 * MIB
+        with open(src, "rb") as f:
+            for start, end in [(0, 100), (edge - 5, edge + 5), (150 * MIB, 151 * MIB)]:
+                f.seek(start)
+                assert await read(store, key, start, end) == f.read(end - start)
+            f.seek(size - 10)
+            assert await read(store, key, size - 10) == f.read()
+        assert await read(store, key, size) == b""
+        assert await store.pending_uploads() == []
+    finally:
+        await store.delete(key)
+        await store.aclose()
+
+
+async def test_server_killed_mid_upload_leaves_no_partial_version_or_upload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MinIO killed while a zip's parts go up: the upload fails, the zip is never visible
+    (not while uploading, not after the restart), and once the server is back the store
+    aborts the upload it could not abort while the server was down."""
+    server = MinioServer(tmp_path / "minio", minio_binary())
+    with running(server):
+        server.make_bucket("crash")
+        store = S3Store.from_url(
+            server.store_url("crash", "p"), part_size=5 * MIB, concurrency=1, retries=0
+        )
+        src = tmp_path / "v.zip"
+        src.write_bytes(os.urandom(MIB) * 40)
+        key = "example.com/m/@v/v1.0.0.zip"
+        seen: list[list[str]] = []
+        read_at = s3mod._read_at
+
+        def killing_read_at(path: Path, offset: int, size: int) -> bytes:
+            if offset == 3 * 5 * MIB:  # three parts are up: the zip must still be invisible
+                client = server.client()
+                listed = client.list_objects_v2(Bucket="crash", Prefix="p/").get("Contents", [])
+                seen.append([obj["Key"] for obj in listed])
+                ups = client.list_multipart_uploads(Bucket="crash").get("Uploads", [])
+                assert [u["Key"] for u in ups] == [f"p/{key}"]
+                server.stop(kill=True)
+            return read_at(path, offset, size)
+
+        monkeypatch.setattr(s3mod, "_read_at", killing_read_at)
+        await store.put("example.com/m/@v/v1.0.0.ziphash", b"h1:x")
+        with pytest.raises(StorageError):
+            await store.put_file(key, src)
+        assert seen == [["p/example.com/m/@v/v1.0.0.ziphash"]]
+        assert store._to_abort, "the abort could not reach the server"
+
+        server.start()
+        assert await store.stat(key) is None  # the first request that works ...
+        assert not store._to_abort  # ... also aborts the pending upload
+        assert await store.pending_uploads() == []
+        assert [k async for k in store.list("")] == ["example.com/m/@v/v1.0.0.ziphash"]
+        await store.aclose()
+
+
+async def test_uploads_abandoned_by_a_killed_process_are_aborted_at_start_up(
+    minio_server: MinioServer,
+) -> None:
+    """A multipart upload left behind (its process was killed) is aborted by ``check`` once
+    older than ``abandoned_after``; younger ones (other replicas' uploads) are left alone."""
+    prefix = f"s3test/t{secrets.token_hex(6)}"
+    client = minio_server.client()
+    name = f"{prefix}/example.com/m/@v/v1.0.0.zip"
+    up = client.create_multipart_upload(Bucket=MINIO_BUCKET, Key=name)
+    client.upload_part(
+        Bucket=MINIO_BUCKET, Key=name, UploadId=up["UploadId"], PartNumber=1, Body=b"x" * MIB
+    )
+    young = s3_store(minio_server, prefix)
+    await young.check()
+    assert await young.pending_uploads() == [name]
+    await young.aclose()
+    old = s3_store(minio_server, prefix, abandoned_after=0.0)
+    await old.check()
+    assert await old.pending_uploads() == []
+    assert [k async for k in old.list("")] == []
+    await old.aclose()
+
+
+async def test_missing_bucket_is_a_clear_error_at_start_up(minio_server: MinioServer) -> None:
+    store = S3Store.from_url(minio_server.store_url("no-such-bucket", "p"))
+    with pytest.raises(ConfigError, match=r"bucket 'no-such-bucket' .*does not exist"):
+        await store.check()
+    await store.aclose()
+
+
+@pytest.mark.parametrize(
+    ("user", "error"),
+    [
+        ("nobody:gomodproxy-test-secret", "access key is not known"),
+        ("gomodproxy-test:wrong-secret", "secret key is wrong"),
+    ],
+)
+async def test_wrong_credentials_are_a_clear_error_at_start_up(
+    minio_server: MinioServer, user: str, error: str
+) -> None:
+    url = f"s3://{user}@{MINIO_BUCKET}/p?endpoint={minio_server.endpoint}"
+    store = S3Store.from_url(url)
+    with pytest.raises(ConfigError, match=error) as info:
+        await store.check()
+    assert "wrong-secret" not in str(info.value)
+    await store.aclose()
+
+
+async def test_credentials_from_the_environment_and_a_profile(
+    minio_server: MinioServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without keys in the URL the standard chain is used: environment variables, or a
+    named profile of the shared credentials file."""
+    for name, value in minio_server.env().items():
+        monkeypatch.setenv(name, value)
+    url = minio_server.store_url(MINIO_BUCKET, "creds", credentials=False)
+    store = S3Store.from_url(url)
+    await store.check()
+    await store.aclose()
+    for name in minio_server.env():
+        monkeypatch.delenv(name)
+    creds = tmp_path / "credentials"
+    creds.write_text(
+        f"[ci]\naws_access_key_id = {minio_server.access_key}\n"
+        f"aws_secret_access_key = {minio_server.secret_key}\n"
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    store = S3Store.from_url(url + "&profile=ci")
+    await store.check()
+    await store.put("_meta/probe", b"ok")
+    assert await store.get("_meta/probe") == b"ok"
+    await store.aclose()
+    store = S3Store.from_url(url + "&profile=absent")
+    with pytest.raises(ConfigError, match="absent"):
+        await store.check()
+    await store.aclose()
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    store = S3Store.from_url(url)
+    with pytest.raises(ConfigError, match="no credentials found"):
+        await store.check()
+    await store.aclose()
+
+
+async def test_concurrent_uploads_of_one_zip_keep_one_whole_copy(
+    minio_server: MinioServer, tmp_path: Path
+) -> None:
+    """Two writers of the same immutable zip, both multipart: one copy is stored whole, the
+    other writer's upload is dropped (conditional completion) and nothing is left pending."""
+    store = s3_store(minio_server, part_size=5 * MIB, multipart_threshold=5 * MIB)
+    a, b = tmp_path / "a.zip", tmp_path / "b.zip"
+    a.write_bytes(b"a" * (6 * MIB))
+    b.write_bytes(b"b" * (6 * MIB))
+    key = "example.com/m/@v/v1.0.0.zip"
+    await asyncio.gather(store.put_file(key, a), store.put_file(key, b))
+    assert await store.get(key) in (a.read_bytes(), b.read_bytes())
+    assert await store.pending_uploads() == []
+    assert store.conditional_writes is True
+    await store.aclose()
