@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from gomodproxy.cli.output import write_stdout
 from gomodproxy.doctor.diagnose import diagnose
 from gomodproxy.errors import InvalidInput
 
@@ -36,15 +37,16 @@ def main(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise InvalidInput(f"{args.log}: {exc.strerror or exc}") from exc
     found = diagnose(data.decode("utf-8", errors="replace"))
+    out: list[str] = []
     if args.format == "json":
-        print(json.dumps({"causes": [d.to_json() for d in found]}, indent=2))
+        out.append(json.dumps({"causes": [d.to_json() for d in found]}, indent=2))
     elif not found:
-        print("no known cause recognised; run the command again with -x to see each request")
+        out.append("no known cause recognised; run the command again with -x to see each request")
     for d in found if args.format == "text" else []:
         e = d.entry
-        print(f"{e.code} {e.title}")
-        for n, text in d.lines:
-            print(f"  line {n}: {text.strip()}")
-        print(f"  cause: {e.cause}")
-        print(f"  fix:   {e.fix}\n")
+        out.append(f"{e.code} {e.title}")
+        out.extend(f"  line {n}: {text.strip()}" for n, text in d.lines)
+        out.append(f"  cause: {e.cause}")
+        out.append(f"  fix:   {e.fix}\n")
+    write_stdout("".join(f"{line}\n" for line in out))
     return 0 if found else 1

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gomodproxy.cli.output import write_stdout
 from gomodproxy.doctor import Options, Severity, run
 from gomodproxy.doctor.collect import read_env_file
 from gomodproxy.doctor.report import to_json, to_sarif, to_text
@@ -76,12 +77,12 @@ def main(args: argparse.Namespace) -> int:
     )
     report = run(opts, probe=args.probe)
     if args.format == "json":
-        sys.stdout.write(to_json(report.findings, report.contexts))
+        write_stdout(to_json(report.findings, report.contexts))
     elif args.format == "sarif":
         base = opts.paths[0] if opts.paths[0].is_dir() else opts.paths[0].parent
-        sys.stdout.write(to_sarif(report.findings, base))
+        write_stdout(to_sarif(report.findings, base))
     else:
-        sys.stdout.write(to_text(report.findings, report.contexts, color=sys.stdout.isatty()))
+        write_stdout(to_text(report.findings, report.contexts, color=sys.stdout.isatty()))
     worst = report.worst()
     try:
         threshold = Severity.parse(args.fail_on)

@@ -31,18 +31,25 @@ from gomodproxy.gomod.goenv import env_file_path
 from gomodproxy.gomod.modfile import ModFileError, parse_gomod
 
 MAX_BYTES = 2 << 20
+#: directories never searched for Dockerfiles and CI files (tools, caches, dependencies).
 _SKIP_DIRS = {
     ".git",
+    ".hg",
+    ".svn",
     "node_modules",
     "vendor",
     "testdata",
     ".venv",
     "__pycache__",
     ".tox",
-    "dist",
-    "build",
+    ".cache",
 }
-_DOCKERFILE = re.compile(r"^(?:Dockerfile|Containerfile)(?:\..+)?$|\.(?:Dockerfile|dockerfile)$")
+#: bounds of the directory walk: deep monorepos are read, a pathological tree is cut (X01).
+_MAX_DEPTH = 16
+_MAX_FILES = 50000
+_DOCKERFILE = re.compile(
+    r"^(?:Dockerfile|Containerfile)(?:[.\-_].+)?$|[.\-_](?:Dockerfile|dockerfile|Containerfile)$"
+)
 #: ExecStart words of services that run the go command (CI runners, build agents, ourselves).
 _GO_SERVICES = re.compile(
     r"(?:^|[/\s])(?:go\s|gitlab-runner|Runner\.Listener|runsvc\.sh|buildkite-agent|jenkins|"
@@ -95,7 +102,7 @@ def read_text(path: Path, out: Collected) -> str | None:
         out.findings.append(_x01(path, line, f"{path} is a binary file (NUL byte); skipped"))
         return None
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         out.findings.append(_x01(path, line, f"{path} is not UTF-8 text; skipped"))
@@ -296,7 +303,7 @@ class Project:
 def _project(root: Path, out: Collected) -> Project:
     proj = Project(root)
     gomod = root / "go.mod"
-    if gomod.is_file() and (text := read_text(gomod, out)) is not None:
+    if _is_file_inside(gomod, root) and (text := read_text(gomod, out)) is not None:
         proj.facts["gomod_file"] = str(gomod)
         try:
             mf = parse_gomod(text, strict=True, filename=str(gomod))  # the main module
@@ -310,22 +317,72 @@ def _project(root: Path, out: Collected) -> Project:
             proj.facts["gomod_go_line"] = text[: m.start()].count("\n") + 1 if m else 0
         if mf is not None and mf.toolchain:
             proj.facts["gomod_toolchain"] = mf.toolchain
+        proj.facts["gomod_requires"] = mf is None or bool(mf.require)
         proj.facts["has_go_sum"] = (root / "go.sum").is_file()
         proj.facts["vendor_modules_txt"] = (root / "vendor" / "modules.txt").is_file()
     return proj
 
 
-def _walk(root: Path, depth: int = 4) -> Iterator[Path]:
+class _Projects:
+    """The module a file belongs to: the nearest directory with a go.mod, from the file's
+    own directory up to the checked root (a nested module has its own go.mod and go.sum)."""
+
+    def __init__(self, top: Path, out: Collected) -> None:
+        self.top, self.out = top, out
+        self.cache: dict[Path, Project] = {}
+
+    def of(self, f: Path) -> Project:
+        d = f.parent
+        while (
+            d != self.top and self.top in d.parents and not _is_file_inside(d / "go.mod", self.top)
+        ):
+            d = d.parent
+        if d != self.top and self.top not in d.parents:
+            d = self.top
+        if d not in self.cache:
+            self.cache[d] = _project(d, self.out)
+        return self.cache[d]
+
+
+def _is_file_inside(path: Path, top: Path) -> bool:
+    """True when ``path`` is a regular file that resolves inside ``top`` (a symlink pointing
+    out of the checked tree is never read)."""
     try:
-        entries = sorted(root.iterdir())
-    except OSError:
-        return
-    for e in entries:
-        if e.is_dir() and not e.is_symlink():
-            if depth > 0 and e.name not in _SKIP_DIRS and not e.name.startswith("."):
-                yield from _walk(e, depth - 1)
-        elif e.is_file():
-            yield e
+        real = path.resolve(strict=True)
+        return real.is_file() and real.is_relative_to(top.resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
+def _walk(root: Path, out: Collected) -> Iterator[Path]:
+    """Files under ``root`` (hidden directories too), without following symlinked directories
+    and without symlinked files that point out of ``root``."""
+    top = root.resolve()
+    stack: list[tuple[Path, int]] = [(root, 0)]
+    seen = 0
+    while stack:
+        d, depth = stack.pop()
+        try:
+            entries = sorted(d.iterdir(), reverse=True)
+        except OSError:
+            continue
+        for e in entries:
+            seen += 1
+            if seen > _MAX_FILES:
+                out.findings.append(
+                    _x01(
+                        root, 0, f"more than {_MAX_FILES} files under {root}; the rest is not read"
+                    )
+                )
+                return
+            if e.is_symlink():
+                if _is_file_inside(e, top):
+                    yield e
+            elif e.is_dir():
+                if depth < _MAX_DEPTH and e.name not in _SKIP_DIRS:
+                    stack.append((e, depth + 1))
+            elif e.is_file():
+                yield e
 
 
 def collect_project(path: Path, opts: Options, out: Collected) -> None:
@@ -334,25 +391,36 @@ def collect_project(path: Path, opts: Options, out: Collected) -> None:
         root, files = path.parent, [path]
     elif path.is_dir():
         root = path
-        files = list(_walk(path))
-        wf = path / ".github" / "workflows"
-        if wf.is_dir():
-            files += sorted(p for p in wf.iterdir() if p.suffix in (".yml", ".yaml"))
+        files = sorted(_walk(path, out))
     else:
         out.findings.append(_x01(path, 0, f"{path} does not exist"))
         return
-    proj = _project(root, out)
-    start = len(out.contexts)
+    projects = _Projects(root, out)
+    projects.of(root / "go.mod")  # the checked module's go.mod is read even without CI files
     for f in files:
+        start = len(out.contexts)
         if _DOCKERFILE.search(f.name):
-            _dockerfile(f, opts, proj, out)
+            _dockerfile(f, opts, projects.of(f), out)
         elif f.parent.name == "workflows" and f.parent.parent.name == ".github":
-            _workflow(f, out)
+            if f.suffix in (".yml", ".yaml"):
+                _workflow(f, out)
         elif f.name == ".gitlab-ci.yml" or (path.is_file() and f.name.endswith("gitlab-ci.yml")):
             _gitlab(f, root, out)
-    for ctx in out.contexts[start:]:
-        for k, v in proj.facts.items():
-            ctx.facts.setdefault(k, v)
+        else:
+            continue
+        facts = {**projects.of(f).facts, "file_refs": _references(f)}
+        for ctx in out.contexts[start:]:
+            for k, v in facts.items():
+                ctx.facts.setdefault(k, v)
+
+
+_REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)|\benv\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _references(f: Path) -> frozenset[str]:
+    """Names of the variables a file reads (``$X``, ``${X}``, ``${{ env.X }}``)."""
+    text = read_text(f, Collected()) or ""
+    return frozenset(a or b for a, b in _REFERENCE.findall(text))
 
 
 def _dockerfile(f: Path, opts: Options, proj: Project, out: Collected) -> None:
@@ -360,9 +428,14 @@ def _dockerfile(f: Path, opts: Options, proj: Project, out: Collected) -> None:
     if text is None:
         return
     parsed = dockerfile.parse(text)
-    has_sum = bool(proj.facts.get("has_go_sum", True))
-    stages, findings = dockerfile.evaluate(parsed, str(f), opts.build_args, has_go_sum=has_sum)
-    out.contexts.extend(s.context for s in stages)
+    stages, findings = dockerfile.evaluate(
+        parsed,
+        str(f),
+        opts.build_args,
+        has_go_sum=bool(proj.facts.get("has_go_sum", False)),
+        requires=bool(proj.facts.get("gomod_requires", False)),
+    )
+    out.contexts.extend(c for s in stages for c in s.contexts)
     out.findings.extend(findings)
 
 
@@ -429,8 +502,12 @@ def _gitlab_docs(
         target = root / local.lstrip("/")
         targets = sorted(root.glob(local.lstrip("/"))) if "*" in local else [target]
         for t in targets:
-            if t.is_file():
+            if _is_file_inside(t, root):
                 _gitlab_docs(t, root, out, docs, seen)
+            elif t.exists() or t.is_symlink():
+                out.findings.append(
+                    _x01(f, line, f"include {local} is outside {root}; the doctor does not read it")
+                )
             else:
                 out.findings.append(_x01(f, line, f"include {local} does not exist"))
     docs.append((str(f), data))

@@ -19,13 +19,17 @@ force at the first RUN that runs the go command. Findings that need instruction-
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from gomodproxy.doctor import shellwords
-from gomodproxy.doctor.mask import has_userinfo, is_secret_name
+from gomodproxy.doctor import shellscript, shellwords
+from gomodproxy.doctor.mask import has_userinfo
 from gomodproxy.doctor.model import Context, Finding, Setting, Severity
+from gomodproxy.doctor.names import GO_KEYS
+from gomodproxy.doctor.secretnames import is_secret_name
 
 INSTRUCTIONS = frozenset(
     [
@@ -56,14 +60,10 @@ PREDEFINED_ARGS = frozenset(
     for n in (p, p.lower())
 )
 _CONTINUATION = r"{esc}[ \t]*$"
-_HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
+#: instructions read per file (far more than any real Dockerfile has).
+MAX_INSTRUCTIONS = 4096
+_HEREDOC = re.compile(r"^<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2$")
 _DIRECTIVE = re.compile(r"^#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$")
-#: a go subcommand run by a shell command line.
-GO_COMMAND = re.compile(
-    r"(?:^|[\s;&|(`])(?:[\w./-]*/)?go\s+(build|install|test|run|mod\s+\w+|get|generate|vet|list|"
-    r"env|work\s+\w+|tool|version)\b"
-)
-_GO_ENV_W = re.compile(r"(?:^|[\s;&|(])(?:[\w./-]*/)?go\s+env\s+-w\s+((?:[A-Z0-9_]+=\S*\s*)+)")
 _VAR_REF = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _GIT_INSTALL = re.compile(r"\b(apk|apt-get|apt|yum|dnf|microdnf|zypper)\b[^;&|]*\s(git)(\s|$)")
 #: ARG names whose value changes with every build.
@@ -71,7 +71,6 @@ _PER_BUILD = re.compile(
     r"(^|_)(VERSION|COMMIT|SHA|REVISION|REV|BUILD_DATE|DATE|TIMESTAMP|BUILD_ID|BUILD_NUMBER|"
     r"RUN_ID|PIPELINE_ID|TAG)($|_)"
 )
-_NEEDS_SUM = re.compile(r"\bgo\s+(mod\s+download|mod\s+verify|build|install|test|run|list|vet)\b")
 
 
 @dataclass
@@ -106,9 +105,25 @@ def _split_flags(text: str) -> tuple[list[str], str]:
     return flags, rest
 
 
+def _heredocs(args: str, escape: str) -> list[tuple[bool, str]]:
+    """The here-documents an instruction opens: (strip leading tabs, delimiter) of each
+    unquoted ``<<WORD``, ``<<-WORD`` or ``<< WORD`` (BuildKit reads them in RUN, COPY, ADD)."""
+    words = shellwords.split_words(args, escape)
+    out = []
+    for i, w in enumerate(words):
+        if not w.startswith("<<") or w.startswith("<<<"):
+            continue
+        if w in ("<<", "<<-") and i + 1 < len(words):
+            w = w + words[i + 1]
+        m = _HEREDOC.match(w)
+        if m:
+            out.append((m[1] == "-", m[3]))
+    return out
+
+
 def parse(text: str) -> Parsed:
     """Parse Dockerfile ``text`` into instructions; never raises on bad input."""
-    lines = text.splitlines()
+    lines = text.removeprefix("\ufeff").splitlines()
     escape = "\\"
     problems: list[tuple[int, str]] = []
     out: list[Instruction] = []
@@ -126,6 +141,11 @@ def parse(text: str) -> Parsed:
         i += 1
     cont = re.compile(_CONTINUATION.format(esc=re.escape(escape)))
     while i < len(lines):
+        if len(out) >= MAX_INSTRUCTIONS:
+            problems.append(
+                (i + 1, f"more than {MAX_INSTRUCTIONS} instructions; the rest is not read")
+            )
+            break
         raw = lines[i]
         stripped = raw.strip()
         if not stripped or stripped.startswith("#"):
@@ -161,7 +181,8 @@ def parse(text: str) -> Parsed:
             line = lines[i]
         i += 1
         joined = " ".join(p for p in parts if p)
-        word, _, rest = joined.partition(" ")
+        m = re.match(r"(\S*)\s*(.*)", joined, re.S)
+        word, rest = (m[1], m[2]) if m else ("", "")
         cmd = word.upper()
         if cmd not in INSTRUCTIONS:
             problems.append((start + 1, f"unknown instruction {word[:40]!r}"))
@@ -169,8 +190,7 @@ def parse(text: str) -> Parsed:
         flags, args = _split_flags(rest) if cmd in ("RUN", "COPY", "ADD", "FROM") else ([], rest)
         heredocs: list[str] = []
         if cmd in ("RUN", "COPY", "ADD"):
-            for hm in _HEREDOC.finditer(args):
-                strip_tabs, delim = hm[1] == "-", hm[3]
+            for strip_tabs, delim in _heredocs(args, escape):
                 body: list[str] = []
                 while i < len(lines):
                     cur = lines[i].lstrip("\t") if strip_tabs else lines[i]
@@ -226,6 +246,16 @@ def image_facts(ref: str) -> Image:
 # ---------------------------------------------------------------------------------------------
 # Evaluation
 
+#: the longest value an ARG or ENV keeps: longer ones are cut (X01), so that a chain of stages
+#: each appending to a value stays linear in the size of the file.
+MAX_VALUE = 4096
+#: stages evaluated per file; real Dockerfiles have a few dozen, the rest is cut (X01).
+MAX_STAGES = 256
+#: go subcommands that load the main module's packages and so need go.sum entries.
+_NEEDS_SUM = frozenset(["build", "test", "vet", "run", "install", "list", "generate"])
+#: go subcommands that write complete go.sum entries.
+_WRITES_SUM = frozenset(["mod tidy", "get"])
+
 
 @dataclass
 class Stage:
@@ -243,12 +273,472 @@ class Stage:
     env_file: dict[str, Setting]
     context: Context
     git_installed: bool = False
+    #: the project's go.sum is among the stage's files.
+    has_sum: bool = False
+    #: contexts of later go commands that set Go settings of their own (``GOFLAGS=... go``).
+    extra: list[Context] = field(default_factory=list)
+    #: per-build ARGs declared before the first go command: (name, line).
+    per_build_args: list[tuple[str, int]] = field(default_factory=list)
+    go_seen: bool = False
+    #: the ENV of the stage's base image is known (an official image the doctor recognises).
+    image_env_known: bool = False
+
+    @property
+    def contexts(self) -> list[Context]:
+        """The stage's context and those of go commands with settings of their own."""
+        return [self.context, *self.extra]
+
+    def vars(self) -> dict[str, str]:
+        """ARG and ENV values as a RUN sees them (ENV wins)."""
+        return {**{k: s.value for k, s in self.args.items()}, **self.env_values()}
+
+    def env_values(self) -> dict[str, str]:
+        return {k: s.value for k, s in self.env.items()}
 
 
-def _docker_finding(
-    code: str, sev: Severity, msg: str, fix: str, file: str, line: int, ctx: str
-) -> Finding:
-    return Finding(code, sev, msg, fix, file, line, (ctx,))
+def image_env(image: Image, file: str, line: int) -> dict[str, Setting]:
+    """The ENV an official image sets (docker-library Dockerfiles), as far as the doctor needs."""
+    src = f"image default ({image.ref})"
+    out = {"PATH": Setting("PATH", "", src, file, line, known=False)}
+    if image.golang:
+        out["GOTOOLCHAIN"] = Setting("GOTOOLCHAIN", "local", src, file, line)
+        out["GOPATH"] = Setting("GOPATH", "/go", src, file, line)
+        out["GOLANG_VERSION"] = Setting(
+            "GOLANG_VERSION", image.go_version, src, file, line, known=bool(image.go_version)
+        )
+    return out
+
+
+class _Evaluator:
+    """Walks the instructions of one Dockerfile, one handler per instruction."""
+
+    def __init__(
+        self,
+        parsed: Parsed,
+        file: str,
+        build_args: Mapping[str, str],
+        check_sum: bool,
+    ) -> None:
+        self.parsed, self.file, self.esc = parsed, file, parsed.escape
+        self.build_args = dict(build_args)
+        self.check_sum = check_sum
+        self.findings = [
+            Finding(
+                "X01", Severity.WARN, f"Dockerfile: {msg}", "fix the Dockerfile syntax", file, ln
+            )
+            for ln, msg in parsed.problems
+        ]
+        self.global_args: dict[str, Setting] = {}
+        self.global_refs: set[str] = set()
+        self.stages: list[Stage] = []
+        self.by_name: dict[str, Stage] = {}
+        self.cur: Stage | None = None
+        self.cut_reported = False
+        self.done = False
+        self.handlers = {
+            "FROM": self.on_from,
+            "ARG": self.on_arg,
+            "ENV": self.on_env,
+            "COPY": self.on_copy,
+            "ADD": self.on_copy,
+            "RUN": self.on_run,
+        }
+
+    def run(self) -> tuple[list[Stage], list[Finding]]:
+        for ins in self.parsed.instructions:
+            if self.done:
+                break
+            handler = self.handlers.get(ins.cmd)
+            if handler is not None and (self.cur is not None or ins.cmd in ("FROM", "ARG")):
+                handler(ins)
+            elif self.cur is None:
+                self.finding(
+                    "X01",
+                    Severity.WARN,
+                    f"Dockerfile: {ins.cmd} before the first FROM",
+                    "only ARG may come before FROM",
+                    ins.line,
+                    None,
+                )
+            elif ins.cmd in ("WORKDIR", "USER", "LABEL", "EXPOSE", "VOLUME"):
+                self.check_refs(self.cur, ins.args, ins.line)
+        self.end_stage()
+        self.global_args_unused()
+        return self.stages, self.findings
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def finding(
+        self, code: str, sev: Severity, msg: str, fix: str, line: int, st: Stage | None
+    ) -> None:
+        ctx = (st.context.name,) if st is not None else ()
+        self.findings.append(Finding(code, sev, msg, fix, self.file, line, ctx))
+
+    def expand(self, raw: str, vars_: Mapping[str, str], name: str, line: int) -> str:
+        value = shellwords.expand(raw, vars_, self.esc).text
+        if len(value) <= MAX_VALUE:
+            return value
+        if not self.cut_reported:
+            self.cut_reported = True
+            self.finding(
+                "X01",
+                Severity.WARN,
+                f"Dockerfile: the value of {name} grows past {MAX_VALUE} bytes; it is cut there",
+                "build the value once instead of appending to it stage after stage",
+                line,
+                self.cur,
+            )
+        return value[:MAX_VALUE]
+
+    def check_refs(self, st: Stage, text: str, line: int) -> None:
+        if not st.image_env_known:
+            return
+        declared = set(st.args) | set(st.env) | PREDEFINED_ARGS
+        for name in dict.fromkeys(_VAR_REF.findall(text)):
+            if name in self.global_args and name not in declared:
+                self.global_refs.add(name)
+                self.finding(
+                    "D01",
+                    Severity.WARN,
+                    f"global ARG {name} (declared before the first FROM) is read in stage "
+                    f"{st.name} without being redeclared there: it expands to an empty string",
+                    f"add `ARG {name}` (no value) inside the stage, before its first use",
+                    line,
+                    st,
+                )
+
+    def snapshot(self, st: Stage, extra: Mapping[str, Setting]) -> None:
+        st.context.env = {**st.args, **st.env, **extra}
+        st.context.env_file = dict(st.env_file)
+
+    def end_stage(self) -> None:
+        if self.cur is not None and not self.cur.go_seen:
+            self.snapshot(self.cur, {})
+
+    def secret_decl(self, kind: str, name: str, raw: str | None, line: int) -> None:
+        if is_secret_name(name) or (raw and has_userinfo(raw)):
+            self.finding(
+                "D03",
+                Severity.ERROR,
+                f"{kind} {name} carries a secret: {kind} values stay in the image history and "
+                "build provenance, readable by anyone who can pull the image",
+                "pass it as a build secret: `RUN --mount=type=secret,id=netrc,target=/root/.netrc "
+                "go mod download` with `docker build --secret id=netrc,src=$HOME/.netrc`",
+                line,
+                self.cur,
+            )
+
+    # -- instructions -------------------------------------------------------------------------
+
+    def on_from(self, ins: Instruction) -> None:
+        self.end_stage()
+        if len(self.stages) >= MAX_STAGES:
+            self.finding(
+                "X01",
+                Severity.WARN,
+                f"Dockerfile: more than {MAX_STAGES} stages; the stages from line {ins.line} on "
+                "are not evaluated",
+                "split the build into several Dockerfiles",
+                ins.line,
+                None,
+            )
+            self.handlers = {}
+            self.cur = None
+            self.done = True
+            return
+        words = shellwords.split_words(ins.args, self.esc)
+        gvars = {k: s.value for k, s in self.global_args.items()}
+        ref = shellwords.expand(words[0], gvars, self.esc).text if words else ""
+        self.global_refs.update(_VAR_REF.findall(words[0]) if words else [])
+        name = words[2] if len(words) >= 3 and words[1].lower() == "as" else str(len(self.stages))
+        parent = self.by_name.get(ref.lower()) if ref else None
+        ctx = Context(f"{self.file} stage {name}", "docker", self.file, ins.line)
+        if parent is not None:
+            image, env_known = parent.image, parent.image_env_known
+            env, args = dict(parent.env), dict(parent.args)
+            env_file, git, has_sum = dict(parent.env_file), parent.git_installed, parent.has_sum
+        else:
+            image = image_facts(ref)
+            env_known = image.golang or image.has_go is False
+            env, args, env_file = image_env(image, self.file, ins.line), {}, {}
+            git, has_sum = False, False
+        ctx.go_version = image.go_version
+        ctx.facts.update(
+            image=image.ref,
+            golang_image=image.golang,
+            has_git=image.has_git,
+            has_go=image.has_go,
+            stage=name,
+            parent=parent.name if parent else None,
+            parent_runs_go=parent is not None and parent.context.runs_go,
+        )
+        st = Stage(
+            len(self.stages),
+            name,
+            ins.line,
+            image,
+            parent.index if parent else None,
+            env,
+            args,
+            env_file,
+            ctx,
+            git,
+            has_sum,
+        )
+        st.image_env_known = env_known
+        self.stages.append(st)
+        self.by_name[name.lower()] = st
+        self.cur = st
+
+    def on_arg(self, ins: Instruction) -> None:
+        for name, default in shellwords.parse_assignments(ins.args, self.esc):
+            st = self.cur
+            if st is None:
+                value = self.build_args.get(name)
+                if value is None and default is not None:
+                    value = self.expand(default, {}, name, ins.line)
+                if value is not None or name not in self.global_args:
+                    self.global_args[name] = Setting(
+                        name, value or "", "global ARG", self.file, ins.line
+                    )
+                self.secret_decl("ARG", name, default, ins.line)
+                continue
+            if name in self.build_args:
+                value, src = self.build_args[name], "--build-arg"
+            elif default is not None:
+                value, src = self.expand(default, st.vars(), name, ins.line), "ARG"
+            elif name in self.global_args:
+                value, src = self.global_args[name].value, "global ARG"
+            else:
+                value, src = "", "ARG (no value)"
+            st.args[name] = Setting(name, value, src, self.file, ins.line)
+            self.secret_decl("ARG", name, default, ins.line)
+            if not st.go_seen and _PER_BUILD.search(name.upper()):
+                st.per_build_args.append((name, ins.line))
+
+    def on_env(self, ins: Instruction) -> None:
+        st = self.cur
+        assert st is not None
+        self.check_refs(st, ins.args, ins.line)
+        pairs = shellwords.parse_assignments(ins.args, self.esc)
+        if pairs and pairs[0][1] is None and len(pairs) > 1:  # legacy `ENV K V rest`
+            key, _, rest = ins.args.partition(" ")
+            pairs = [(key, rest.strip())]
+        vars_ = st.vars()
+        for name, raw in pairs:
+            value = self.expand(raw or "", vars_, name, ins.line)
+            st.env[name] = Setting(name, value, "ENV", self.file, ins.line)
+            self.secret_decl("ENV", name, raw, ins.line)
+
+    def on_copy(self, ins: Instruction) -> None:
+        st = self.cur
+        assert st is not None
+        self.check_refs(st, ins.args, ins.line)
+        if any(f.startswith("--from=") for f in ins.flags):
+            st.has_sum = True  # files of another stage or image: assume they are complete
+            return
+        words = copy_sources(ins.args, self.esc)
+        srcs, dest = words[:-1], (words[-1] if words else "").rstrip("/")
+        if any(_may_hold_go_sum(w, dest) for w in srcs):
+            st.has_sum = True
+        if any(w.rstrip("/").endswith("go.mod") for w in srcs):
+            st.context.facts.setdefault("copies_go_mod_line", ins.line)
+
+    def on_run(self, ins: Instruction) -> None:
+        st = self.cur
+        assert st is not None
+        self.check_refs(st, " ".join([ins.args, *ins.heredocs]), ins.line)
+        mounts = [f for f in ins.flags if f.startswith("--mount=")]
+        if any("type=secret" in m for m in mounts):
+            st.context.facts["secret_mount"] = True
+        if any("type=ssh" in m for m in mounts):
+            st.context.facts["ssh_mount"] = True
+        sum_mounted = any(_mount_holds_go_sum(m) for m in mounts)
+        mount_env = {n for m in mounts for n in re.findall(r"(?:^|,)env=([A-Za-z_]\w*)", m[8:])}
+        scripts = [(ins.args, ins.line)]
+        scripts += [(body, ins.line + 1) for body in ins.heredocs]
+        for script, base in scripts:
+            if _GIT_INSTALL.search(script):
+                st.git_installed = True
+                st.context.facts["has_git"] = True
+            self.run_script(st, script, base, sum_mounted, mount_env)
+
+    def run_script(
+        self, st: Stage, script: str, base: int, sum_mounted: bool, mount_env: set[str]
+    ) -> None:
+        local: dict[str, Setting] = {}  # exported inside this RUN
+        shell_vars: set[str] = set(mount_env)
+        for cmd in shellscript.commands(script):
+            line = base + cmd.line if base != 0 else 0
+            vars_ = {**st.vars(), **{k: s.value for k, s in local.items()}}
+            self.undeclared_credentials(st, cmd, vars_, shell_vars, line)
+            shell_vars |= shellscript.assigned(cmd)
+            for k, raw in shellscript.exported(cmd):
+                local[k] = self.script_setting(k, raw, vars_, "export in RUN", line)
+            writes = shellscript.go_env_writes(cmd)
+            if writes:
+                self.go_env_w(st, writes, vars_, line)
+                continue
+            sub = cmd.go_subcommand()
+            if not sub:
+                continue
+            st.context.go_commands.append((cmd.text(), line))
+            if not cmd.fetches():
+                continue
+            inline = {
+                k: self.script_setting(k, raw, vars_, "inline assignment", line)
+                for k, raw in cmd.assigns
+            }
+            own = {**local, **inline}
+            if not st.go_seen:
+                st.go_seen = True
+                self.snapshot(st, own)
+                st.context.facts["git_at_go"] = st.git_installed or bool(st.image.has_git)
+                if sub == "mod download":
+                    self.per_build_args(st, line)
+            elif any(k in GO_KEYS for k in own):
+                ctx = Context(f"{st.context.name} line {line}", "docker", self.file, line)
+                ctx.env = {**st.args, **st.env, **own}
+                ctx.env_file = dict(st.env_file)
+                ctx.go_commands = [(cmd.text(), line)]
+                ctx.go_version = st.context.go_version
+                ctx.facts = dict(st.context.facts)
+                st.extra.append(ctx)
+            self.go_sum_check(st, cmd, sub, own, line, sum_mounted)
+
+    def script_setting(
+        self, key: str, raw: str, vars_: Mapping[str, str], src: str, line: int
+    ) -> Setting:
+        exp = shellwords.expand(raw, vars_, self.esc)
+        known = "$(" not in raw and "`" not in raw
+        return Setting(key, exp.text[:MAX_VALUE], src, self.file, line, known)
+
+    def go_env_w(
+        self, st: Stage, writes: list[tuple[str, str]], vars_: Mapping[str, str], line: int
+    ) -> None:
+        self.finding(
+            "D08",
+            Severity.WARN,
+            "`RUN go env -w` writes the go env file of the build user's home; it is "
+            "invisible in the Dockerfile's ENV, lost when HOME or the user changes, "
+            "and overridden by any ENV or build environment of the same name",
+            "set the variable with `ENV NAME=value` (or `ARG`) in the stage instead",
+            line,
+            st,
+        )
+        for k, raw in writes:
+            st.env_file[k] = self.script_setting(k, raw, vars_, "go env -w", line)
+
+    def per_build_args(self, st: Stage, line: int) -> None:
+        for name, arg_line in st.per_build_args:
+            self.finding(
+                "D05",
+                Severity.WARN,
+                f"ARG {name} changes with every build and is declared before `go mod "
+                "download`: every RUN after an ARG sees it, so each new value re-downloads "
+                "all modules",
+                f"move `ARG {name}` below the `RUN go mod download` line",
+                arg_line,
+                st,
+            )
+
+    def go_sum_check(
+        self,
+        st: Stage,
+        cmd: shellscript.Command,
+        sub: str,
+        own: Mapping[str, Setting],
+        line: int,
+        sum_mounted: bool,
+    ) -> None:
+        """D04: a go command that needs go.sum runs while the project's go.sum is not there."""
+        words = [cmd.word(i) for i in range(2, len(cmd.words))]
+        flags = own.get("GOFLAGS") or st.env.get("GOFLAGS") or st.args.get("GOFLAGS")
+        mod_mod = "-mod=mod" in words or (flags is not None and "-mod=mod" in flags.value)
+        if sub in _WRITES_SUM or mod_mod:
+            st.has_sum = True
+            return
+        if not self.check_sum or st.has_sum or sum_mounted:
+            return
+        outside_module = any("@" in w and not w.startswith("-") for w in words)
+        copy_line = st.context.facts.get("copies_go_mod_line")
+        at_line = int(copy_line) if isinstance(copy_line, int) else line
+        if sub == "mod download" and not st.context.facts.get("sum_download_reported"):
+            st.context.facts["sum_download_reported"] = True
+            self.finding(
+                "D04",
+                Severity.INFO,
+                "`go mod download` runs before go.sum is copied: it succeeds, but checks the "
+                "modules against the checksum database instead of the committed go.sum and "
+                "writes a go.sum of its own holding only go.mod hashes; the committed go.sum "
+                "is compared only when a later build loads the modules",
+                "copy both files first: `COPY go.mod go.sum ./` then `RUN go mod download`",
+                at_line,
+                st,
+            )
+        elif sub in _NEEDS_SUM and not outside_module:
+            self.finding(
+                "D04",
+                Severity.ERROR,
+                f"`go {sub}` runs while the project's go.sum is not in the image"
+                + (" (only go.mod was copied)" if isinstance(copy_line, int) else "")
+                + ": with the default -mod=readonly it fails with `missing go.sum entry`, even "
+                "after a `go mod download`",
+                "copy go.sum too (`COPY go.mod go.sum ./`), or the whole source before building",
+                line,
+                st,
+            )
+            st.has_sum = True  # one report per stage
+
+    def undeclared_credentials(
+        self,
+        st: Stage,
+        cmd: shellscript.Command,
+        vars_: Mapping[str, str],
+        shell_vars: set[str],
+        line: int,
+    ) -> None:
+        """C07: ``https://${TOKEN}@host`` with TOKEN declared nowhere expands to nothing."""
+        for name in shellscript.credential_refs(cmd):
+            if name in vars_ or name in shell_vars or name in PREDEFINED_ARGS:
+                continue
+            self.finding(
+                "C07",
+                Severity.WARN,
+                f"${name} is used in a URL's credentials but is not declared in stage "
+                f"{st.name} (no ARG, ENV or secret mount env=): it expands to an empty "
+                "string and the fetch runs without credentials",
+                f"mount it as a build secret: `RUN --mount=type=secret,id={name.lower()},"
+                f"env={name} ...` with `docker build --secret id={name.lower()},env={name}`",
+                line,
+                st,
+            )
+
+    def global_args_unused(self) -> None:
+        """D09: a global ARG named like a Go setting that no go-running stage redeclares."""
+        for name, s in self.global_args.items():
+            if name not in GO_KEYS or name in self.global_refs:
+                continue
+            lacking = [
+                st
+                for st in self.stages
+                if st.context.runs_go and name not in st.args and name not in st.env
+            ]
+            if lacking:
+                self.findings.append(
+                    Finding(
+                        "D09",
+                        Severity.WARN,
+                        f"global ARG {name} (declared before the first FROM) never reaches the "
+                        f"go command: stage {lacking[0].name} runs go without it, because a "
+                        "global ARG is only visible in FROM lines (also when set with "
+                        "--build-arg)",
+                        f"redeclare `ARG {name}` (no value) inside the stage that runs go",
+                        self.file,
+                        s.line,
+                        tuple(st.context.name for st in lacking),
+                    )
+                )
 
 
 def evaluate(
@@ -257,284 +747,46 @@ def evaluate(
     build_args: Mapping[str, str] | None = None,
     *,
     has_go_sum: bool = True,
+    requires: bool = True,
 ) -> tuple[list[Stage], list[Finding]]:
-    """Evaluate every stage of ``parsed``; return the stages and Dockerfile-level findings."""
-    build_args = dict(build_args or {})
-    esc = parsed.escape
-    findings = [
-        Finding("X01", Severity.WARN, f"Dockerfile: {msg}", "fix the Dockerfile syntax", file, ln)
-        for ln, msg in parsed.problems
-    ]
-    global_args: dict[str, Setting] = {}
-    stages: list[Stage] = []
-    cur: Stage | None = None
-    first_go_seen = False
-    sum_copied = False
-    arg_lines_before_download: list[tuple[str, int]] = []
-    go_env_snapshot_taken = False
-
-    def vars_of(st: Stage) -> dict[str, str]:
-        v = {k: s.value for k, s in st.args.items()}
-        v.update({k: s.value for k, s in st.env.items()})
-        return v
-
-    def check_refs(st: Stage, text: str, line: int) -> None:
-        declared = set(st.args) | set(st.env) | PREDEFINED_ARGS
-        for name in dict.fromkeys(_VAR_REF.findall(text)):
-            if name in global_args and name not in declared:
-                findings.append(
-                    _docker_finding(
-                        "D01",
-                        Severity.WARN,
-                        f"global ARG {name} (declared before the first FROM) is read in stage "
-                        f"{st.name} without being redeclared there: it expands to an empty string",
-                        f"add `ARG {name}` (no value) inside the stage, before its first use",
-                        file,
-                        line,
-                        st.context.name,
-                    )
-                )
-
-    def snapshot(st: Stage) -> None:
-        st.context.env = {**st.args, **st.env}
-        st.context.env_file = dict(st.env_file)
-
-    for ins in parsed.instructions:
-        if ins.cmd == "FROM":
-            if cur is not None and not go_env_snapshot_taken:
-                snapshot(cur)
-            words = shellwords.split_words(ins.args, esc)
-            gvars = {k: s.value for k, s in global_args.items()}
-            ref = shellwords.expand(words[0], gvars, esc).text if words else ""
-            name = words[2] if len(words) >= 3 and words[1].lower() == "as" else str(len(stages))
-            parent = next(
-                (s for s in reversed(stages) if s.name.lower() == ref.lower() and ref), None
-            )
-            ctx_name = f"{file} stage {name}"
-            ctx = Context(ctx_name, "docker", file, ins.line)
-            if parent is not None:
-                image = parent.image
-                env, args = dict(parent.env), dict(parent.args)
-                env_file, git = dict(parent.env_file), parent.git_installed
-            else:
-                image = image_facts(ref)
-                env, args, env_file, git = {}, {}, {}, False
-                if image.golang:
-                    # The official images set these with ENV (docker-library/golang).
-                    for k, v in (("GOTOOLCHAIN", "local"), ("GOPATH", "/go")):
-                        env[k] = Setting(k, v, f"image default ({ref})", file, ins.line)
-            ctx.go_version = image.go_version
-            ctx.facts.update(
-                image=image.ref,
-                golang_image=image.golang,
-                has_git=image.has_git,
-                has_go=image.has_go,
-                stage=name,
-                parent=parent.name if parent else None,
-                parent_runs_go=parent is not None and parent.context.runs_go,
-            )
-            cur = Stage(
-                len(stages),
-                name,
-                ins.line,
-                image,
-                parent.index if parent else None,
-                env,
-                args,
-                env_file,
-                ctx,
-                git,
-            )
-            stages.append(cur)
-            first_go_seen = go_env_snapshot_taken = False
-            sum_copied = parent is not None and bool(parent.context.facts.get("go_sum"))
-            arg_lines_before_download = []
-            continue
-        if ins.cmd == "ARG":
-            for name, default in shellwords.parse_assignments(ins.args, esc):
-                if cur is None:
-                    value = build_args.get(name)
-                    if value is None and default is not None:
-                        value = shellwords.expand(default, {}, esc).text
-                    if value is not None or name not in global_args:
-                        global_args[name] = Setting(name, value or "", "global ARG", file, ins.line)
-                    _check_secret_decl("ARG", name, default, file, ins.line, "global", findings)
-                    continue
-                vars_ = vars_of(cur)
-                if name in build_args:
-                    value, src = build_args[name], "--build-arg"
-                elif default is not None:
-                    value, src = shellwords.expand(default, vars_, esc).text, "ARG"
-                elif name in global_args:
-                    value, src = global_args[name].value, "global ARG"
-                else:
-                    value, src = "", "ARG (no value)"
-                cur.args[name] = Setting(name, value, src, file, ins.line)
-                _check_secret_decl("ARG", name, default, file, ins.line, cur.context.name, findings)
-                if not first_go_seen and _PER_BUILD.search(name.upper()):
-                    arg_lines_before_download.append((name, ins.line))
-            continue
-        if cur is None:
-            findings.append(
-                Finding(
-                    "X01",
-                    Severity.WARN,
-                    f"Dockerfile: {ins.cmd} before the first FROM",
-                    "only ARG may come before FROM",
-                    file,
-                    ins.line,
-                )
-            )
-            continue
-        if ins.cmd == "ENV":
-            check_refs(cur, ins.args, ins.line)
-            pairs = shellwords.parse_assignments(ins.args, esc)
-            if pairs and pairs[0][1] is None and len(pairs) > 1:  # legacy `ENV K V rest`
-                key, _, rest = ins.args.partition(" ")
-                pairs = [(key, rest.strip())]
-            vars_ = vars_of(cur)
-            for name, raw in pairs:
-                value = shellwords.expand(raw or "", vars_, esc).text
-                cur.env[name] = Setting(name, value, "ENV", file, ins.line)
-                _check_secret_decl("ENV", name, raw, file, ins.line, cur.context.name, findings)
-            continue
-        if ins.cmd in ("COPY", "ADD"):
-            check_refs(cur, ins.args, ins.line)
-            words = [w for w in shellwords.split_words(ins.args, esc) if not w.startswith("--")]
-            if any(f.startswith("--from=") for f in ins.flags) or any(
-                _may_hold_go_sum(w) for w in words[:-1]
-            ):
-                sum_copied = True
-                cur.context.facts["go_sum"] = True
-            if any(w.rstrip("/").endswith("go.mod") for w in words[:-1]):
-                cur.context.facts.setdefault("copies_go_mod_line", ins.line)
-            continue
-        if ins.cmd == "RUN":
-            script = " ".join([ins.args, *ins.heredocs])
-            check_refs(cur, script, ins.line)
-            if _GIT_INSTALL.search(script):
-                cur.git_installed = True
-                cur.context.facts["has_git"] = True
-            mounts = [f for f in ins.flags if f.startswith("--mount=")]
-            if any("type=secret" in m for m in mounts):
-                cur.context.facts["secret_mount"] = True
-            if any("type=ssh" in m for m in mounts):
-                cur.context.facts["ssh_mount"] = True
-            for m in _GO_ENV_W.finditer(script):
-                findings.append(
-                    _docker_finding(
-                        "D08",
-                        Severity.WARN,
-                        "`RUN go env -w` writes the go env file of the build user's home; it is "
-                        "invisible in the Dockerfile's ENV, lost when HOME or the user changes, "
-                        "and overridden by any ENV or build environment of the same name",
-                        "set the variable with `ENV NAME=value` (or `ARG`) in the stage instead",
-                        file,
-                        ins.line,
-                        cur.context.name,
-                    )
-                )
-                for pair in m[1].split():
-                    k, _, v = pair.partition("=")
-                    cur.env_file[k] = Setting(k, v.strip("'\""), "go env -w", file, ins.line)
-            cmds = [(gm.group(0).strip(" ;&|(`"), ins.line) for gm in GO_COMMAND.finditer(script)]
-            cmds = [c for c in cmds if not c[0].split()[-1].startswith("env")]
-            if cmds:
-                cur.context.go_commands.extend(cmds)
-                if not first_go_seen:
-                    first_go_seen = go_env_snapshot_taken = True
-                    snapshot(cur)
-                    cur.context.facts["git_at_go"] = cur.git_installed or bool(cur.image.has_git)
-                    _first_go_checks(
-                        cur,
-                        script,
-                        ins,
-                        file,
-                        has_go_sum,
-                        sum_copied,
-                        arg_lines_before_download,
-                        findings,
-                    )
-            continue
-        if ins.cmd in ("WORKDIR", "USER", "LABEL", "EXPOSE", "VOLUME"):
-            check_refs(cur, ins.args, ins.line)
-    if cur is not None and not go_env_snapshot_taken:
-        snapshot(cur)
-    return stages, findings
+    """Evaluate every stage of ``parsed``; return the stages and Dockerfile-level findings.
+    ``has_go_sum`` and ``requires`` tell whether the project has a go.sum and go.mod requires
+    any module (without both, no go.sum can be missing)."""
+    return _Evaluator(parsed, file, build_args or {}, has_go_sum and requires).run()
 
 
-def _may_hold_go_sum(src: str) -> bool:
-    s = src.strip("'\"").rstrip("/")
+def copy_sources(args: str, escape: str = "\\") -> list[str]:
+    """The sources and destination of a COPY/ADD, quotes removed (JSON form too)."""
+    text = args.strip()
+    if text.startswith("["):
+        try:
+            words = json.loads(text)
+        except ValueError:
+            words = None
+        if isinstance(words, list) and all(isinstance(w, str) for w in words):
+            return list(words)
+    return [shellwords.expand(w, None, escape).text for w in shellwords.split_words(text, escape)]
+
+
+def _may_hold_go_sum(src: str, dest: str = ".") -> bool:
+    """True when copying ``src`` to ``dest`` may put the module's go.sum in place: go.sum
+    itself, a glob matching it, the whole context, or a directory whose contents land in
+    ``dest`` (``COPY app/ .``) — not a subtree copied under its own name (``COPY cmd/ cmd/``)."""
+    s = src.rstrip("/")
     base = s.rsplit("/", 1)[-1]
     if base == "go.mod":
         return False
-    return base in ("go.sum", ".", "*", "go.*", "*.sum", "go.work.sum") or "." not in base
+    if any(c in base for c in "*?["):
+        return fnmatch.fnmatchcase("go.sum", base)
+    if base in ("go.sum", ".", "", "go.work.sum"):
+        return True
+    return "." not in base and not dest.endswith(base)
 
 
-def _first_go_checks(
-    st: Stage,
-    script: str,
-    ins: Instruction,
-    file: str,
-    has_go_sum: bool,
-    sum_copied: bool,
-    per_build_args: list[tuple[str, int]],
-    findings: list[Finding],
-) -> None:
-    ctx = st.context.name
-    # A child stage shares its parent's files: a missing go.sum was reported there already.
-    inherited = st.parent is not None and st.context.facts.get("parent_runs_go")
-    if (
-        has_go_sum
-        and not sum_copied
-        and not inherited
-        and _NEEDS_SUM.search(script)
-        and "go mod tidy" not in script
-    ):
-        copy_line = st.context.facts.get("copies_go_mod_line")
-        findings.append(
-            _docker_finding(
-                "D04",
-                Severity.ERROR,
-                "the go command runs before go.sum is copied into the image: with the default "
-                "-mod=readonly it fails with `missing go.sum entry`",
-                "copy both files first: `COPY go.mod go.sum ./` then `RUN go mod download`",
-                file,
-                int(copy_line) if isinstance(copy_line, int) else ins.line,
-                ctx,
-            )
-        )
-    if "mod download" in script:
-        for name, line in per_build_args:
-            findings.append(
-                _docker_finding(
-                    "D05",
-                    Severity.WARN,
-                    f"ARG {name} changes with every build and is declared before `go mod "
-                    "download`: every RUN after an ARG sees it, so each new value re-downloads "
-                    "all modules",
-                    f"move `ARG {name}` below the `RUN go mod download` line",
-                    file,
-                    line,
-                    ctx,
-                )
-            )
-
-
-def _check_secret_decl(
-    kind: str, name: str, raw: str | None, file: str, line: int, ctx: str, out: list[Finding]
-) -> None:
-    if is_secret_name(name) or (raw and has_userinfo(raw)):
-        out.append(
-            Finding(
-                "D03",
-                Severity.ERROR,
-                f"{kind} {name} carries a secret: {kind} values stay in the image history and "
-                "build provenance, readable by anyone who can pull the image",
-                "pass it as a build secret: `RUN --mount=type=secret,id=netrc,target=/root/.netrc "
-                "go mod download` with `docker build --secret id=netrc,src=$HOME/.netrc`",
-                file,
-                line,
-                (ctx,),
-            )
-        )
+def _mount_holds_go_sum(mount: str) -> bool:
+    """A ``--mount=type=bind`` that puts the build context's go.sum (or all of it) in place."""
+    opts = dict(o.partition("=")[::2] for o in mount.removeprefix("--mount=").split(","))
+    if opts.get("type", "bind") != "bind" or "from" in opts:
+        return False
+    src = opts.get("source", opts.get("src", "."))
+    return _may_hold_go_sum(src or ".")

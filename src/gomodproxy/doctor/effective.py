@@ -16,21 +16,9 @@ import re
 from dataclasses import dataclass
 
 from gomodproxy.doctor.model import Context, Setting
+from gomodproxy.doctor.names import GO_KEYS
 from gomodproxy.gomod.goenv import GoEnv, Origin
 
-GO_KEYS = (
-    "GOPROXY",
-    "GOPRIVATE",  # before the two that default to it
-    "GONOPROXY",
-    "GONOSUMDB",
-    "GOSUMDB",
-    "GOINSECURE",
-    "GOVCS",
-    "GOFLAGS",
-    "GOTOOLCHAIN",
-    "GOENV",
-    "GOAUTH",
-)
 GOENV_DEFAULT_SOURCE = "go.env default"
 #: What an official distribution's go.env sets, where it is known by name only.
 _GOENV_DEFAULTS = {"GOSUMDB": "sum.golang.org", "GOTOOLCHAIN": "auto"}

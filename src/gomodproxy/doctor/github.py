@@ -12,19 +12,22 @@ context with its job-level environment (a ``make`` target may still run go).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
-from gomodproxy.doctor.dockerfile import GO_COMMAND
+from gomodproxy.doctor import shellscript, shellwords
+from gomodproxy.doctor.dockerfile import image_env, image_facts
 from gomodproxy.doctor.model import Context, Finding, Setting, Severity
+from gomodproxy.doctor.names import GO_KEYS
 from gomodproxy.doctor.yamlsrc import LMap, LSeq
 
 _EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 _SECRET_REF = re.compile(r"\bsecrets\.([A-Za-z_][A-Za-z0-9_]*)|\bgithub\.token\b")
-_GITHUB_ENV_WRITE = re.compile(
-    r"""(?:echo|printf)\s+(?:-\w+\s+)?["']?([A-Za-z_][A-Za-z0-9_]*)=([^"'>\n]*)["']?[^>\n]*"""
-    r""">>\s*["']?\$\{?GITHUB_ENV\}?"""
-)
-_VAR_USE = r"\$\{{?{name}\b"
+#: variables every GitHub-hosted job has without declaring them (default environment).
+_DEFAULT_ENV = re.compile(r"^(?:GITHUB_\w+|RUNNER_\w+|CI|HOME|PATH|USER|PWD|RANDOM)$")
+#: steps that set up credentials for git or the go command.
+_CRED_SETUP = re.compile(r"insteadOf|\.netrc|GOAUTH|credential\.helper|ssh-add|known_hosts")
+_CRED_ACTIONS = ("webfactory/ssh-agent", "shimataro/ssh-key-action")
 #: keys GitHub accepts (workflow syntax reference); anything else is a typo GitHub rejects.
 _WORKFLOW_KEYS = frozenset(
     ["name", "run-name", "on", "permissions", "env", "defaults", "concurrency", "jobs"]
@@ -153,72 +156,194 @@ def analyze(data: Any, file: str) -> tuple[list[Context], list[Finding]]:
     return contexts, findings
 
 
-def _analyze_job(
-    job_id: str, job: LMap, wf_env: dict[str, Setting], file: str, findings: list[Finding]
-) -> list[Context]:
-    findings += _unknown_keys(job, _JOB_KEYS, "job", file)
-    job_env = {**wf_env, **_settings(job.get("env"), "job env", file)}
-    secrets = _secrets_in(job)
-    steps = job.get("steps")
-    steps = steps if isinstance(steps, LSeq) else LSeq()
-    written: dict[str, Setting] = {}
-    contexts: list[Context] = []
-    go_version = ""
-    for n, step in enumerate(steps, 1):
-        if not isinstance(step, LMap):
-            continue
-        findings += _unknown_keys(step, _STEP_KEYS, "step", file)
+def _container(job: LMap, file: str) -> tuple[str, dict[str, Setting]]:
+    """The Go version and ENV of a job's ``container:`` image (``golang:1.21`` sets both)."""
+    c = job.get("container")
+    ref = str(c.get("image") or "") if isinstance(c, LMap) else str(c or "")
+    if not ref or _EXPR.search(ref):
+        return "", {}
+    image = image_facts(ref)
+    env = image_env(image, file, job.line_of("container"))
+    return image.go_version, {k: s for k, s in env.items() if k in GO_KEYS}
+
+
+@dataclass
+class _Step:
+    """What one step's script does, read command by command."""
+
+    go_cmds: list[tuple[str, int]] = field(default_factory=list)
+    #: the first go command that fetches or builds, with the settings made before it.
+    first: tuple[int, dict[str, Setting]] | None = None
+    #: later go commands with Go settings of their own: (line, settings).
+    extra: list[tuple[int, dict[str, Setting]]] = field(default_factory=list)
+    writes: dict[str, Setting] = field(default_factory=dict)
+    go_env_w: dict[str, Setting] = field(default_factory=dict)
+    sets_credentials: bool = False
+
+
+class _JobReader:
+    """Reads the steps of one job in order, carrying what earlier steps left behind."""
+
+    def __init__(self, job_id: str, job: LMap, wf_env: dict[str, Setting], file: str) -> None:
+        self.job_id, self.job, self.file = job_id, job, file
+        self.go_version, image_env_ = _container(job, file)
+        self.job_env = {**image_env_, **wf_env, **_settings(job.get("env"), "job env", file)}
+        self.written: dict[str, Setting] = {}
+        self.env_file: dict[str, Setting] = {}
+        self.findings: list[Finding] = []
+        self.contexts: list[Context] = []
+        self.secrets = _secrets_in(job)
+        self.credentials_at = 0  # line of the first step that sets up credentials
+        self.go_before_credentials: list[Context] = []
+
+    def setting(self, key: str, raw: str, vars_: dict[str, str], src: str, line: int) -> Setting:
+        known = not any(t in raw for t in ("$(", "`", "${{"))
+        exp = shellwords.expand(raw, vars_)
+        return Setting(key, exp.text, src, self.file, line, known and not exp.missing)
+
+    def read_script(self, step: LMap, env: dict[str, Setting], label: str) -> _Step:
+        run = str(step.get("run") or "")
+        out = _Step()
+        local: dict[str, Setting] = {}
+        shell_vars: set[str] = set()
+        pending: dict[str, Setting] = {}  # written to $GITHUB_ENV by this step
+        for cmd in shellscript.commands(run):
+            line = _script_line(step, cmd.line)
+            vars_ = {k: s.value for k, s in {**env, **local}.items()}
+            refs = shellscript.references(cmd)
+            for key, w in list(pending.items()):
+                if key in refs and key not in shell_vars and key not in env:
+                    self.c01(key, w, label)
+                    del pending[key]
+            self.undeclared(cmd, env, local, shell_vars, line)
+            shell_vars |= shellscript.assigned(cmd)
+            if _CRED_SETUP.search(cmd.text()):
+                out.sets_credentials = True
+            for k, raw in shellscript.exported(cmd):
+                local[k] = self.setting(k, raw, vars_, "export in run", line)
+            for k, raw in shellscript.go_env_writes(cmd):
+                out.go_env_w[k] = self.setting(k, raw, vars_, "go env -w", line)
+            for k, raw in shellscript.env_file_pairs(shellscript.file_appends(cmd)):
+                w = self.setting(k, raw, vars_, "$GITHUB_ENV", line)
+                out.writes[k] = pending[k] = w
+            if not cmd.go_subcommand():
+                continue
+            out.go_cmds.append((cmd.text(), line))
+            if not cmd.fetches():
+                continue
+            inline = {
+                k: self.setting(k, v, vars_, "inline assignment", line) for k, v in cmd.assigns
+            }
+            own = {**local, **inline}
+            for key, w in list(pending.items()):
+                if key in GO_KEYS and key not in own and key not in env:
+                    self.c01(key, w, label)
+                    del pending[key]
+            if out.first is None:
+                out.first = (line, own)
+            elif any(k in GO_KEYS for k in own):
+                out.extra.append((line, own))
+        return out
+
+    def c01(self, key: str, w: Setting, label: str) -> None:
+        self.findings.append(
+            Finding(
+                "C01",
+                Severity.WARN,
+                f"{key} is written to $GITHUB_ENV and used in the same step ({label}): "
+                "$GITHUB_ENV only affects later steps",
+                f"also `export {key}=...` in this step, or set it in the job's `env:`",
+                self.file,
+                w.line,
+                (f"{self.file} job {self.job_id}",),
+            )
+        )
+
+    def undeclared(
+        self,
+        cmd: shellscript.Command,
+        env: dict[str, Setting],
+        local: dict[str, Setting],
+        shell_vars: set[str],
+        line: int,
+    ) -> None:
+        """C07: a credential variable in a URL that nothing declares expands to nothing."""
+        for name in shellscript.credential_refs(cmd):
+            if name in env or name in local or name in shell_vars or _DEFAULT_ENV.match(name):
+                continue
+            self.findings.append(
+                Finding(
+                    "C07",
+                    Severity.WARN,
+                    f"${name} is used in a URL's credentials but no `env:` of the workflow, "
+                    "job or step declares it: it expands to an empty string and the go "
+                    "command fetches without credentials",
+                    f"add `{name}: ${{{{ secrets.{name} }}}}` to the step's `env:`",
+                    self.file,
+                    line,
+                    (f"{self.file} job {self.job_id}",),
+                )
+            )
+
+    def context(self, label: str, line: int, env: dict[str, Setting]) -> Context:
+        ctx = Context(f"{self.file} job {self.job_id} {label}", "github", self.file, line)
+        ctx.env = env
+        ctx.env_file = dict(self.env_file)
+        ctx.go_version = self.go_version
+        ctx.facts.update(
+            job=self.job_id,
+            secrets=sorted(self.secrets),
+            pipeline=self.file,
+            own_token="GITHUB_TOKEN",
+        )
+        return ctx
+
+    def read(self) -> None:
+        steps = self.job.get("steps")
+        for n, step in enumerate(steps if isinstance(steps, LSeq) else [], 1):
+            if not isinstance(step, LMap):
+                continue
+            self.findings += _unknown_keys(step, _STEP_KEYS, "step", self.file)
+            self.step(n, step)
+        if not self.contexts:
+            ctx = self.context("", self.job.line, {**self.job_env, **self.written})
+            ctx.name = f"{self.file} job {self.job_id}"
+            self.contexts.append(ctx)
+
+    def step(self, n: int, step: LMap) -> None:
         label = f"step {n}" + (f" ({step['name']})" if step.get("name") else "")
         uses = str(step.get("uses") or "")
         with_ = step.get("with")
         if uses.startswith("actions/setup-go") and isinstance(with_, LMap):
-            go_version = str(with_.get("go-version") or "")
-        run = str(step.get("run") or "")
-        step_env = _settings(step.get("env"), "step env", file)
-        go_cmds: list[tuple[str, int]] = []
-        writes_here: dict[str, Setting] = {}
-        for off, text in enumerate(run.splitlines()):
-            line = _script_line(step, off)
-            for m in _GITHUB_ENV_WRITE.finditer(text):
-                writes_here[m[1]] = Setting(
-                    m[1], m[2].strip(), "$GITHUB_ENV", file, line, known="$" not in m[2]
-                )
-            for gm in GO_COMMAND.finditer(text):
-                go_cmds.append((gm.group(0).strip(" ;&|(`"), line))
+            self.go_version = str(with_.get("go-version") or "") or self.go_version
+        env = {**self.job_env, **self.written, **_settings(step.get("env"), "step env", self.file)}
+        got = self.read_script(step, env, label)
         if "golangci-lint" in uses or "goreleaser" in uses:
-            go_cmds.append((uses, step.line))
-        for key, setting in writes_here.items():
-            used = re.search(_VAR_USE.format(name=re.escape(key)), run.split(f"{key}=", 1)[1])
-            go_after = any(ln > setting.line for _, ln in go_cmds)
-            if used or (key.startswith("GO") and go_after):
-                findings.append(
-                    Finding(
-                        "C01",
-                        Severity.WARN,
-                        f"{key} is written to $GITHUB_ENV and used in the same step "
-                        f"({label}): $GITHUB_ENV only affects later steps",
-                        f"also `export {key}=...` in this step, or set it in the job's `env:`",
-                        file,
-                        setting.line,
-                        (f"{file} job {job_id}",),
-                    )
-                )
-        if go_cmds:
-            ctx = Context(f"{file} job {job_id} {label}", "github", file, step.line)
-            ctx.env = {**job_env, **written, **step_env}
-            ctx.go_commands = go_cmds
-            ctx.go_version = go_version
-            ctx.facts.update(
-                job=job_id, secrets=sorted(secrets), pipeline=file, own_token="GITHUB_TOKEN"
-            )
-            contexts.append(ctx)
-        written.update(writes_here)
-    if not contexts:
-        ctx = Context(f"{file} job {job_id}", "github", file, job.line)
-        ctx.env = {**job_env, **written}
-        ctx.go_version = go_version
-        ctx.facts.update(
-            job=job_id, secrets=sorted(secrets), pipeline=file, own_token="GITHUB_TOKEN"
-        )
-        contexts.append(ctx)
-    return contexts
+            got.go_cmds.append((uses, step.line))
+            got.first = got.first or (step.line, {})
+        if got.first is not None:
+            ctx = self.context(label, step.line, {**env, **got.first[1]})
+            ctx.go_commands = got.go_cmds
+            self.contexts.append(ctx)
+            if not self.credentials_at:
+                self.go_before_credentials.append(ctx)
+        for line, own in got.extra:
+            ctx = self.context(f"{label} line {line}", line, {**env, **own})
+            ctx.go_commands = [c for c in got.go_cmds if c[1] == line]
+            self.contexts.append(ctx)
+        if (got.sets_credentials or uses.startswith(_CRED_ACTIONS)) and not self.credentials_at:
+            self.credentials_at = step.line
+            for ctx in self.go_before_credentials:
+                ctx.facts["credentials_later"] = step.line
+        self.written.update(got.writes)
+        self.env_file.update(got.go_env_w)
+
+
+def _analyze_job(
+    job_id: str, job: LMap, wf_env: dict[str, Setting], file: str, findings: list[Finding]
+) -> list[Context]:
+    findings += _unknown_keys(job, _JOB_KEYS, "job", file)
+    reader = _JobReader(job_id, job, wf_env, file)
+    reader.read()
+    findings += reader.findings
+    return reader.contexts

@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gomodproxy.doctor.dockerfile import GO_COMMAND
+from gomodproxy.doctor import shellscript
+from gomodproxy.doctor.dockerfile import image_env, image_facts
 from gomodproxy.doctor.model import Context, Finding, Setting, Severity
+from gomodproxy.doctor.names import GO_KEYS
 from gomodproxy.doctor.yamlsrc import LMap, LSeq
 
 RESERVED = frozenset(
@@ -29,17 +31,6 @@ RESERVED = frozenset(
         "after_script",
         "spec",
     ]
-)
-_GO_SETTINGS = (
-    "GOPROXY",
-    "GONOPROXY",
-    "GOPRIVATE",
-    "GONOSUMDB",
-    "GOSUMDB",
-    "GOINSECURE",
-    "GOVCS",
-    "GOFLAGS",
-    "GOTOOLCHAIN",
 )
 _REF = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -71,6 +62,7 @@ def analyze(docs: list[tuple[str, Any]]) -> tuple[list[Context], list[Finding]]:
     top_vars: dict[str, Setting] = {}
     jobs: dict[str, tuple[str, LMap]] = {}
     default = LMap()
+    unread = False  # an include the doctor cannot read (project, remote, template, component)
     for file, data in docs:
         if data is None:
             continue
@@ -89,10 +81,13 @@ def analyze(docs: list[tuple[str, Any]]) -> tuple[list[Context], list[Finding]]:
         top_vars.update(_variables(data.get("variables"), "top-level variables", file))
         if isinstance(data.get("default"), LMap):
             default = _merge(default, data["default"])
+        unread = unread or _has_unread_include(data.get("include"))
         for name, job in data.items():
             if name in RESERVED:
                 continue
             if not isinstance(job, LMap):
+                if name.startswith("."):
+                    continue  # a hidden key: an anchor holder or a template, never a job
                 findings.append(
                     Finding(
                         "X01",
@@ -111,10 +106,10 @@ def analyze(docs: list[tuple[str, Any]]) -> tuple[list[Context], list[Finding]]:
     for name, (file, _job) in jobs.items():
         if name.startswith("."):
             continue
-        resolved = _resolve(name, jobs, findings, set())
+        resolved = _resolve(name, jobs, findings, set(), unread)
         contexts.append(_context(name, file, resolved, default, top_vars, pipeline))
     for s in {**top_vars, **{k: v for c in contexts for k, v in c.env.items()}}.values():
-        if s.key in _GO_SETTINGS:
+        if s.key in GO_KEYS and s.source in ("top-level variables", "job variables"):
             findings.append(
                 Finding(
                     "C04",
@@ -137,8 +132,20 @@ def _attach_file(job: LMap, file: str) -> LMap:
     return job
 
 
+def _has_unread_include(inc: Any) -> bool:
+    items = inc if isinstance(inc, LSeq) else [inc] if inc is not None else []
+    return any(
+        (isinstance(i, LMap) and "local" not in i) or (isinstance(i, str) and "://" in i)
+        for i in items
+    )
+
+
 def _resolve(
-    name: str, jobs: dict[str, tuple[str, LMap]], findings: list[Finding], seen: set[str]
+    name: str,
+    jobs: dict[str, tuple[str, LMap]],
+    findings: list[Finding],
+    seen: set[str],
+    unread: bool,
 ) -> LMap:
     file, job = jobs[name]
     ext = job.get("extends")
@@ -147,6 +154,19 @@ def _resolve(
     merged_vars: dict[str, Setting] = {}
     for p in parents:
         p = str(p)
+        if p not in jobs and p not in seen and unread:
+            findings.append(
+                Finding(
+                    "X01",
+                    Severity.INFO,
+                    f"job {name}: extends {p}, which is not in the files the doctor read; it may "
+                    "come from an include it cannot read, so what it sets cannot be checked",
+                    "run the doctor on the project that defines it too",
+                    file,
+                    job.line_of("extends"),
+                )
+            )
+            continue
         if p in seen or p not in jobs or len(seen) > 10:
             why = "loops" if p in seen else "is not defined" if p not in jobs else "nests too deep"
             findings.append(
@@ -160,7 +180,7 @@ def _resolve(
                 )
             )
             continue
-        base = _resolve(p, jobs, findings, seen | {name})
+        base = _resolve(p, jobs, findings, seen | {name}, unread)
         merged_vars.update(base.get("__vars__", {}))
         merged = _merge(merged, base)
     out = _merge(merged, job)
@@ -188,13 +208,32 @@ def _context(
     image = job.get("image", default.get("image", ""))
     if isinstance(image, LMap):
         image = image.get("name", "")
+    img = image_facts(str(image or ""))
+    ctx.go_version = img.go_version
+    ctx.env = {
+        **{k: v for k, v in image_env(img, file, job.line_of("image")).items() if k in GO_KEYS},
+        **env,
+    }
     script = [
         *_lines(job.get("before_script", default.get("before_script"))),
         *_lines(job.get("script")),
     ]
+    line = job.line_of("script")
+    local: dict[str, Setting] = {}
     for text in script:
-        for gm in GO_COMMAND.finditer(text):
-            ctx.go_commands.append((gm.group(0).strip(" ;&|(`"), job.line_of("script")))
+        for cmd in shellscript.commands(text):
+            for k, raw in shellscript.exported(cmd):
+                local[k] = _script_setting(k, raw, "export in script", file, line)
+            if not cmd.go_subcommand():
+                continue
+            ctx.go_commands.append((cmd.text(), line))
+            if cmd.fetches() and not ctx.facts.get("first_go"):
+                ctx.facts["first_go"] = line
+                inline = {
+                    k: _script_setting(k, v, "inline assignment", file, line)
+                    for k, v in cmd.assigns
+                }
+                ctx.env.update({**local, **inline})
     tokens = {r for t in script for r in _REF.findall(t)} | {
         r for s in env.values() for r in _REF.findall(s.value)
     }
@@ -206,3 +245,8 @@ def _context(
     )
     ctx.facts["own_token"] = "CI_JOB_TOKEN"
     return ctx
+
+
+def _script_setting(key: str, raw: str, src: str, file: str, line: int) -> Setting:
+    known = "$" not in raw and "`" not in raw
+    return Setting(key, raw.strip("'\""), src, file, line, known)

@@ -6,12 +6,13 @@ from collections.abc import Callable, Iterator
 
 from gomodproxy.doctor.effective import Effective
 from gomodproxy.doctor.model import Context, Finding, Setting, Severity
+from gomodproxy.doctor.names import SOURCE_KEYS
+
+__all__ = ["RULES", "SOURCE_KEYS", "Rule", "at", "rule"]
 
 Rule = Callable[[Context, Effective], Iterator[Finding]]
 #: every per-context rule, in registration order.
 RULES: list[Rule] = []
-#: settings whose difference between jobs of one pipeline changes where modules come from.
-SOURCE_KEYS = ("GOPROXY", "GOPRIVATE", "GONOPROXY", "GONOSUMDB", "GOSUMDB", "GOINSECURE", "GOVCS")
 
 
 def rule(fn: Rule) -> Rule:

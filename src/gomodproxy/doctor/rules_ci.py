@@ -71,6 +71,26 @@ def c03_c05_credentials(ctx: Context, eff: Effective) -> Iterator[Finding]:
         )
 
 
+@rule
+def c06_credentials_too_late(ctx: Context, eff: Effective) -> Iterator[Finding]:
+    later = ctx.facts.get("credentials_later")
+    nop = eff.setting("GONOPROXY")
+    if not isinstance(later, int) or not nop.known or nop.value in ("", "none"):
+        return
+    yield Finding(
+        "C06",
+        Severity.WARN,
+        f"the go command runs here before the step at line {later} sets up credentials: the "
+        f"private modules ({nop.value}) it fetches directly fail with `terminal prompts "
+        "disabled` or 404",
+        "move the credential step (.netrc, git `insteadOf`, ssh-agent) before the first step "
+        "that runs go",
+        ctx.file,
+        ctx.line,
+        (ctx.name,),
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Across contexts
 

@@ -6,17 +6,20 @@ the collectors recorded; a finding points at the line that set the offending val
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
 from gomodproxy.doctor.effective import Effective, gover_key, is_language_version
 from gomodproxy.doctor.mask import has_userinfo, mask
 from gomodproxy.doctor.model import Context, Finding, Severity
+from gomodproxy.doctor.names import meant_setting
 from gomodproxy.doctor.rulekit import SOURCE_KEYS, at, rule
 from gomodproxy.errors import InvalidInput
 from gomodproxy.gomod.globs import match_prefix_patterns
 from gomodproxy.gomod.goenv import (
     GO_FLAG_NAMES,
+    ProxySpec,
     flag_name,
     govcs_allows,
     parse_goproxy,
@@ -32,6 +35,22 @@ _LOOPBACK = re.compile(
 _PATTERN_KEYS = ("GOPRIVATE", "GONOPROXY", "GONOSUMDB", "GOINSECURE")
 
 
+@functools.lru_cache(maxsize=1024)
+def _entries(goproxy: str) -> tuple[ProxySpec, ...]:
+    """The entries of a GOPROXY value (cached: every context of a file shares its values)."""
+    return tuple(split_goproxy(goproxy))
+
+
+@functools.lru_cache(maxsize=4096)
+def _proxy_error(url: str) -> str | None:
+    """The go command's complaint about one GOPROXY entry, None when it is a valid URL."""
+    try:
+        parse_goproxy(url)
+    except InvalidInput as exc:
+        return str(exc)
+    return None
+
+
 def _known(eff: Effective, key: str) -> bool:
     return eff.setting(key).known
 
@@ -45,7 +64,7 @@ def r01_r02_r03_goproxy(ctx: Context, eff: Effective) -> Iterator[Finding]:
     s = eff.setting("GOPROXY")
     if not s.known:
         return
-    specs = split_goproxy(s.value)
+    specs = _entries(s.value)
     if not specs:
         why = (
             "GOPROXY is empty and no $GOROOT/go.env gives the default"
@@ -76,16 +95,15 @@ def r01_r02_r03_goproxy(ctx: Context, eff: Effective) -> Iterator[Finding]:
                     f"move `{spec.url}` to the end, after the proxies you want tried",
                 )
             break
-        try:
-            parse_goproxy(spec.url)
-        except InvalidInput as exc:
+        err = _proxy_error(spec.url)
+        if err is not None:
             yield at(
                 ctx,
                 s,
                 "R02",
                 Severity.ERROR,
                 f"GOPROXY entry {mask(spec.url)!r} is not a proxy URL: the go command fails "
-                f"with `{mask(str(exc))}`",
+                f"with `{mask(err)}`",
                 "write full URLs with https://, http:// or file://, or the keywords `direct` and "
                 "`off` (there is no `fallback` keyword: `|` between entries falls back on any "
                 "error)",
@@ -95,7 +113,7 @@ def r01_r02_r03_goproxy(ctx: Context, eff: Effective) -> Iterator[Finding]:
 @rule
 def r04_off(ctx: Context, eff: Effective) -> Iterator[Finding]:
     s = eff.setting("GOPROXY")
-    specs = split_goproxy(s.value) if s.known else []
+    specs = _entries(s.value) if s.known else []
     if specs and specs[0].url == "off":
         yield at(
             ctx,
@@ -115,7 +133,7 @@ def r05_r06_proxy_urls(ctx: Context, eff: Effective) -> Iterator[Finding]:
     s = eff.setting("GOPROXY")
     if not s.known:
         return
-    for spec in split_goproxy(s.value):
+    for spec in _entries(s.value):
         url = spec.url
         if has_userinfo(url):
             yield at(
@@ -239,6 +257,78 @@ def r09_patterns(ctx: Context, eff: Effective) -> Iterator[Finding]:
                 f"{key} item {mask(item)!r} {what}",
                 f"write {key} as comma-separated module path globs without spaces, e.g. "
                 "`git.corp.example.com,*.internal.example`",
+            )
+
+
+#: code hosts that serve many unrelated public modules: a pattern naming one whole host makes
+#: every module there private.
+PUBLIC_HOSTS = frozenset(
+    [
+        "github.com",
+        "gitlab.com",
+        "bitbucket.org",
+        "codeberg.org",
+        "gitee.com",
+        "git.sr.ht",
+        "dev.azure.com",
+        "golang.org",
+        "go.googlesource.com",
+        "gopkg.in",
+    ]
+)
+
+
+@rule
+def r27_whole_code_host(ctx: Context, eff: Effective) -> Iterator[Finding]:
+    for key in ("GOPRIVATE", "GONOPROXY", "GONOSUMDB"):
+        s = eff.setting(key)
+        if not s.known or not s.value or s.source.startswith("GOPRIVATE"):
+            continue
+        for item in s.value.split(","):
+            host = item.strip().rstrip("/").removesuffix("/*")
+            if host.lower() not in PUBLIC_HOSTS:
+                continue
+            probe = f"{host}/any/module"
+            effects = []
+            nop, nosum = eff.setting("GONOPROXY"), eff.setting("GONOSUMDB")
+            if nop.known and match_prefix_patterns(nop.value, probe):
+                effects.append("skips the proxy (fetched directly with git)")
+            if (
+                nosum.known
+                and match_prefix_patterns(nosum.value, probe)
+                and eff["GOSUMDB"] != "off"
+            ):
+                effects.append("skips the checksum database (not verified)")
+            if not effects:
+                continue
+            yield at(
+                ctx,
+                s,
+                "R27",
+                Severity.WARN,
+                f"{key} item {item!r} names a whole public code host: every module on {host} "
+                + " and ".join(effects),
+                f"list only your own paths, e.g. `{host}/your-org`",
+            )
+
+
+@rule
+def r26_not_a_go_variable(ctx: Context, eff: Effective) -> Iterator[Finding]:
+    refs = ctx.facts.get("file_refs")
+    used = refs if isinstance(refs, (set, frozenset)) else set()
+    for layer in (ctx.env, ctx.env_file):
+        for name, s in layer.items():
+            meant = meant_setting(name)
+            if meant is None or name in used or s.source.startswith("image default"):
+                continue
+            yield at(
+                ctx,
+                s,
+                "R26",
+                Severity.WARN,
+                f"{name} is not a variable the go command reads; this setting has no effect "
+                f"(the go command reads {meant})",
+                f"rename it to {meant}",
             )
 
 
@@ -422,12 +512,14 @@ def r15_r16_r17_r18_goflags(ctx: Context, eff: Effective) -> Iterator[Finding]:
 # GOTOOLCHAIN and go.mod versions
 
 
-def _need(ctx: Context) -> tuple[str, str]:
-    """The highest Go version go.mod asks for, and which line asks for it."""
+def _need(ctx: Context, local: bool) -> tuple[str, str]:
+    """The Go version go.mod makes the go command run, and which line asks for it. With
+    GOTOOLCHAIN=local only the ``go`` line is a minimum: the ``toolchain`` line merely names
+    the toolchain to switch to, and a local Go that satisfies the go line builds as it is."""
     go, tc = str(ctx.facts.get("gomod_go") or ""), str(ctx.facts.get("gomod_toolchain") or "")
     tc = tc.removeprefix("go").split("-", 1)[0]
     kg, kt = gover_key(go), gover_key(tc)
-    if kt is not None and (kg is None or kt > kg):
+    if not local and kt is not None and (kg is None or kt > kg):
         return tc, "toolchain"
     return go, "go"
 
@@ -447,13 +539,14 @@ def _older(local: str, need: str) -> bool | None:
 
 @rule
 def r19_r20_r21_toolchain(ctx: Context, eff: Effective) -> Iterator[Finding]:
-    need, which = _need(ctx)
+    tc = eff.setting("GOTOOLCHAIN")
+    local = tc.value.split("+")[0] == "local" and tc.known
+    need, which = _need(ctx, local)
     if not need or not ctx.go_version:
         return
     older = _older(ctx.go_version, need)
-    tc = eff.setting("GOTOOLCHAIN")
     gomod = str(ctx.facts.get("gomod_file") or "go.mod")
-    if older and tc.value.split("+")[0] == "local" and tc.known:
+    if older and local:
         code = "D07" if ctx.kind == "docker" else "R19"
         yield at(
             ctx,
@@ -520,7 +613,7 @@ def r22_govcs(ctx: Context, eff: Effective) -> Iterator[Finding]:
         return
     priv = eff["GOPRIVATE"]
     blocked = [p for p in priv.split(",") if p and not govcs_allows(rules, p, True, "git")]
-    direct = any(x.url == "direct" for x in split_goproxy(eff["GOPROXY"]))
+    direct = any(x.url == "direct" for x in _entries(eff["GOPROXY"]))
     if direct and not govcs_allows(rules, "example.com/m", False, "git"):
         blocked.append("public paths (fetched directly after a proxy 404/410)")
     if blocked:

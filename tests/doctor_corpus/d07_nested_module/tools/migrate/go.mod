@@ -1,0 +1,3 @@
+module example.com/app/tools/migrate
+
+go 1.24.0
