@@ -89,14 +89,17 @@ def gomod(data: bytes) -> None:
 
 
 def zip_check(data: bytes) -> None:
-    """zipfiles.check_zip and hash_zip: module zips from upstreams."""
+    """ziplimits.check_entry_count, zipfiles.check_zip and hash_zip: module zips from
+    upstreams."""
     from gomodproxy.zipfiles import check_zip, hash_zip
+    from gomodproxy.ziplimits import check_entry_count
 
     fd, path = tempfile.mkstemp(suffix=".zip")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         try:
+            check_entry_count(path)
             check_zip(path, "example.com/m", "v1.0.0")
             hash_zip(path)
         except InvalidInput:

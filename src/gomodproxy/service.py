@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
 
-from gomodproxy import zipfiles
+from gomodproxy import zipfiles, ziplimits
 from gomodproxy.cache.base import CacheEntry, MetadataCache, SingleFlight
 from gomodproxy.cache.memory import HotCache, LocalSingleFlight, MemoryMetadataCache
 from gomodproxy.errors import (
@@ -188,6 +188,7 @@ def check_and_hash_zip(zip_path: Path, module_path: str, version: str, limit: in
     size = zip_path.stat().st_size
     if size > limit:
         raise InvalidInput(f"module zip of {size} bytes exceeds the limit of {limit}")
+    ziplimits.check_entry_count(zip_path)
     zipfiles.check_zip(zip_path, module_path, version)
     return zipfiles.hash_zip(zip_path)
 
@@ -451,7 +452,7 @@ class ProxyService:
         """The canonical Version of an .info body; checks it is one and matches ``query``."""
         try:
             obj = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: hostile nesting
             obj = None
         version = obj.get("Version") if isinstance(obj, dict) else None
         if not isinstance(version, str) or not semver.is_valid(version):
@@ -579,7 +580,7 @@ class ProxyService:
     async def _fetch_mutable(self, kind: str, path: str, query: str | None) -> bytes:
         if kind == "list":
             data = await self.source.list(path)
-            _check_list(data, path)
+            await _off_loop_when_large(data, _check_list, data, path)
             return data
         if kind == "latest":
             data = await self.source.latest(path)
@@ -622,6 +623,19 @@ def _remove_orphans(parent: Path) -> None:
         finally:
             os.close(fd)
         shutil.rmtree(child, ignore_errors=True)
+
+
+#: Up to this many bytes, a check runs on the event loop (it takes well under a millisecond).
+_ON_LOOP_BYTES = 64 << 10
+
+
+async def _off_loop_when_large(data: bytes, check: Callable[..., None], *args: Any) -> None:
+    """Run ``check(*args)`` on the loop for small ``data``, in a worker thread for large: a
+    14 MB ``@v/list`` takes seconds to validate line by line, and the loop serves everyone."""
+    if len(data) <= _ON_LOOP_BYTES:
+        check(*args)
+    else:
+        await asyncio.to_thread(check, *args)
 
 
 def _check_list(data: bytes, path: str) -> None:

@@ -9,12 +9,15 @@ proves no connection to a non-loopback address is ever attempted: the guard refu
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import http.server
 import io
 import ipaddress
 import socket
 import struct
 import time
+import tracemalloc
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -26,11 +29,13 @@ import pytest
 from gomodproxy.config import load_settings
 from gomodproxy.deps import build_service
 from gomodproxy.errors import GoModProxyError, NotFound, UpstreamError
+from gomodproxy.server.app import ProxyApp
 from gomodproxy.server.paths import parse_request
 from gomodproxy.service import ProxyService, Trace
 from gomodproxy.sources.direct import DirectSource
 from gomodproxy.sources.direct.discovery import Discovery
 from tests.e2e.fixtures import LoopbackHTTP
+from tests.e2e.probe import LoopProbe
 
 pytestmark = [pytest.mark.e2e]
 
@@ -405,3 +410,113 @@ async def test_upstream_redirect_to_metadata_as_ipv6_refused(
     assert "link-local address" in str(exc)
     assert tripwire == []
     assert stored(tmp_path) == []
+
+
+# -- parsing bounds: each case with a /healthz probe on the same event loop ----------------
+
+
+def app_for(service: ProxyService) -> ProxyApp:
+    return ProxyApp(service, load_settings(None, env={}, flags={}, ask_go=False))
+
+
+def gzip_body(data: bytes) -> Behaviour:
+    packed = gzip.compress(data, 9)
+    return body(packed, 200, {"Content-Encoding": "gzip"})
+
+
+async def test_huge_list_is_validated_off_the_event_loop(hostile: Hostile, tmp_path: Path) -> None:
+    """A 14 MB @v/list is checked line by line in a worker thread, at each refresh too."""
+    lines = b"".join(b"v1.0.%d\n" % i for i in range(1_200_000))
+    assert len(lines) > 14_000_000
+    hostile.routes["/big.test/m/@v/list"] = body(lines)
+    service = service_for(tmp_path, hostile.url, list_ttl="0s")
+    try:
+        async with LoopProbe(app_for(service), "14 MB @v/list") as probe:
+            art = await service.list("big.test/m", Trace())
+            assert art.data == lines
+            again = await service.list("big.test/m", Trace())  # stale: a background refresh
+            assert again.data == lines
+            while service._background:
+                await asyncio.sleep(0.01)
+    finally:
+        await service.aclose()
+    assert probe.ok
+
+
+@pytest.mark.parametrize(
+    ("make", "expect"),
+    [
+        (lambda: b'{"Version":"v1.0.0","X":"' + b"x" * (15 * MiB) + b'"}', "larger than 65536"),
+        (lambda: b"[" * 60_000 + b"]" * 60_000, "larger than 65536"),
+        (lambda: b'{"Version":"v1.0.0","X":' + b"[" * 30_000 + b"]" * 30_000 + b"}", "invalid"),
+    ],
+    ids=["15-mib-info", "deep-nesting-120k", "deep-nesting-60k"],
+)
+async def test_hostile_info_is_an_upstream_error(
+    hostile: Hostile, tmp_path: Path, make: Callable[[], bytes], expect: str
+) -> None:
+    """A huge or deeply nested .info is an upstream error (stale-if-error applies; never a
+    500 "internal error" from a RecursionError), and nothing is stored."""
+    hostile.routes["/deep.test/m/@v/v1.0.0.info"] = body(make())
+    service = service_for(tmp_path, hostile.url)
+    async with LoopProbe(app_for(service), f"hostile .info {expect}") as probe:
+        exc = await fetch_error(service, "info", "deep.test/m", "v1.0.0")
+    assert isinstance(exc, UpstreamError), exc
+    assert expect in str(exc)
+    assert stored(tmp_path) == []
+    assert probe.ok
+
+
+@pytest.mark.parametrize("kind", ["info", "mod", "zip"])
+async def test_gzip_bomb_is_cut_at_the_limit_without_inflating_it_whole(
+    hostile: Hostile, tmp_path: Path, kind: str
+) -> None:
+    """300 MB of zeros in ~300 KB of gzip: inflating stops one 1 MiB step past the limit,
+    so the fetch never holds much more than the limit (measured with tracemalloc)."""
+    hostile.routes[f"/gz.test/m/@v/v1.0.0.{kind}"] = gzip_body(b"\0" * (300 * MiB))
+    service = service_for(tmp_path, hostile.url, max_zip_bytes="8MiB")
+    tracemalloc.start()
+    try:
+        async with LoopProbe(app_for(service), f"gzip bomb .{kind}") as probe:
+            exc = await fetch_error(service, kind, "gz.test/m", "v1.0.0")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert isinstance(exc, UpstreamError), exc
+    assert "limit" in str(exc) or "larger than" in str(exc)
+    limit = {"info": 64 << 10, "mod": 16 * MiB, "zip": 8 * MiB}[kind]
+    assert peak < 2 * limit + 8 * MiB, peak
+    assert stored(tmp_path) == []
+    assert probe.ok
+
+
+async def test_gzip_body_within_the_limit_is_served(hostile: Hostile, tmp_path: Path) -> None:
+    """An honest gzip-encoded go.mod is decoded and served as the plain bytes."""
+    hostile.routes["/gz.test/m/@v/v1.0.0.mod"] = gzip_body(b"module gz.test/m\n")
+    service = service_for(tmp_path, hostile.url)
+    try:
+        art = await service.immutable("mod", "gz.test/m", "v1.0.0", Trace())
+    finally:
+        await service.aclose()
+    assert art.data == b"module gz.test/m\n"
+
+
+def many_entries_zip(n: int) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("many.test/m@v1.0.0/go.mod", b"module many.test/m\n")
+        for i in range(n):
+            zf.writestr(f"many.test/m@v1.0.0/f{i}", b"")
+    return buf.getvalue()
+
+
+async def test_zip_with_too_many_entries_refused(hostile: Hostile, tmp_path: Path) -> None:
+    """100,001 empty files: refused by their count before the zip is opened."""
+    hostile.routes["/many.test/m/@v/v1.0.0.zip"] = body(many_entries_zip(100_000))
+    service = service_for(tmp_path, hostile.url, fetch_timeout="60s")
+    async with LoopProbe(app_for(service), "zip of 100,001 entries") as probe:
+        exc = await fetch_error(service, "zip", "many.test/m", "v1.0.0")
+    assert isinstance(exc, UpstreamError)
+    assert "100001 entries exceed the limit of 100000" in str(exc)
+    assert stored(tmp_path) == []
+    assert probe.ok

@@ -25,6 +25,7 @@ import httpx
 
 from gomodproxy.errors import InvalidInput, NotFound, UpstreamError, UpstreamTimeout
 from gomodproxy.security.netguard import NetGuard
+from gomodproxy.sources.bounded import ACCEPT_ENCODING, TooLarge, bounded_chunks
 from gomodproxy.storage.keys import artifact_key
 
 #: Redirect hops of any upstream proxy: never to link-local addresses (cloud metadata).
@@ -32,6 +33,9 @@ _REDIRECT_GUARD = NetGuard(only=frozenset({"link-local"}))
 #: The go command refuses zips over 500 MiB and go.mod files over 16 MiB (x/mod/zip).
 MAX_ZIP_BYTES = 500 << 20
 MAX_META_BYTES = 16 << 20
+#: ``.info`` and ``@latest`` are a few hundred bytes of JSON (Version, Time, Origin); a bound
+#: far above that keeps a hostile one from costing a 16 MiB parse.
+MAX_INFO_BYTES = 64 << 10
 MAX_REDIRECTS = 10
 _WRITE_BATCH = 1 << 20
 #: Characters Go's url.PathEscape leaves alone, besides letters and digits ("/" kept too).
@@ -82,10 +86,10 @@ class _SmallReads:
         return await self._read(artifact_path(path, "list"))
 
     async def info(self, path: str, query: str) -> bytes:
-        return await self._read(artifact_path(path, "info", query))
+        return await self._read(artifact_path(path, "info", query), MAX_INFO_BYTES)
 
     async def latest(self, path: str) -> bytes:
-        return await self._read(artifact_path(path, "latest"))
+        return await self._read(artifact_path(path, "latest"), MAX_INFO_BYTES)
 
     async def mod(self, path: str, version: str) -> bytes:
         return await self._read(artifact_path(path, "mod", version))
@@ -122,7 +126,7 @@ class HTTPProxySource(_SmallReads):
             follow_redirects=False,
             trust_env=True,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-            headers={"User-Agent": "gomodproxy"},
+            headers={"User-Agent": "gomodproxy", "Accept-Encoding": ACCEPT_ENCODING},
         )
         self._netrc = dict(load_netrc() if netrc_hosts is None else netrc_hosts)
 
@@ -208,13 +212,8 @@ class HTTPProxySource(_SmallReads):
             async with asyncio.timeout(self.timeout * 2):
                 async with self._open(rel) as response:
                     chunks: list[bytes] = []
-                    size = 0
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > limit:
-                            raise UpstreamError(
-                                f"{self.name}: {rel} is larger than {limit} bytes", source=self.name
-                            )
+                    what = f"{self.name}: {rel}"
+                    async for chunk in bounded_chunks(response, limit, what):
                         chunks.append(chunk)
                     return b"".join(chunks)
         except TimeoutError as exc:
@@ -238,7 +237,14 @@ class HTTPProxySource(_SmallReads):
                             f"of {self.max_zip_bytes}",
                             source=self.name,
                         )
-                    await _stream_to_file(response.aiter_bytes(), dest, self.max_zip_bytes, rel)
+                    chunks = bounded_chunks(response, self.max_zip_bytes, f"{self.name}: {rel}")
+                    try:
+                        await _stream_to_file(chunks, dest, self.max_zip_bytes, rel)
+                    except TooLarge:
+                        raise UpstreamError(
+                            f"{rel}: zip exceeds the limit of {self.max_zip_bytes} bytes",
+                            source=self.name,
+                        ) from None
                     if declared.isdigit() and dest.stat().st_size != int(declared):
                         raise UpstreamError(
                             f"{self.name}: {rel}: truncated ({dest.stat().st_size} of "
