@@ -189,8 +189,7 @@ def check_and_hash_zip(zip_path: Path, module_path: str, version: str, limit: in
     if size > limit:
         raise InvalidInput(f"module zip of {size} bytes exceeds the limit of {limit}")
     ziplimits.check_entry_count(zip_path)
-    zipfiles.check_zip(zip_path, module_path, version)
-    return zipfiles.hash_zip(zip_path)
+    return zipfiles.check_and_hash_zip(zip_path, module_path, version)
 
 
 class ProxyService:

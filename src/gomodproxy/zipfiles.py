@@ -52,6 +52,7 @@ from gomodproxy.gomod.modzip import (
 )
 
 __all__ = [
+    "check_and_hash_zip",
     "check_dir",
     "check_zip",
     "create_zip",
@@ -78,7 +79,10 @@ def _go_os_error(op: str, path: str, exc: OSError) -> str:
 
 def entry_name(info: zipfile.ZipInfo) -> str:
     """The entry's name exactly as stored (before Python cuts it at a NUL byte), as ``str``."""
-    raw = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
+    name = info.orig_filename
+    if name.isascii():  # the same bytes in either encoding
+        return name
+    raw = name.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
     return raw.decode("utf-8", "surrogateescape")
 
 
@@ -115,6 +119,143 @@ def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
         raise InvalidInput(f"zip: {entry_name(info)}: {e}") from e
 
 
+def _entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> Iterator[bytes]:
+    """The content of an entry: read straight from the file when it is a plain stored or
+    deflated entry whose local header agrees with the directory, else through zipfile.
+
+    The direct path makes the same reads and zlib calls as zipfile's ``ZipExtFile.read(CHUNK)``
+    loop (same input pieces, same output limits, same stopping rules, same CRC check), so its
+    bytes and errors are zipfile's, without the objects and method calls per piece that made
+    hashing many small entries slow. Any error it meets is left to zipfile to report, so its
+    text is exactly zipfile's too.
+    """
+    fd = zf.fp.fileno() if zf.fp is not None else -1
+    start = -1
+    if fd >= 0 and info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        start = _data_offset(fd, info, name)
+    if start < 0:
+        yield from _read_entry(zf, info)
+        return
+    sent = 0
+    try:
+        for chunk in _direct(fd, info, start):
+            sent += len(chunk)
+            yield chunk
+    except _Unusual:
+        # zipfile reads the same bytes in the same order: skip those sent, let it say why.
+        for chunk in _read_entry(zf, info):
+            if sent >= len(chunk):
+                sent -= len(chunk)
+                continue
+            yield chunk[sent:]
+            sent = 0
+
+
+class _Unusual(Exception):
+    """The direct read met something zipfile reports as an error."""
+
+
+#: General-purpose flag bits zipfile treats specially (encryption, patched data).
+_SPECIAL_FLAGS = 0x01 | 0x20 | 0x40
+
+
+def _data_offset(fd: int, info: zipfile.ZipInfo, name: str) -> int:
+    """Where an entry's data starts, or -1 if zipfile would do more than skip its header."""
+    if info.flag_bits & _SPECIAL_FLAGS:
+        return -1
+    raw = name.encode("utf-8", "surrogateescape")
+    try:
+        header = os.pread(fd, 30 + len(raw), info.header_offset)
+    except OSError:
+        return -1
+    if len(header) != 30 + len(raw) or header[:4] != b"PK\x03\x04":
+        return -1
+    flags, name_len, extra_len = (
+        int.from_bytes(header[6:8], "little"),
+        int.from_bytes(header[26:28], "little"),
+        int.from_bytes(header[28:30], "little"),
+    )
+    if name_len != len(raw) or header[30:] != raw or (flags ^ info.flag_bits) & 0x800:
+        return -1
+    start = info.header_offset + 30 + name_len + extra_len
+    end = getattr(info, "_end_offset", None)  # Pythons that refuse overlapping entries
+    if end is not None and start + info.compress_size > end:
+        return -1
+    return start
+
+
+def _direct(fd: int, info: zipfile.ZipInfo, start: int) -> Iterator[bytes]:
+    """Emulate ``while chunk := ZipExtFile.read(CHUNK)`` over the entry's bytes at ``start``.
+
+    Raises:
+        _Unusual: where zipfile would raise (a short file, a zlib error, a bad CRC).
+    """
+    deflated = info.compress_type == zipfile.ZIP_DEFLATED
+    inflater = zlib.decompressobj(-15) if deflated else None
+    compress_left, left, pos = info.compress_size, info.file_size, start
+    crc, expected = 0, info.CRC
+    pending = b""  # output zipfile keeps in its read buffer for the next read()
+    eof = False
+    while True:
+        n = CHUNK - len(pending)
+        out = [pending] if pending else []
+        pending = b""
+        while n > 0 and not eof:
+            # _read1(n): the unconsumed input first, then at least MIN_READ_SIZE more.
+            data = inflater.unconsumed_tail if inflater is not None else b""
+            if n > len(data) and compress_left > 0:
+                want = min(max(n - len(data), _MIN_READ), compress_left)
+                try:
+                    more = os.pread(fd, want, pos)
+                except OSError as e:
+                    raise _Unusual from e
+                if not more:
+                    raise _Unusual
+                pos += len(more)
+                compress_left -= len(more)
+                data = data + more if data else more
+            if inflater is None:
+                eof = compress_left <= 0
+            else:
+                try:
+                    data = inflater.decompress(data, max(n, _MIN_READ))
+                    eof = inflater.eof or (compress_left <= 0 and not inflater.unconsumed_tail)
+                    if eof:
+                        data += inflater.flush()
+                except zlib.error as e:
+                    raise _Unusual from e
+            data = data[:left]
+            left -= len(data)
+            if left <= 0:
+                eof = True
+            crc = zlib.crc32(data, crc)
+            if eof and crc != expected:
+                raise _Unusual
+            if n < len(data):
+                out.append(data[:n])
+                pending = data[n:]
+                break
+            out.append(data)
+            n -= len(data)
+        chunk = b"".join(out)
+        if not chunk:
+            return
+        yield chunk
+
+
+_MIN_READ = zipfile.ZipExtFile.MIN_READ_SIZE
+
+
+def _hash_entries(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], names: list[str]) -> str:
+    by_name = dict(zip(names, infos, strict=True))  # a repeated name: the last wins
+    if sum(by_name[n].file_size for n in names) > MAX_ZIP_FILE:  # the work hash1 will do
+        raise InvalidInput(
+            "total uncompressed size of module contents too large "
+            f"(max size is {MAX_ZIP_FILE} bytes)"
+        )
+    return dirhash.hash1(names, lambda name: _entry(zf, by_name[name], name))
+
+
 def hash_zip(path: str | os.PathLike[str]) -> str:
     """Return the h1: hash of a zip's entries (dirhash.HashZip), streaming their content.
 
@@ -123,14 +264,20 @@ def hash_zip(path: str | os.PathLike[str]) -> str:
         OSError: the file cannot be read.
     """
     with open_zip(path) as zf:
-        infos = {entry_name(i): i for i in zf.infolist()}  # a repeated name: the last wins
-        names = [entry_name(i) for i in zf.infolist()]
-        if sum(infos[n].file_size for n in names) > MAX_ZIP_FILE:  # the work hash1 will do
-            raise InvalidInput(
-                "total uncompressed size of module contents too large "
-                f"(max size is {MAX_ZIP_FILE} bytes)"
-            )
-        return dirhash.hash1(names, lambda name: _read_entry(zf, infos[name]))
+        infos = zf.infolist()
+        return _hash_entries(zf, infos, [entry_name(i) for i in infos])
+
+
+def _checked(
+    module_path: str, version: str, infos: list[zipfile.ZipInfo], names: list[str]
+) -> CheckedFiles:
+    cf = check_zip_entries(
+        module_path, version, zip(names, (i.file_size for i in infos), strict=True)
+    )
+    err = cf.err()
+    if err is not None:
+        raise InvalidInput(err)
+    return cf
 
 
 def check_zip(path: str | os.PathLike[str], module_path: str, version: str) -> CheckedFiles:
@@ -144,13 +291,23 @@ def check_zip(path: str | os.PathLike[str], module_path: str, version: str) -> C
     """
     check_module_version(module_path, version)
     with open_zip(path) as zf:
-        cf = check_zip_entries(
-            module_path, version, ((entry_name(i), i.file_size) for i in zf.infolist())
-        )
-    err = cf.err()
-    if err is not None:
-        raise InvalidInput(err)
-    return cf
+        infos = zf.infolist()
+        return _checked(module_path, version, infos, [entry_name(i) for i in infos])
+
+
+def check_and_hash_zip(path: str | os.PathLike[str], module_path: str, version: str) -> str:
+    """:func:`check_zip`, then :func:`hash_zip`, over one open and one parse of the zip.
+
+    Raises:
+        InvalidInput: what either would raise, in that order.
+        OSError: the file cannot be read.
+    """
+    check_module_version(module_path, version)
+    with open_zip(path) as zf:
+        infos = zf.infolist()
+        names = [entry_name(i) for i in infos]
+        _checked(module_path, version, infos, names)
+        return _hash_entries(zf, infos, names)
 
 
 # --- reading directories ------------------------------------------------------------------

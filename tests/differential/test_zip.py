@@ -231,6 +231,26 @@ def test_check_zip_matches_go(tmp_path: Path) -> None:
         assert _our_check(a["Zip"], module, version) == (answer.result, answer.error), where
 
 
+def test_check_zip_repeated_directories_match_go(tmp_path: Path) -> None:
+    """Deep trees repeat directories; a collision above one is reported for every file."""
+    module, version = "example.com/m", "v1.0.0"
+    p = f"{module}@{version}/"
+    cases = [
+        [p + "A/f", p + "a/b/f", p + "a/b/g", p + "a/b/c/h"],
+        [p + "x/y/z/f", p + "x/y/z/g", p + "x/Y/h", p + "x/y/i"],
+        [p + "d/e/", p + "d/e/f", p + "d/e", p + "d/e/g/h"],
+    ]
+    args = []
+    for i, names in enumerate(cases):
+        path = tmp_path / f"{i}.zip"
+        with zipfile.ZipFile(path, "w") as z:
+            for n in names:
+                z.writestr(n, n.encode())
+        args.append({"Path": module, "Version": version, "Zip": str(path)})
+    for names, a, answer in zip(cases, args, ask("zip.check", args), strict=True):
+        assert _our_check(a["Zip"], module, version) == (answer.result, answer.error), names
+
+
 def _our_check(path: str, module: str, version: str) -> tuple[dict[str, Any], str | None]:
     """Our CheckZip record and error text, shaped as the oracle answers."""
     try:

@@ -155,6 +155,15 @@ class TestCheckZipEntries:
             [self.P + "A/y", 'case-insensitive file name collision: "a" and "A"']
         ]
 
+    def test_collision_above_a_repeated_directory(self) -> None:
+        """Each file under a directory whose parent collides is reported, not just the first
+        (a directory seen before is only skipped once its walk to the root was clean)."""
+        cf = self.check([(self.P + "A/f", 0), (self.P + "a/b/f", 0), (self.P + "a/b/g", 0)])
+        assert pairs(cf.invalid) == [
+            [self.P + "a/b/f", 'case-insensitive file name collision: "A" and "a"'],
+            [self.P + "a/b/g", 'case-insensitive file name collision: "A" and "a"'],
+        ]
+
     def test_sizes(self) -> None:
         """go.mod and LICENSE are limited to 16 MiB, the total to 500 MiB (uint64 too)."""
         cf = self.check(

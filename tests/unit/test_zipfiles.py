@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import random
 import warnings
 import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -237,3 +239,84 @@ def test_directory_named_go_mod_is_no_module(tmp_path: Path) -> None:
     files, omitted = zipfiles.list_dir(str(tmp_path))
     assert [f.path for f in files] == ["sub/x.go"]
     assert omitted == []
+
+
+def _through_zipfile(path: Path) -> str:
+    """hash_zip as it was written before entries were read directly: every entry through
+    zipfile's ZipExtFile. The reference the direct reader must agree with, bytes and errors."""
+    with zipfiles.open_zip(path) as zf:
+        infos = {zipfiles.entry_name(i): i for i in zf.infolist()}
+        names = [zipfiles.entry_name(i) for i in zf.infolist()]
+        if sum(infos[n].file_size for n in names) > MAX_ZIP_FILE:
+            raise InvalidInput("total uncompressed size of module contents too large")
+        return dirhash.hash1(names, lambda name: zipfiles._read_entry(zf, infos[name]))
+
+
+def _outcome(fn: Callable[[Path], str], path: Path) -> str:
+    try:
+        return fn(path)
+    except (InvalidInput, OSError, RuntimeError) as e:
+        return f"{type(e).__name__}: {str(e).split(' (max size')[0]}"
+
+
+def _mutants(rng: random.Random, tmp_path: Path) -> Iterator[Path]:
+    """Zips of stored and deflated entries (empty, tiny, a few KiB, over the 1 MiB read size,
+    compressible or not), then copies with bytes flipped, zeroed, cut or sizes rewritten."""
+    big = b"".join(rng.randbytes(64) * rng.randint(1, 40) for _ in range(800))
+    entries = [
+        (P + "empty", b"", zipfile.ZIP_DEFLATED),
+        (P + "tiny", b"x", zipfile.ZIP_STORED),
+        (P + "text.go", b"package m\n" * 500, zipfile.ZIP_DEFLATED),
+        (P + "random.bin", rng.randbytes(9000), zipfile.ZIP_DEFLATED),
+        (P + "big.bin", big, zipfile.ZIP_DEFLATED),
+        (P + "big-stored.bin", big[: 1 << 20 | 4097], zipfile.ZIP_STORED),
+    ]
+    base = tmp_path / "base.zip"
+    with zipfile.ZipFile(base, "w") as z:
+        for name, data, method in entries:
+            z.writestr(name, data, compress_type=method)
+    yield base
+    raw = base.read_bytes()
+    with zipfile.ZipFile(base) as z:
+        infos = z.infolist()
+    cd = min(raw.index(b"PK\x01\x02"), len(raw))
+    central = [j for j in range(cd, len(raw) - 4) if raw[j : j + 4] == b"PK\x01\x02"]
+    for i in range(120):
+        data = bytearray(raw)
+        e = rng.randrange(len(infos))
+        info = infos[e]
+        start = info.header_offset + 30 + len(info.filename.encode())
+        size = max(info.compress_size, 1)
+        kind = i % 6
+        if kind == 0:  # a flipped bit in the entry's data
+            data[start + rng.randrange(size)] ^= 1 << rng.randrange(8)
+        elif kind == 1:  # garbage over the start or the middle of the entry's data
+            at = start + rng.choice([0, rng.randrange(size)])
+            data[at : at + 8] = rng.randbytes(8)
+        elif kind == 2:  # a local header field rewritten
+            data[info.header_offset + rng.choice([0, 6, 7, 8, 26, 28, 30])] = rng.randrange(256)
+        elif kind == 3:  # the directory's CRC, compressed or uncompressed size rewritten
+            field = central[e] + rng.choice([16, 20, 24])
+            value = rng.choice([0, 1, rng.randrange(1 << 32), info.file_size // 2 + 1])
+            data[field : field + 4] = value.to_bytes(4, "little")
+        elif kind == 4:  # the entry's data cut short, the rest of the file shifted
+            cut = rng.randrange(1, 64)
+            del data[start + rng.randrange(size) :][:cut]
+        else:  # nothing after the entry's first bytes: the file ends early
+            del data[start + rng.randrange(size) :]
+        out = tmp_path / f"m{i}.zip"
+        out.write_bytes(bytes(data))
+        yield out
+
+
+def test_direct_reads_agree_with_zipfile(tmp_path: Path) -> None:
+    """On valid and damaged zips the direct reader gives zipfile's h1 or zipfile's error."""
+    rng = random.Random(16)
+    outcomes = set()
+    for path in _mutants(rng, tmp_path):
+        want = _outcome(_through_zipfile, path)
+        assert _outcome(zipfiles.hash_zip, path) == want, path.name
+        outcomes.add(want)
+    # The damage reached many different outcomes, not just one kind of error.
+    print(outcomes)
+    assert len(outcomes) >= 6, outcomes

@@ -258,8 +258,10 @@ _TRANS = str.maketrans(_TABLE)
 
 def str_to_fold(s: str) -> str:
     """Return the fold key of ``s``: ``str_to_fold(a) == str_to_fold(b)`` iff EqualFold(a, b)."""
-    if s.isascii() and not any("A" <= c <= "Z" for c in s):
-        return s
+    if s.isascii():
+        # ASCII letters fold to lower case (x/mod's A-Z exception); nothing else changes.
+        low = s.lower()
+        return s if low == s else low
     return s.translate(_TRANS)
 
 

@@ -8,6 +8,7 @@ mirror x/mod's error types and their ``str()`` is Go's ``Error()``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from enum import Enum
 from functools import cmp_to_key
@@ -146,6 +147,13 @@ def _first_path_ok(c: str) -> bool:
 
 
 _CHAR_OK = {_Kind.MODULE: _mod_path_ok, _Kind.IMPORT: _import_path_ok, _Kind.FILE: _file_name_ok}
+#: Elements made only of ASCII characters each kind allows: most names, checked by one C-level
+#: match instead of a call per character (the per-character loop still explains a failure).
+_ALL_OK = {
+    _Kind.MODULE: re.compile(r"[0-9A-Za-z\-._~]*").fullmatch,
+    _Kind.IMPORT: re.compile(r"[0-9A-Za-z\-._~+]*").fullmatch,
+    _Kind.FILE: re.compile(r"[0-9A-Za-z!#$%&()+,\-.=@\[\]^_{}~ ]*").fullmatch,
+}
 
 
 def _valid_utf8(s: str) -> bool:
@@ -174,10 +182,11 @@ def _check_elem(elem: str, kind: _Kind) -> str | None:
         return "leading dot in path element"
     if elem[-1] == ".":
         return "trailing dot in path element"
-    ok = _CHAR_OK[kind]
-    for c in elem:
-        if not ok(c):
-            return f"invalid char {quote_rune(c)}"
+    if _ALL_OK[kind](elem) is None:
+        ok = _CHAR_OK[kind]
+        for c in elem:
+            if not ok(c):
+                return f"invalid char {quote_rune(c)}"
     short = elem.split(".", 1)[0]
     if _is_windows_reserved(short):
         return f"{quote(short)} disallowed as path element component on Windows"

@@ -150,6 +150,17 @@ class ZipError(InvalidInput):
 
 def _clean(p: str) -> str:
     """Go's path.Clean."""
+    if (
+        p
+        and p[-1] != "/"
+        and "//" not in p
+        and "/./" not in p
+        and "/../" not in p
+        and not p.startswith(("./", "../"))
+        and not p.endswith(("/.", "/.."))
+        and p not in (".", "..")
+    ):
+        return p  # already clean: no empty, "." or ".." element
     if p == "":
         return "."
     rooted = p.startswith("/")
@@ -230,9 +241,15 @@ class _Collisions:
 
     def __init__(self) -> None:
         self._seen: dict[str, tuple[str, bool]] = {}
+        #: Directories whose walk up to the root found no problem. Entries of ``_seen`` never
+        #: change, so walking up from one of them again would find none either.
+        self._clean_dirs: set[str] = set()
 
     def check(self, p: str, is_dir: bool) -> str | None:
+        walked: list[str] = []
         while True:
+            if is_dir and p in self._clean_dirs:
+                break
             fold = str_to_fold(p)
             other = self._seen.get(fold)
             if other is None:
@@ -243,10 +260,14 @@ class _Collisions:
                 return f"entry {quote(p)} is both a file and a directory"
             elif not is_dir:
                 return f"multiple entries for file {quote(p)}"
+            if is_dir:
+                walked.append(p)
             parent = _dir(p)
             if parent == ".":
-                return None
+                break
             p, is_dir = parent, True
+        self._clean_dirs.update(walked)
+        return None
 
 
 def _file_path_error(p: str) -> str | None:
