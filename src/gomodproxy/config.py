@@ -43,7 +43,12 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("listen", str, "127.0.0.1:3000", "HOST:PORT to listen on"),
-    Option("storage", str, "./data", "storage URL: a directory, file://DIR or memory://"),
+    Option(
+        "storage",
+        str,
+        "./data",
+        "storage URL: directory, file://, memory://, oci://HOST/PREFIX, s3://BUCKET/PREFIX",
+    ),
     Option("workers", int, 0, "worker processes; 0 means one per CPU"),
     Option("http_server", str, "granian", "HTTP server: granian (fastest) or uvicorn"),
     Option("goproxy", str, "", "the proxy's own upstream list, as GOPROXY", "GOPROXY"),

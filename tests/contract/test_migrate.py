@@ -13,7 +13,7 @@ import pytest
 from gomodproxy.cli.main import main
 from gomodproxy.storage import FilesystemStore
 from gomodproxy.zipfiles import hash_zip
-from tests.e2e.servers import RegistryServer
+from tests.e2e.servers import MINIO_BUCKET, MinioServer, RegistryServer
 
 
 def module_zip(tmp_path: Path, body: bytes) -> tuple[bytes, str]:
@@ -43,27 +43,40 @@ def fill(root: Path, tmp_path: Path) -> dict[str, bytes]:
     return values
 
 
+@pytest.fixture(params=["oci", "s3"])
+def remote_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh prefix of a remote store; S3 credentials come from the environment."""
+    prefix = f"migrate/t{secrets.token_hex(6)}"
+    if request.param == "oci":
+        registry: RegistryServer = request.getfixturevalue("registry_server")
+        return registry.store_url(prefix)
+    minio: MinioServer = request.getfixturevalue("minio_server")
+    for name, value in minio.env().items():
+        monkeypatch.setenv(name, value)
+    return minio.store_url(MINIO_BUCKET, prefix, credentials=False)
+
+
 class TestMigrate:
-    def test_filesystem_to_oci_and_back(
+    def test_filesystem_to_remote_and_back(
         self,
         tmp_path: Path,
-        registry_server: RegistryServer,
+        remote_url: str,
         capsys: pytest.CaptureFixture[str],
     ) -> None:
-        """Every key survives fs → OCI → fs byte for byte; a second run copies nothing."""
+        """Every key survives fs → OCI or S3 → fs byte for byte; a second run copies nothing."""
         values = fill(tmp_path / "a", tmp_path)
-        oci = registry_server.store_url(f"migrate/t{secrets.token_hex(6)}")
+        remote = remote_url
         argv = ["storage", "migrate", "--no-progress"]
-        assert main([*argv, "--from", str(tmp_path / "a"), "--to", oci]) == 0
+        assert main([*argv, "--from", str(tmp_path / "a"), "--to", remote]) == 0
         assert f"copied {len(values)} keys" in capsys.readouterr().out
-        assert main([*argv, "--from", oci, "--to", (tmp_path / "b").as_uri()]) == 0
+        assert main([*argv, "--from", remote, "--to", (tmp_path / "b").as_uri()]) == 0
         capsys.readouterr()
         back = tmp_path / "b"
         assert {k: (back / k).read_bytes() for k in values} == values
         assert sorted(str(p.relative_to(back)) for p in back.rglob("*") if p.is_file()) == sorted(
             values
         )
-        assert main([*argv, "--from", str(tmp_path / "a"), "--to", oci]) == 0
+        assert main([*argv, "--from", str(tmp_path / "a"), "--to", remote]) == 0
         assert f"copied 0 keys (0 bytes), skipped {len(values)}" in capsys.readouterr().out
 
     def test_zip_not_matching_its_hash_is_not_copied(

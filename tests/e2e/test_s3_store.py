@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from gomodproxy.cli.main import main
 from gomodproxy.errors import ConfigError, StorageError
 from gomodproxy.storage import open_store
 from gomodproxy.storage import s3 as s3mod
@@ -242,3 +243,21 @@ async def test_concurrent_uploads_of_one_zip_keep_one_whole_copy(
     assert await store.pending_uploads() == []
     assert store.conditional_writes is True
     await store.aclose()
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate"])
+def test_serve_and_migrate_refuse_a_missing_bucket_before_starting(
+    minio_server: MinioServer, tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``serve`` and ``storage migrate`` stop at once with the reason (exit 2), not at the
+    first request or key; the secret in the URL is not printed."""
+    url = minio_server.store_url("no-such-bucket", "p")
+    if command == "serve":
+        argv = ["serve", "--storage", url, "--listen", "127.0.0.1:0"]
+    else:
+        argv = ["storage", "migrate", "--no-progress", "--from", str(tmp_path), "--to", url]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "bucket 'no-such-bucket' at http://127.0.0.1" in err
+    assert "the bucket does not exist" in err
+    assert minio_server.secret_key not in err

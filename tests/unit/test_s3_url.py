@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from gomodproxy.cli.main import main
+from gomodproxy.config import load_settings
 from gomodproxy.errors import ConfigError
 from gomodproxy.storage import open_store
 from gomodproxy.storage.degrading import DegradingStore
@@ -78,3 +82,19 @@ def test_bad_urls(url: str, error: str) -> None:
 )
 def test_content_types_for_a_static_front(key: str, ctype: str) -> None:
     assert _content_type(key) == ctype
+
+
+def test_config_file_storage_and_config_show_masks_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An s3:// storage URL in the config file is used as given; ``config show`` masks the
+    keys of its user-info and leaves the rest readable."""
+    url = "s3://AKIAEXAMPLEKEY:s3cr3t-value@mods/team?endpoint=http://127.0.0.1:9000"
+    cfg = tmp_path / "gomodproxy.toml"
+    cfg.write_text(f'storage = "{url}"\n')
+    assert load_settings(str(cfg), env={}, ask_go=False).storage == url
+    assert main(["config", "show", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "s3cr3t-value" not in out
+    assert "AKIAEXAMPLEKEY" not in out
+    assert "s3://***@mods/team?endpoint=http://127.0.0.1:9000" in out

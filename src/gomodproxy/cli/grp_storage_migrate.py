@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="copy every artifact from one store to another, verifying hashes",
         description=(
             "Copy every key of the --from store into the --to store (a directory, file://, "
-            "memory:// or oci://HOST/PREFIX; credentials as oci://USER:PASS@HOST/PREFIX). "
+            "memory://, oci://HOST/PREFIX with credentials as oci://USER:PASS@HOST/PREFIX, or "
+            "s3://BUCKET/PREFIX?endpoint=URL with credentials from the standard AWS chain). "
             "Each copy is read back and its SHA-256 compared; zips are checked against their "
             "recorded h1. Keys already present with the same content are skipped, so an "
             "interrupted run can be repeated."
@@ -58,11 +59,19 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report.ok else EXIT_FAILED
 
 
+def _options(url: str, insecure: bool) -> dict[str, Any]:
+    scheme = url.partition("://")[0].lower()
+    if scheme == "oci":
+        return {"insecure": insecure, "degrade": False}
+    if scheme == "s3":
+        return {"degrade": False}
+    return {}
+
+
 async def _run(args: argparse.Namespace) -> MigrateReport:
-    # Every failure must show: no degrading wrapper around OCI stores here.
-    options = {"insecure": args.insecure, "degrade": False}
-    src = open_store(args.source, **(options if args.source.startswith("oci://") else {}))
-    dst = open_store(args.dest, **(options if args.dest.startswith("oci://") else {}))
+    # Every failure must show: no degrading wrapper around remote stores here.
+    src = open_store(args.source, **_options(args.source, args.insecure))
+    dst = open_store(args.dest, **_options(args.dest, args.insecure))
     console = Console(file=sys.stderr)
     progress = Progress(
         TextColumn("[bold]migrate"),
@@ -77,6 +86,10 @@ async def _run(args: argparse.Namespace) -> MigrateReport:
     task = progress.add_task("copy", total=None, keys="?")
     counts = [0, 0]  # done, total
     try:
+        for store in (src, dst):
+            check = getattr(store, "check", None)
+            if check is not None:
+                await check()  # a missing bucket or wrong credentials: say so before copying
         with progress:
 
             def on_total(keys: int, size: int) -> None:
