@@ -115,6 +115,11 @@ class Score:
     unjudged: int = 0
     known: int = 0
     found: int = 0
+    #: code -> [right, wrong, unjudged]
+    codes: dict[str, list[int]] = field(default_factory=dict)
+
+    def count(self, code: str, column: int) -> None:
+        self.codes.setdefault(code, [0, 0, 0])[column] += 1
 
     def add(self, other: Score) -> None:
         self.right += other.right
@@ -122,6 +127,10 @@ class Score:
         self.unjudged += other.unjudged
         self.known += other.known
         self.found += other.found
+        for code, counts in other.codes.items():
+            mine = self.codes.setdefault(code, [0, 0, 0])
+            for i, n in enumerate(counts):
+                mine[i] += n
 
     def line(self) -> str:
         judged = self.right + self.wrong
@@ -274,16 +283,19 @@ def score(proj: Project, findings: list[Finding], verbose: bool) -> tuple[Score,
             v = next((v for v in proj.verdicts if v.fits(f)), None)
         if v is None:
             s.unjudged += 1
+            s.count(f.code, 2)
             lines.append(f"  UNJUDGED {f.where()}: {f.message}")
             continue
         v.used = True
         if v.verdict == "right":
             s.right += 1
+            s.count(f.code, 0)
             found.add(v.problem)
             if verbose:
                 lines.append(f"  right    {f.where()}: {v.reason}")
         else:
             s.wrong += 1
+            s.count(f.code, 1)
             lines.append(f"  wrong    {f.where()}: {v.reason}")
     s.found = len(found)
     for pid, what in proj.problems.items():
@@ -324,6 +336,11 @@ def run(projects: list[Project], snapshots: Path, doctor: list[str], args: Any) 
     missing = [p.name for p in projects if p not in present]
     if missing:
         print(f"(no snapshot, not measured: {', '.join(missing)})")
+    by_code = ", ".join(
+        f"{code} {r}/{w}" + (f"/{u}?" if u else "")
+        for code, (r, w, u) in sorted(total.codes.items())
+    )
+    print(f"by code (right/wrong[/unjudged?]): {by_code or '-'}")
     print(f"{'TOTAL':<28} {total.line()}")
     if args.dump:
         Path(args.dump).write_text(json.dumps(dump, indent=1) + "\n")
