@@ -1,9 +1,10 @@
 """Chaos: go clients against random replicas while a replica is killed mid-fetch, Redis is
-stopped and restarted, and the registry is stopped and restarted.
+stopped and restarted, and the store's server (a docker-registry, or MinIO for S3) is stopped
+and restarted.
 
 Afterwards every go command either succeeded with the fixture's hashes or failed while the
 replica it was pointed at was down (its only path), and nothing stored is corrupt:
-``gomodproxy mod verify`` over the registry is clean and every stored file equals the fixture.
+``gomodproxy mod verify`` over the store is clean and every stored file equals the fixture.
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ from tests.e2e.fixtures import (
     server_env,
     start_server,
 )
-from tests.e2e.servers import RedisServer, RegistryServer, need, running
+from tests.e2e.servers import (
+    MinioServer,
+    RedisServer,
+    RegistryServer,
+    minio_binary,
+    need,
+    running,
+)
 from tests.e2e.test_scaleout import expected_sums, go_download
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs_go, pytest.mark.slow]
@@ -99,19 +107,27 @@ class Cluster:
             s.kill()
 
 
-def test_chaos(tmp_path: Path, go_env: dict[str, str]) -> None:
-    """Replica kill -9 mid-fetch, Redis and registry restarts: no corrupt artifact, and
+@pytest.mark.parametrize("kind", ["oci", "s3"])
+def test_chaos(tmp_path: Path, go_env: dict[str, str], kind: str) -> None:
+    """Replica kill -9 mid-fetch, Redis and store restarts: no corrupt artifact, and
     every go command either succeeded with the right hashes or failed on a dead replica."""
     need("redis-server")
-    need("docker-registry")
     expected = {f"{mv.path}@{mv.version}": expected_sums(tmp_path, mv) for mv in MODULES}
     root = build_tree(tmp_path / "upstream", MODULES)
-    (tmp_path / "registry").mkdir()
+    (tmp_path / "store").mkdir()
     (tmp_path / "redis").mkdir()
-    registry = RegistryServer(tmp_path / "registry")
+    registry: RegistryServer | MinioServer
+    if kind == "oci":
+        need("docker-registry")
+        registry = RegistryServer(tmp_path / "store")
+        storage = registry.store_url("chaos")
+    else:
+        registry = MinioServer(tmp_path / "store", minio_binary())
+        storage = registry.store_url("chaos", "proxy")
     redis = RedisServer(tmp_path / "redis")
-    storage = registry.store_url("chaos")
     with running(registry), running(redis), UpstreamServer(root) as up:
+        if isinstance(registry, MinioServer):
+            registry.make_bucket("chaos")
         up.delay = 0.3  # every upstream request is slow: fetches overlap the chaos
         cluster = Cluster(tmp_path, storage, f"{redis.url}?lease=2", up.url)
         ops: list[Op] = []
@@ -206,7 +222,7 @@ def test_chaos(tmp_path: Path, go_env: dict[str, str]) -> None:
             "degraded to in-process cache and locks",
             "shared cache and locks resumed",
             "served without being stored",
-            "oci storage is back",
+            f"{kind} storage is back",
         ]:
             assert line in logs
 
