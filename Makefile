@@ -48,7 +48,7 @@ lint: $(STAMP)
 # With PYTEST_ARGS (a subset chosen by hand) make test runs just that, without the gate.
 CORE_TESTS := $(sort $(wildcard tests/unit/test_semver.py tests/unit/test_module.py \
 	tests/unit/test_pseudo.py tests/unit/test_globs.py tests/unit/test_goenv*.py \
-	tests/unit/test_modfile.py tests/unit/test_modzip.py tests/unit/test_dirhash.py \
+	tests/unit/test_modfile.py tests/unit/test_modgraph.py tests/unit/test_modzip.py tests/unit/test_dirhash.py \
 	tests/unit/test_zipfiles.py tests/unit/test_direct_coderepo.py tests/unit/test_purity.py \
 	tests/unit/test_gomod_coverage_*.py tests/property/test_*_props.py))
 COV_GATE := --cov=gomodproxy.gomod --cov-branch --cov-report=term-missing:skip-covered \

@@ -88,6 +88,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("sumdb_private_patterns", str, "", "globs the private database covers (GOPRIVATE)"),
     Option("sumdb_proxied", str, "", "further databases to pass through (';'-separated)"),
     Option("stream_cold_zips", bool, True, "stream a cold zip while fetching, tail held back"),
+    # Air-gapped serving (gomodproxy.sources.store): also implied by goproxy = "off".
+    Option("offline", bool, False, "answer only from storage: lists, latest and the sumdb too"),
     # Access control and hardening (issue 10; gomodproxy.security).
     Option("auth_file", str, "", "credentials file (gomodproxy user add); enables authentication"),
     Option("auth_trusted_header", str, "", "header naming the user, set by a fronting proxy"),
@@ -139,6 +141,10 @@ class Settings:
     def from_json(cls, text: str) -> Settings:
         obj = json.loads(text)
         return cls(values=obj["values"], origins=obj["origins"])
+
+    def is_offline(self) -> bool:
+        """Serve only what storage holds (``offline = true`` or ``GOPROXY=off``)."""
+        return bool(self.values.get("offline")) or str(self.values.get("goproxy", "")) == "off"
 
     def listen_host_port(self) -> tuple[str, int]:
         host, sep, port = str(self.values["listen"]).rpartition(":")

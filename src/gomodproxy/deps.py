@@ -21,7 +21,9 @@ from gomodproxy.cache.memory import MemoryMetadataCache
 from gomodproxy.config import Settings
 from gomodproxy.errors import ConfigError
 from gomodproxy.service import NoVerifier, Observer, ProxyService, Verifier
+from gomodproxy.sources.base import Source
 from gomodproxy.sources.router import build_source
+from gomodproxy.sources.store import StoreSource
 from gomodproxy.storage import open_store
 from gomodproxy.storage.base import BlobStore
 
@@ -69,10 +71,14 @@ def build_service(settings: Settings, observer: Observer | None = None) -> Proxy
         ConfigError: storage URL or GOPROXY unusable.
     """
     store = open_store(settings.storage)
-    try:
-        source = build_source(settings)
-    except ValueError as exc:
-        raise ConfigError(f"goproxy {settings.goproxy!r}: {exc}") from exc
+    source: Source
+    if settings.is_offline():
+        source = StoreSource(store)
+    else:
+        try:
+            source = build_source(settings)
+        except ValueError as exc:
+            raise ConfigError(f"goproxy {settings.goproxy!r}: {exc}") from exc
     work = work_dir(settings, store)
     meta, flight = shared_caches(settings, work)
     return ProxyService(
@@ -89,4 +95,5 @@ def build_service(settings: Settings, observer: Observer | None = None) -> Proxy
         max_zip_bytes=settings.max_zip_bytes,
         temp_dir=work / "tmp",
         stream_cold_zips=bool(settings.values.get("stream_cold_zips", True)),  # issue 6
+        offline=settings.is_offline(),
     )

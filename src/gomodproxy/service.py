@@ -212,6 +212,7 @@ class ProxyService:
         temp_dir: str | Path | None = None,
         clock: Callable[[], float] = time.time,
         stream_cold_zips: bool = True,
+        offline: bool = False,
     ) -> None:
         self.store = store
         self.source = source
@@ -231,6 +232,9 @@ class ProxyService:
         #: Issue 6: cold zips being fetched, streamed to clients meanwhile.
         self.stream_cold_zips = stream_cold_zips
         self._live: dict[str, LiveZip] = {}
+        #: The source is the store itself: lists are computed, never the persisted copies
+        #: of an upstream's list (they may name versions the store does not hold).
+        self.offline = offline
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -487,11 +491,11 @@ class ProxyService:
 
     async def list(self, path: str, trace: Trace) -> Artifact:
         key = artifact_key("list", path)
-        return await self._mutable("list", key, path, None, trace, persist=True)
+        return await self._mutable("list", key, path, None, trace, persist=not self.offline)
 
     async def latest(self, path: str, trace: Trace) -> Artifact:
         key = artifact_key("latest", path)
-        return await self._mutable("latest", key, path, None, trace, persist=True)
+        return await self._mutable("latest", key, path, None, trace, persist=not self.offline)
 
     async def query(self, path: str, query: str, trace: Trace) -> Artifact:
         """``.info`` of a non-canonical query (branch, tag, commit prefix, ``v1.2``)."""

@@ -188,7 +188,8 @@ def from_settings(settings: Any, store: BlobStore) -> SumdbVerifier:
             timeout=float(_setting(settings, "upstream_timeout", 30.0)),
         )
         ttl = float(_setting(settings, "list_ttl", 60.0))
-        return SumdbDatabase(remote, store, key=spec.key, ttl=ttl)
+        offline = bool(getattr(settings, "is_offline", lambda: False)())
+        return SumdbDatabase(remote, store, key=spec.key, ttl=ttl, offline=offline)
 
     verifier = SumdbVerifier(
         open_db(spec) if spec is not None else None,

@@ -13,12 +13,12 @@ import argparse
 import asyncio
 import json
 import sys
-from functools import cmp_to_key
 from typing import Any
 
 from gomodproxy.cli.cmd_serve import add_settings_flags, settings_from_args
-from gomodproxy.errors import GoModProxyError, UpstreamError
-from gomodproxy.gomod import dirhash, module, semver
+from gomodproxy.errors import GoModProxyError
+from gomodproxy.gomod import dirhash, module
+from gomodproxy.mirror.runner import resolve
 from gomodproxy.service import ProxyService, Trace
 
 #: Go's encoding/json escapes these even inside MarshalIndent output.
@@ -42,35 +42,6 @@ def go_json(obj: dict[str, Any]) -> str:
     for raw, escaped in _GO_ESCAPES.items():
         text = text.replace(raw, escaped)
     return text
-
-
-async def resolve(service: ProxyService, path: str, query: str) -> str:
-    """The canonical version a query names: itself, ``latest`` from the list, or via .info."""
-    if semver.is_valid(query) and module.canonical_version(query) == query:
-        try:
-            module.check(path, query)
-        except GoModProxyError:
-            pass
-        else:
-            return query
-    if query == "latest":
-        listing = await service.list(path, Trace())
-        versions = [
-            line.split()[0]
-            for line in (listing.data or b"").decode().splitlines()
-            if line.split() and semver.is_valid(line.split()[0])
-        ]
-        releases = [v for v in versions if not semver.prerelease(v)]
-        pool = releases or versions
-        if pool:
-            return max(pool, key=cmp_to_key(semver.compare))
-        art = await service.latest(path, Trace())
-    else:
-        art = await service.query(path, query, Trace())
-    version = json.loads(art.data or b"{}").get("Version", "")
-    if not isinstance(version, str) or not version:
-        raise UpstreamError(f"{path}@{query}: no version in the answer")
-    return version
 
 
 async def download_one(service: ProxyService, target: str) -> dict[str, Any]:

@@ -87,6 +87,7 @@ class SumdbDatabase:
         key: str,
         ttl: float = 60.0,
         clock: Callable[[], float] = time.time,
+        offline: bool = False,
     ) -> None:
         self.remote = remote
         self.store = store
@@ -95,6 +96,8 @@ class SumdbDatabase:
         self.key = key
         self.ttl = ttl
         self.clock = clock
+        #: Never reach the database: answer from storage only (an air-gapped proxy).
+        self.offline = offline
 
     # -- keys --------------------------------------------------------------------------
 
@@ -164,6 +167,8 @@ class SumdbDatabase:
 
     async def _answer(self, req: flow.Request, run: _Run) -> Any:
         if isinstance(req, flow.ReadRemote):
+            if self.offline:
+                raise SumdbUnavailable(f"{self.name}{req.path}: not stored (offline)")
             return await self.remote.read(req.path)
         if isinstance(req, flow.ReadCache):
             if not run.use_cache:
@@ -194,22 +199,43 @@ class SumdbDatabase:
         raise InvalidInput(f"unknown sumdb request {req!r}")  # pragma: no cover
 
     async def _read_tile(self, t: Tile, run: _Run) -> bytes:
-        full = full_tile(t)
-        want = t.w * 32
         if run.use_cache:
-            for candidate in (t, full) if t != full else (t,):
-                data = await self.store.get(self._cache_key(f"{self.name}/{candidate.path()}"))
-                if data and len(data) >= want:
-                    run.used_cache = True
-                    return data[:want]
+            data = await self.stored_tile(t)
+            if data is not None:
+                run.used_cache = True
+                return data
+        if self.offline:
+            raise SumdbUnavailable(f"{self.name}: tile {t.path()} is not stored (offline)")
+        full = full_tile(t)
         try:
             data = await self.remote.read("/" + t.path())
         except NotFound:
             if t == full:
                 raise
-            data = (await self.remote.read("/" + full.path()))[:want]
+            data = (await self.remote.read("/" + full.path()))[: t.w * 32]
         run.fetched.add(t)
         return data
+
+    async def stored_tile(self, t: Tile) -> bytes | None:
+        """Tile ``t`` from storage: stored as is, or a prefix of the full tile or of a wider
+        partial one at the same place (a tile of a smaller tree is a prefix of the same tile
+        of a larger tree)."""
+        want = t.w * 32
+        full = full_tile(t)
+        for candidate in (t, full) if t != full else (t,):
+            data = await self.store.get(self._cache_key(f"{self.name}/{candidate.path()}"))
+            if data and len(data) >= want:
+                return data[:want]
+        if t == full:
+            return None
+        prefix = self._cache_key(f"{self.name}/{full.path()}.p/")
+        async for key in self.store.list(prefix):
+            width = key[len(prefix) :]
+            if width.isdigit() and int(width) > t.w:
+                data = await self.store.get(key)
+                if data and len(data) >= want:
+                    return data[:want]
+        return None
 
     # -- passthrough -----------------------------------------------------------------------
 
@@ -236,6 +262,8 @@ class SumdbDatabase:
         else:
             raise NotFound(f"not found: /sumdb/{self.name}/{endpoint}")
         key = self._cache_key(f"{self.name}/{endpoint}")
+        if self.offline:
+            return await self._offline(endpoint, key, content_type)
         info = await self.store.stat(key)
         if info is not None and (immutable or self.clock() - info.mtime < self.ttl):
             data = await self.store.get(key)
@@ -256,6 +284,16 @@ class SumdbDatabase:
             await self.store.put(key, resp.body)
         # The same content type whether the bytes come from storage or the network.
         return RemoteResponse(200, content_type, resp.body)
+
+    async def _offline(self, endpoint: str, key: str, content_type: str) -> RemoteResponse:
+        """Answer from storage only; tiles may be prefixes of wider stored ones."""
+        if endpoint.startswith("tile/"):
+            data = await self.stored_tile(parse_tile_path(endpoint))
+        else:
+            data = await self.store.get(key)
+        if not data:
+            raise NotFound(f"not found: /sumdb/{self.name}/{endpoint} (offline: not stored)")
+        return RemoteResponse(200, content_type, data)
 
     async def _authentic(self, endpoint: str, data: bytes) -> bool:
         """Whether a full hash tile folds to its hash in the tree this proxy verified: only

@@ -1,0 +1,95 @@
+"""What ``mirror SOURCES...`` has to fetch: read go.sum, go.mod and go.work files.
+
+A source is a go.sum (every line: a zip line fetches .info, .mod and .zip; a ``/go.mod``
+line fetches .info and .mod), a go.mod (its module graph by MVS: the requirements are
+walked as their go.mod files arrive), a go.work (the graph of all modules it uses, with its
+replacements), a directory (its go.work, else its go.sum, else its go.mod), or
+``MODULE@QUERY`` (the module and its graph, the query resolved as the go command does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gomodproxy.errors import InvalidInput
+from gomodproxy.gomod import module
+from gomodproxy.gomod.modfile import Replace, parse_gomod
+from gomodproxy.gomod.modgraph import SumLine, parse_gosum, parse_gowork
+from gomodproxy.gomod.module import ModuleVersion
+
+__all__ = ["Plan", "read_sources"]
+
+
+@dataclass
+class Plan:
+    """Fixed targets from go.sum files, plus graph roots (with replacements) to walk."""
+
+    #: (path, version) → go.sum hashes to check: ``"mod"`` and/or ``"zip"`` → h1.
+    sums: dict[ModuleVersion, dict[str, str]] = field(default_factory=dict)
+    roots: list[ModuleVersion] = field(default_factory=list)
+    replaces: list[Replace] = field(default_factory=list)
+    #: ``MODULE@QUERY`` arguments whose query is resolved at run time.
+    queries: list[tuple[str, str]] = field(default_factory=list)
+
+    def add_sums(self, lines: list[SumLine]) -> None:
+        for line in lines:
+            kinds = self.sums.setdefault(ModuleVersion(line.path, line.version), {})
+            kinds["mod" if line.gomod_only else "zip"] = line.hash
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"{path}: {exc.strerror or exc}") from None
+
+
+def _add_gomod(plan: Plan, path: Path, *, replaces: bool = True) -> None:
+    mf = parse_gomod(_read(path), strict=True, filename=str(path))
+    plan.roots.extend(ModuleVersion(r.path, r.version) for r in mf.require)
+    if replaces:
+        plan.replaces.extend(mf.replace)
+
+
+def _add_gowork(plan: Plan, path: Path) -> None:
+    work = parse_gowork(_read(path), filename=str(path))
+    for use in work.use:
+        _add_gomod(plan, path.parent / use / "go.mod")
+    # go.work replacements win over the modules' own.
+    plan.replaces.extend(work.replace)
+
+
+def read_sources(sources: list[str]) -> Plan:
+    """The plan for ``sources``.
+
+    Raises:
+        InvalidInput: a file is unreadable or malformed, or an argument is none of the kinds.
+    """
+    plan = Plan()
+    for src in sources:
+        p = Path(src)
+        if p.is_dir():
+            if (p / "go.work").is_file():
+                _add_gowork(plan, p / "go.work")
+            elif (p / "go.sum").is_file():
+                plan.add_sums(parse_gosum(_read(p / "go.sum"), str(p / "go.sum")))
+            elif (p / "go.mod").is_file():
+                _add_gomod(plan, p / "go.mod")
+            else:
+                raise InvalidInput(f"{src}: no go.work, go.sum or go.mod in this directory")
+        elif p.name.endswith(".sum") and p.is_file():
+            plan.add_sums(parse_gosum(_read(p), src))
+        elif p.name == "go.work" or p.name.endswith(".work"):
+            _add_gowork(plan, p)
+        elif p.name.endswith(".mod") and p.is_file():
+            _add_gomod(plan, p)
+        elif "@" in src and not p.exists():
+            path, _, query = src.partition("@")
+            module.check_path(path)
+            if not query:
+                raise InvalidInput(f"{src}: empty query after @")
+            plan.queries.append((path, query))
+        else:
+            raise InvalidInput(f"{src}: not a go.sum, go.mod, go.work, directory or MODULE@VERSION")
+    return plan
