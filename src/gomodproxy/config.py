@@ -110,6 +110,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("audit_log_max_bytes", int, 100 * MiB, "rotate the audit log file at this size"),
     Option("audit_log_backups", int, 5, "rotated audit log files kept"),
     Option("admin_token_file", str, "", "file holding the /admin/ bearer token; empty is off"),
+    Option("metrics_token_file", str, "", "file holding a bearer token /metrics requires"),
+    Option("metrics_networks", str, "", "client networks /metrics is served to without token"),
 )
 OPTION_BY_NAME = {o.name: o for o in OPTIONS}
 ENV_PREFIX = "GOMODPROXY_"

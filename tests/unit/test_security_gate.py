@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from gomodproxy.config import load_settings
+from gomodproxy.errors import NotFound
 from gomodproxy.observability import Metrics
 from gomodproxy.security.gate import Gate, install
 from gomodproxy.security.ratelimit import LimitedSource
@@ -168,13 +169,39 @@ async def test_rate_limit_429(tmp_path: Path, source: FakeSource) -> None:
     assert statuses == [(200, None), (200, None), (429, "2"), (200, None)]
 
 
-def test_no_gate_without_configuration(tmp_path: Path, source: FakeSource) -> None:
-    """Nothing configured: no gate, no wrapper (no cost on the hot path)."""
+async def test_limits_without_access_configuration(tmp_path: Path, source: FakeSource) -> None:
+    """Nothing configured: the gate still limits header size, on every route (health and
+    metrics included); no access decision, no audit event, no fetch-cap wrapper."""
     cfg = load_settings(env={}, flags={"goproxy": "off", "storage": "memory://"}, ask_go=False)
     proxy = ProxyApp(ProxyService(MemoryStore(), source, temp_dir=tmp_path), cfg, Metrics())
     install(proxy)
-    assert proxy.gate is None
+    assert isinstance(proxy.gate, Gate)
+    assert not proxy.gate.controls_access
+    events: list[dict[str, Any]] = []
+    proxy.gate.audit = events.append
     assert not isinstance(proxy.service.source, LimitedSource)
+    transport = httpx.ASGITransport(app=proxy, client=("192.0.2.7", 1))
+    big = {"X-Pad": "x" * (33 << 10)}
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        assert (await c.get(f"/{PUBLIC}/@v/list")).status_code == 200
+        for path in (f"/{PUBLIC}/@v/list", "/healthz", "/metrics", "/admin/config"):
+            r = await c.get(path, headers=big)
+            assert (r.status_code, r.text) == (431, "request headers too large\n"), path
+    assert events == []
+
+
+async def test_rate_limit_without_access_rules_covers_health_and_metrics(
+    tmp_path: Path, source: FakeSource
+) -> None:
+    """A per-address rate limit alone applies to /healthz and /metrics too."""
+    flags = {"goproxy": "off", "storage": "memory://", "rate_limit_address": "0.001"}
+    cfg = load_settings(env={}, flags={**flags, "rate_limit_address_burst": "2"}, ask_go=False)
+    proxy = ProxyApp(ProxyService(MemoryStore(), source, temp_dir=tmp_path), cfg, Metrics())
+    install(proxy)
+    transport = httpx.ASGITransport(app=proxy, client=("192.0.2.9", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        statuses = [(await c.get(p)).status_code for p in ("/healthz", "/metrics", "/healthz")]
+    assert statuses == [200, 200, 429]
 
 
 async def test_principal_in_scope_state(app: tuple[ProxyApp, MemoryStore]) -> None:
@@ -230,3 +257,110 @@ async def test_private_sumdb_tiles_need_a_principal(tmp_path: Path) -> None:
     assert await gate.check(scope("/sumdb/sum.corp/tile/8/0/000", bob)) is None
     assert await gate.check(scope("/sumdb/sum.corp/latest", bob)) is None
     assert await gate.check(scope("/sumdb/sum.public/tile/8/0/000", [])) is None
+
+
+async def test_private_and_absent_answers_are_identical(
+    client: httpx.AsyncClient, source: FakeSource
+) -> None:
+    """Anonymous: a private module and an absent one get the same status, headers and body
+    shape (an upstream's own not-found text is not relayed while access control is on)."""
+    absent = "corp.example.com/nothere"
+    source.answers[("list", absent, "")] = NotFound("not found: some upstream's own words")
+    for artifact in ("@v/list", "@latest", "@v/v1.0.0.info", "@v/v1.0.0.mod", "@v/v1.0.0.zip"):
+        private = await client.get(f"/{SECRET}/{artifact}")
+        missing = await client.get(f"/{absent}/{artifact}")
+        for r, path in ((private, SECRET), (missing, absent)):
+            assert r.status_code == 404
+            assert r.text == f"not found: {path}/{artifact}\n"
+            assert r.headers["cache-control"] == "public, max-age=60"
+            assert r.headers["content-type"] == "text/plain; charset=utf-8"
+        assert sorted(private.headers.keys()) == sorted(missing.headers.keys())
+
+
+async def test_access_rules_ignore_case(tmp_path: Path, source: FakeSource) -> None:
+    """/Secret (escaped !secret) falls under the rule for /secret, not a broader one."""
+    creds = tmp_path / "c.json"
+    add_user(creds, "alice", password="pw-a")
+    add_user(creds, "carol", password="pw-c", groups=["ci"])
+    flags = {
+        "goproxy": "off",
+        "storage": "memory://",
+        "auth_file": str(creds),
+        "access_rules": f"{SECRET}=alice; corp.example.com=@ci",
+    }
+    cfg = load_settings(env={}, flags=flags, ask_go=False)
+    proxy = ProxyApp(ProxyService(MemoryStore(), source, temp_dir=tmp_path), cfg, Metrics())
+    install(proxy)
+    proxy.gate.audit = lambda event: None
+    transport = httpx.ASGITransport(app=proxy, client=("192.0.2.7", 1))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        for variant in ("corp.example.com/!secret", "corp.example.com/!s!e!c!r!e!t"):
+            r = await c.get(f"/{variant}/@v/list", headers=auth("carol", "pw-c"))
+            assert r.status_code == 403, variant
+            r = await c.get(f"/{variant}/@v/list")
+            assert r.status_code == 404, variant
+        assert sum(source.calls.values()) == 0
+
+
+async def test_metrics_token_and_networks(tmp_path: Path, source: FakeSource) -> None:
+    """/metrics behind a token or a network allow-list: either one lets a scraper in."""
+    token = tmp_path / "metrics.token"
+    token.write_text("m-3tr1cs\n")
+    flags = {
+        "goproxy": "off",
+        "storage": "memory://",
+        "metrics_token_file": str(token),
+        "metrics_networks": "10.9.0.0/16",
+    }
+    cfg = load_settings(env={}, flags=flags, ask_go=False)
+    proxy = ProxyApp(ProxyService(MemoryStore(), source, temp_dir=tmp_path), cfg, Metrics())
+    install(proxy)
+
+    async def get(address: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        transport = httpx.ASGITransport(app=proxy, client=(address, 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            return await c.get("/metrics", headers=headers)
+
+    refused = await get("192.0.2.7")
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"].startswith("Bearer")
+    assert "gomodproxy_" not in refused.text
+    assert (await get("192.0.2.7", {"Authorization": "Bearer wrong"})).status_code == 401
+    assert (await get("192.0.2.7", {"Authorization": "Bearer m-3tr1cs"})).status_code == 200
+    assert (await get("10.9.3.4")).status_code == 200
+    assert (await get("::ffff:10.9.3.4")).status_code == 200
+    assert (await get("192.0.2.7")).status_code == 401
+    flags.pop("metrics_token_file")
+    cfg = load_settings(env={}, flags=flags, ask_go=False)
+    proxy = ProxyApp(ProxyService(MemoryStore(), source, temp_dir=tmp_path), cfg, Metrics())
+    install(proxy)
+    assert (await get("192.0.2.7")).status_code == 403
+    assert (await get("10.9.3.4")).status_code == 200
+
+
+async def test_private_sumdb_data_tiles_need_every_rule(tmp_path: Path) -> None:
+    """Data tiles name every private module: only a principal every rule allows reads them;
+    hash tiles and the tree head (hashes only) stay open to any authenticated principal."""
+    from gomodproxy.security.gate import gate_from_settings
+
+    creds = tmp_path / "c.json"
+    add_user(creds, "alice", password="pw-a")
+    add_user(creds, "root", password="pw-r", groups=["admins"])
+    rules = f"{SECRET}=alice @admins; corp.example.com/other=@admins"
+    gate = gate_from_settings({"auth_file": str(creds), "access_rules": rules}, ["sum.corp"])
+    gate.audit = lambda event: None
+
+    def scope(path: str, user: bytes = b"") -> dict[str, Any]:
+        headers = [(b"authorization", b"Basic " + base64.b64encode(user))] if user else []
+        return {"path": path, "headers": headers, "client": ("192.0.2.1", 1)}
+
+    data = "/sumdb/sum.corp/tile/8/data/000"
+    refusal = await gate.check(scope(data, b"alice:pw-a"))
+    assert refusal is not None
+    assert refusal.status == 403
+    anonymous = await gate.check(scope(data))
+    assert anonymous is not None
+    assert anonymous.status == 404
+    assert await gate.check(scope(data, b"root:pw-r")) is None
+    for path in ("/sumdb/sum.corp/tile/8/0/000", "/sumdb/sum.corp/latest"):
+        assert await gate.check(scope(path, b"alice:pw-a")) is None

@@ -7,10 +7,14 @@ of user names, ``@group`` names, or ``*`` for any authenticated principal::
 
     corp.example.com/secret=alice @security; corp.example.com,git.corp/*=*
 
-The first rule whose globs match decides (as GOVCS does). A module no rule matches is
-public, unless it matches GOPRIVATE: a private module nobody granted is refused to everyone
-(fail closed). Public modules are readable by any authenticated principal, and by anonymous
-callers when ``anonymous_public`` is on.
+The first rule whose globs match decides (as GOVCS does). Matching ignores case: many origins
+(GitHub, GitLab, git hosts on case-insensitive file systems) serve ``corp.example.com/Secret``
+as the same repository as ``corp.example.com/secret``, so a rule for the one covers the
+other, and a broader rule cannot be reached by changing a letter's case.
+
+A module no rule matches is public, unless it matches GOPRIVATE: a private module nobody
+granted is refused to everyone (fail closed). Public modules are readable by any
+authenticated principal, and by anonymous callers when ``anonymous_public`` is on.
 
 A refusal answers 404 to an anonymous caller, so the existence of a private module does not
 leak (and the go command falls through to its next GOPROXY entry), 403 to an authenticated
@@ -97,10 +101,16 @@ class Policy:
     @functools.lru_cache(maxsize=16384)  # noqa: B019 - one policy per process, bounded
     def _classify(self, module_path: str) -> tuple[Rule | None, bool]:
         """(first matching rule, matches GOPRIVATE), memoised: glob matching is slow."""
+        folded = module_path.lower()
         for rule in self.rules:
-            if match_prefix_patterns(rule.globs, module_path):
+            if match_prefix_patterns(rule.globs, module_path) or match_prefix_patterns(
+                rule.globs.lower(), folded
+            ):
                 return rule, True
-        private = bool(self.goprivate) and match_prefix_patterns(self.goprivate, module_path)
+        private = bool(self.goprivate) and (
+            match_prefix_patterns(self.goprivate, module_path)
+            or match_prefix_patterns(self.goprivate.lower(), folded)
+        )
         return None, private
 
     def is_private(self, module_path: str) -> bool:
@@ -126,6 +136,15 @@ class Policy:
         if principal is not None or self.anonymous_public:
             return ALLOW
         return Decision(False, 401, "authentication required")
+
+    def decide_every_rule(self, principal: Principal | None, what: str) -> Decision:
+        """Data naming any private module (the private checksum database's data tiles):
+        only for a principal every rule allows (one who may read every private module)."""
+        if principal is None:
+            return Decision(False, 404, f"not found: {what}")
+        if all(rule.allows(principal) for rule in self.rules):
+            return ALLOW
+        return Decision(False, 403, f"forbidden: {principal.name} may not read {what}")
 
     def decide_authenticated(self, principal: Principal | None, what: str) -> Decision:
         """Data not tied to one module but only for known principals (private sumdb tiles)."""

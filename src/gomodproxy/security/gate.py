@@ -7,35 +7,49 @@ of private paths included. Health and metrics endpoints are not gated (they name
 nor is ``/admin/`` (its own bearer token); the status page (``/``) needs a principal when
 authentication is on, since it names recently failed paths.
 
-Order: header size (431), per-address and per-principal rate limits (429, before any scrypt
-work so guessing passwords is rate limited too), authentication (401 for wrong credentials,
-with ``WWW-Authenticate``), authorization (404 anonymous / 403 authenticated / 401 when
-anonymous access is off). Each decision becomes one ``audit`` event.
+Order: header size (431) and the per-address rate limit (429) for every request, health,
+metrics and admin included, and whether or not any access control is configured; then
+``/metrics`` protection (``metrics_token_file``, ``metrics_networks``); then, for module
+routes when access control is configured: the per-principal rate limit (429, before any
+scrypt work so guessing passwords is rate limited too), authentication (401 for wrong
+credentials, with ``WWW-Authenticate``), authorization (404 anonymous / 403 authenticated /
+401 when anonymous access is off). Each access decision becomes one ``audit`` event.
+
+An anonymous caller refused a private module gets exactly the answer of an absent one: the
+same status, ``Cache-Control`` and body (``http_errors.not_found_body``, which the app also
+uses for every 404 an anonymous caller gets while access control is on).
 
 The private checksum database (its name taken from the mounted ``/sumdb/`` routes) answers
-lookups per module like the protocol routes; its tiles and ``latest`` hold every private
-module path, so they need an authenticated principal.
+lookups per module like the protocol routes. Its ``latest`` and hash tiles hold no module
+path (hashes only) and need an authenticated principal; its data tiles list the records of
+every private module, so only a principal every access rule allows may read them (the go
+command never asks for data tiles; auditors and mirrors do).
 """
 
 from __future__ import annotations
 
 import functools
+import hmac
 import json
 import logging
 import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from gomodproxy.errors import GoModProxyError
+from gomodproxy.errors import ConfigError, GoModProxyError
 from gomodproxy.gomod import module
 from gomodproxy.observability import RequestLog
 from gomodproxy.security.auth import (
     AuthenticationFailed,
     Authenticator,
+    IPNetwork,
     Principal,
     authenticator_from_settings,
+    in_networks,
+    parse_networks,
 )
 from gomodproxy.security.authz import ALLOW, Decision, Policy, parse_rules
 from gomodproxy.security.ratelimit import (
@@ -44,7 +58,8 @@ from gomodproxy.security.ratelimit import (
     RateLimiter,
     current_principal,
 )
-from gomodproxy.server.paths import parse_request
+from gomodproxy.server.http_errors import NOT_FOUND_CACHE_CONTROL, not_found_body
+from gomodproxy.server.paths import KINDS, parse_request
 from gomodproxy.storage.keys import MAX_KEY_BYTES
 
 audit_log = logging.getLogger("gomodproxy.audit")
@@ -52,9 +67,12 @@ audit_log = logging.getLogger("gomodproxy.audit")
 #: Largest total of request header bytes accepted (431 beyond).
 MAX_HEADER_BYTES = 32 << 10
 _UNGATED = frozenset({"/healthz", "/readyz", "/metrics"})
+METRICS = "/metrics"
 #: Prefixes with their own authentication (the ops admin API's bearer token).
 _OWN_AUTH = ("/admin/",)
 _TEXT = b"text/plain; charset=utf-8"
+#: Targets answered by the protocol routes (where an absent module is a plain 404).
+_PROTOCOL_KINDS = frozenset({*KINDS, "list", "latest", "query"})
 
 
 @dataclass(frozen=True)
@@ -107,12 +125,23 @@ class Gate:
         limiter: RateLimiter | None = None,
         private_sumdb: Iterable[str] = (),
         audit: AuditSink | None = None,
+        metrics_token: str = "",
+        metrics_networks: Iterable[IPNetwork] = (),
     ) -> None:
         self.authenticator = authenticator
         self.policy = policy
         self.limiter = limiter if limiter is not None and limiter.enabled else None
         self.private_sumdb = tuple(private_sumdb)
         self.audit = audit if audit is not None else audit_writer().write
+        self._metrics_token = ("Bearer " + metrics_token).encode() if metrics_token else b""
+        self.metrics_networks = list(metrics_networks)
+        #: Authentication or authorization is configured (else only limits apply).
+        self.controls_access = bool(
+            authenticator is not None
+            or policy.rules
+            or policy.goprivate
+            or not policy.anonymous_public
+        )
 
     def flush(self) -> None:
         """Write buffered audit events now (at shutdown)."""
@@ -143,6 +172,8 @@ class Gate:
 
     def _sumdb_target(self, rest: str) -> Target:
         private = any(rest.startswith(name + "/") for name in self.private_sumdb)
+        if private and "/tile/" in rest and "/data/" in rest.partition("/tile/")[2]:
+            return Target("", "", "sumdb-data", private_db=True)
         _, sep, lookup = rest.partition("/lookup/")
         if sep:
             escaped, _, version = lookup.rpartition("@")
@@ -158,6 +189,8 @@ class Gate:
             return Decision(False, 401, "authentication required")
         if target.module:
             return self.policy.decide(principal, target.module)
+        if target.artifact == "sumdb-data":
+            return self.policy.decide_every_rule(principal, "the private checksum database")
         if target.private_db:
             return self.policy.decide_authenticated(principal, "private checksum database")
         return self.policy.decide_public(principal)
@@ -165,17 +198,27 @@ class Gate:
     async def check(self, scope: dict[str, Any] | Any) -> Refusal | None:
         """None when the request may go on; else the answer to send."""
         path: str = scope["path"]
-        if path in _UNGATED or path.startswith(_OWN_AUTH):
-            return None
         client = scope.get("client")
         address = str(client[0]) if client else ""
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         if sum(len(n) + len(v) for n, v in headers) > MAX_HEADER_BYTES:
-            return self._refuse(scope, address, None, Target(), 431, "request headers too large")
+            return self._refuse(
+                scope,
+                address,
+                None,
+                Target(),
+                431,
+                "request headers too large",
+                audit=self.controls_access,
+            )
         if self.limiter is not None:
             retry = self.limiter.check("", address)
             if retry:
                 return self._limited(scope, address, None, retry)
+        if path == METRICS:
+            return self._metrics_refusal(scope, address, headers)
+        if path in _UNGATED or path.startswith(_OWN_AUTH) or not self.controls_access:
+            return None
         principal: Principal | None = None
         if self.authenticator is not None:
             try:
@@ -202,6 +245,28 @@ class Gate:
         self._audit(scope, address, principal, target, "allow", 0, decision)
         return None
 
+    def _metrics_refusal(
+        self, scope: Any, address: str, headers: list[tuple[bytes, bytes]]
+    ) -> Refusal | None:
+        """``/metrics`` is open unless a token or networks are configured; then either one
+        lets a scraper in (the token as ``Authorization: Bearer``)."""
+        if not self._metrics_token and not self.metrics_networks:
+            return None
+        if self.metrics_networks and in_networks(address, self.metrics_networks):
+            return None
+        if self._metrics_token:
+            for name, value in headers:
+                if name == b"authorization" and hmac.compare_digest(
+                    value.strip(), self._metrics_token
+                ):
+                    return None
+            refusal = self._refuse(scope, address, None, Target(), 401, "metrics token required")
+            refusal.headers[-1] = (b"www-authenticate", b'Bearer realm="gomodproxy metrics"')
+            return refusal
+        return self._refuse(
+            scope, address, None, Target(), 403, "forbidden: /metrics is not served to this address"
+        )
+
     def _limited(
         self, scope: Any, address: str, principal: Principal | None, retry: int
     ) -> Refusal:
@@ -224,13 +289,20 @@ class Gate:
         *,
         audit: bool = True,
     ) -> Refusal:
-        headers = [(b"content-type", _TEXT), (b"cache-control", b"no-store")]
-        if status == 401:
-            headers.append((b"www-authenticate", b'Basic realm="gomodproxy"'))
         if audit:
             self._audit(
                 scope, address, principal, target, "deny", status, Decision(False, status, reason)
             )
+        if status == 404 and principal is None and target.artifact in _PROTOCOL_KINDS:
+            # Byte for byte what an absent module gets (see the module docstring).
+            return Refusal(
+                404,
+                [(b"content-type", _TEXT), (b"cache-control", NOT_FOUND_CACHE_CONTROL)],
+                not_found_body(scope["path"]),
+            )
+        headers = [(b"content-type", _TEXT), (b"cache-control", b"no-store")]
+        if status == 401:
+            headers.append((b"www-authenticate", b'Basic realm="gomodproxy"'))
         body = (" ".join(reason.split()) or "refused").encode("utf-8", "replace") + b"\n"
         return Refusal(status, headers, body)
 
@@ -275,8 +347,8 @@ def private_sumdb_names(app: Any) -> list[str]:
     return names
 
 
-def gate_from_settings(values: dict[str, Any], private_sumdb: Iterable[str] = ()) -> Gate | None:
-    """The gate the settings ask for; None when no access control or limit is configured."""
+def gate_from_settings(values: dict[str, Any], private_sumdb: Iterable[str] = ()) -> Gate:
+    """The gate the settings ask for: with nothing configured it still limits header size."""
     authenticator = authenticator_from_settings(values)
     rules = parse_rules(str(values.get("access_rules") or ""))
     limiter = RateLimiter(
@@ -286,8 +358,6 @@ def gate_from_settings(values: dict[str, Any], private_sumdb: Iterable[str] = ()
         address_burst=float(values.get("rate_limit_address_burst") or 0.0),
     )
     anonymous_public = bool(values.get("anonymous_public", True))
-    if authenticator is None and not rules and not limiter.enabled and anonymous_public:
-        return None
     policy = Policy(
         rules,
         goprivate=str(values.get("goprivate") or "") if (authenticator or rules) else "",
@@ -299,7 +369,19 @@ def gate_from_settings(values: dict[str, Any], private_sumdb: Iterable[str] = ()
         limiter=limiter,
         private_sumdb=private_sumdb,
         audit=audit_writer(str(values.get("access_decisions_log") or "")).write,
+        metrics_token=_read_token(str(values.get("metrics_token_file") or "")),
+        metrics_networks=parse_networks(str(values.get("metrics_networks") or "")),
     )
+
+
+def _read_token(path: str) -> str:
+    """The first line of a token file ("" when no file is configured)."""
+    if not path:
+        return ""
+    token = Path(path).read_text(encoding="utf-8").strip()
+    if not token:
+        raise ConfigError(f"{path}: the metrics token file is empty")
+    return token
 
 
 def install(app: Any) -> None:

@@ -32,7 +32,7 @@ from gomodproxy.config import Settings
 from gomodproxy.errors import InvalidInput, NotFound, StorageError
 from gomodproxy.observability import Metrics, RequestLog
 from gomodproxy.security.redact import redact
-from gomodproxy.server.http_errors import error_response
+from gomodproxy.server.http_errors import error_response, not_found_body
 from gomodproxy.server.paths import ModRequest, parse_request
 from gomodproxy.service import CONTENT_TYPES, Artifact, ProxyService, Trace
 
@@ -301,10 +301,18 @@ class ProxyApp:
             return
         if status >= 500 and not isinstance(exc, NotFound):
             log.error("%s %s: %s: %s", method, scope["path"], type(exc).__name__, exc)
+        if isinstance(exc, NotFound) and self._anonymous_under_access_control(scope):
+            body = not_found_body(scope["path"])  # as the gate answers a private path
         await self._plain(send, method, status, body, cc)
         self._done(
             scope, route, status, len(body), start, trace.cache, trace.source, req, str(exc), exc
         )
+
+    def _anonymous_under_access_control(self, scope: Scope) -> bool:
+        if self.gate is None or not getattr(self.gate, "controls_access", False):
+            return False
+        state = scope.get("state")
+        return not (isinstance(state, dict) and state.get("principal"))
 
     # -- answering an artifact ----------------------------------------------------------
 

@@ -26,6 +26,15 @@ from gomodproxy.errors import (
 from gomodproxy.security.redact import redact
 
 NO_STORE = b"no-store"
+NOT_FOUND_CACHE_CONTROL = b"public, max-age=60"
+
+
+def not_found_body(path: str) -> bytes:
+    """The one 404 body for ``path`` (a decoded request path) when access control is on:
+    an absent module and a private one refused to an anonymous caller read the same, so the
+    answer tells nothing about which paths are private. (An upstream's own reason would
+    differ from path to path.)"""
+    return _line(f"not found: {path.lstrip('/')}")
 
 
 def error_response(
@@ -33,7 +42,7 @@ def error_response(
 ) -> tuple[int, bytes, bytes]:
     """``(status, body, cache-control)`` for an exception raised while answering."""
     if isinstance(exc, NotFound):
-        return 404, _line(str(exc) or "not found"), b"public, max-age=60"
+        return 404, _line(str(exc) or "not found"), NOT_FOUND_CACHE_CONTROL
     if isinstance(exc, UpstreamError):
         # An error may insist on its status (the checksum database unreachable is a 502, so
         # a client never falls through to an unverified path).
