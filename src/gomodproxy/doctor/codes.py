@@ -39,6 +39,7 @@ CODES: dict[str, str] = {
     "D07": "builder Go cannot satisfy go.mod",
     "D08": "`go env -w` in a Dockerfile",
     "D09": "global ARG with a Go setting never reaches the go command",
+    "D10": "`go mod tidy` inside the image build",
     "S01": "Go settings only in profile.d, a go-running service lacks them",
     "S02": "profile.d, /etc/environment and systemd disagree",
     "C01": "$GITHUB_ENV written and used in the same step",

@@ -43,7 +43,11 @@ _SKIP_DIRS = {
     "__pycache__",
     ".tox",
     ".cache",
+    "fixtures",
 }
+#: files named like Dockerfiles that are not (``Dockerfile.release.dockerignore`` is BuildKit's
+#: ignore file for ``Dockerfile.release``).
+_NOT_DOCKERFILE = re.compile(r"\.(?:dockerignore|md|txt|sh|ya?ml|json|bak|orig|rej|swp|patch)$")
 #: bounds of the directory walk: deep monorepos are read, a pathological tree is cut (X01).
 _MAX_DEPTH = 16
 _MAX_FILES = 50000
@@ -315,6 +319,8 @@ def _project(root: Path, out: Collected) -> Project:
             proj.facts["gomod_go"] = mf.go
             m = _GOMOD_GO.search(text)
             proj.facts["gomod_go_line"] = text[: m.start()].count("\n") + 1 if m else 0
+        if mf is not None and mf.module:
+            proj.facts["gomod_module"] = mf.module
         if mf is not None and mf.toolchain:
             proj.facts["gomod_toolchain"] = mf.toolchain
         proj.facts["gomod_requires"] = mf is None or bool(mf.require)
@@ -399,7 +405,7 @@ def collect_project(path: Path, opts: Options, out: Collected) -> None:
     projects.of(root / "go.mod")  # the checked module's go.mod is read even without CI files
     for f in files:
         start = len(out.contexts)
-        if _DOCKERFILE.search(f.name):
+        if _DOCKERFILE.search(f.name) and not _NOT_DOCKERFILE.search(f.name):
             _dockerfile(f, opts, projects.of(f), out)
         elif f.parent.name == "workflows" and f.parent.parent.name == ".github":
             if f.suffix in (".yml", ".yaml"):

@@ -66,6 +66,39 @@ _HEREDOC = re.compile(r"^<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2$")
 _DIRECTIVE = re.compile(r"^#\s*([A-Za-z]+)\s*=\s*(\S+)\s*$")
 _VAR_REF = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _GIT_INSTALL = re.compile(r"\b(apk|apt-get|apt|yum|dnf|microdnf|zypper)\b[^;&|]*\s(git)(\s|$)")
+#: names of variables images commonly set with ENV themselves (NODE_VERSION, JAVA_HOME ...).
+_IMAGE_SETS = re.compile(
+    r"(?:_VERSION|_HOME|_DIR|_PATH|_ROOT)$|^(?:PATH|LANG|LC_ALL|HOME|USER|TZ|SHELL|TERM)$"
+)
+#: directories of a Go module's own sources: copied under their own name they bring no go.sum.
+_SOURCE_DIRS = frozenset(
+    [
+        "cmd",
+        "internal",
+        "pkg",
+        "api",
+        "apis",
+        "app",
+        "web",
+        "ui",
+        "static",
+        "assets",
+        "docs",
+        "config",
+        "configs",
+        "scripts",
+        "test",
+        "tests",
+        "proto",
+        "migrations",
+        "templates",
+        "hack",
+        "tools",
+        "vendor",
+    ]
+)
+#: tools that run the go command themselves.
+_GO_TOOLS = frozenset(["golangci-lint", "goreleaser", "ko", "mage", "gopls", "govulncheck"])
 #: ARG names whose value changes with every build.
 _PER_BUILD = re.compile(
     r"(^|_)(VERSION|COMMIT|SHA|REVISION|REV|BUILD_DATE|DATE|TIMESTAMP|BUILD_ID|BUILD_NUMBER|"
@@ -280,6 +313,10 @@ class Stage:
     #: per-build ARGs declared before the first go command: (name, line).
     per_build_args: list[tuple[str, int]] = field(default_factory=list)
     go_seen: bool = False
+    #: line of a `go mod tidy` not yet followed by a build, 0 when none.
+    tidy_line: int = 0
+    #: the stage changes the module's requirements itself (`go get`).
+    edits_requirements: bool = False
     #: the ENV of the stage's base image is known (an official image the doctor recognises).
     image_env_known: bool = False
 
@@ -391,21 +428,30 @@ class _Evaluator:
         return value[:MAX_VALUE]
 
     def check_refs(self, st: Stage, text: str, line: int) -> None:
-        if not st.image_env_known:
-            return
+        refs = dict.fromkeys(_VAR_REF.findall(text))
+        st.per_build_args = [(n, ln) for n, ln in st.per_build_args if n not in refs]
         declared = set(st.args) | set(st.env) | PREDEFINED_ARGS
-        for name in dict.fromkeys(_VAR_REF.findall(text)):
-            if name in self.global_args and name not in declared:
-                self.global_refs.add(name)
-                self.finding(
-                    "D01",
-                    Severity.WARN,
-                    f"global ARG {name} (declared before the first FROM) is read in stage "
-                    f"{st.name} without being redeclared there: it expands to an empty string",
-                    f"add `ARG {name}` (no value) inside the stage, before its first use",
-                    line,
-                    st,
-                )
+        for name in refs:
+            if name not in self.global_args or name in declared:
+                continue
+            if not st.image_env_known and _IMAGE_SETS.search(name):
+                continue  # an image the doctor does not know may set it with ENV
+            self.global_refs.add(name)
+            default = re.search(r"\$\{" + re.escape(name) + r":?-", text)
+            what = (
+                "it takes the `:-` default written there, whatever --build-arg gives"
+                if default
+                else "it expands to an empty string, whatever --build-arg gives"
+            )
+            self.finding(
+                "D01",
+                Severity.WARN,
+                f"global ARG {name} (declared before the first FROM) is read in stage "
+                f"{st.name} without being redeclared there: {what}",
+                f"add `ARG {name}` (no value) inside the stage, before its first use",
+                line,
+                st,
+            )
 
     def snapshot(self, st: Stage, extra: Mapping[str, Setting]) -> None:
         st.context.env = {**st.args, **st.env, **extra}
@@ -537,6 +583,9 @@ class _Evaluator:
         if any(f.startswith("--from=") for f in ins.flags):
             st.has_sum = True  # files of another stage or image: assume they are complete
             return
+        if ins.cmd == "ADD" and re.search(r"://|^git@", ins.args.strip()):
+            st.has_sum = True  # a git repository or archive brings its own go.sum
+            return
         words = copy_sources(ins.args, self.esc)
         srcs, dest = words[:-1], (words[-1] if words else "").rstrip("/")
         if any(_may_hold_go_sum(w, dest) for w in srcs):
@@ -553,7 +602,6 @@ class _Evaluator:
             st.context.facts["secret_mount"] = True
         if any("type=ssh" in m for m in mounts):
             st.context.facts["ssh_mount"] = True
-        sum_mounted = any(_mount_holds_go_sum(m) for m in mounts)
         mount_env = {n for m in mounts for n in re.findall(r"(?:^|,)env=([A-Za-z_]\w*)", m[8:])}
         scripts = [(ins.args, ins.line)]
         scripts += [(body, ins.line + 1) for body in ins.heredocs]
@@ -561,11 +609,12 @@ class _Evaluator:
             if _GIT_INSTALL.search(script):
                 st.git_installed = True
                 st.context.facts["has_git"] = True
-            self.run_script(st, script, base, sum_mounted, mount_env)
+            self.run_script(st, script, base, mounts, mount_env)
 
     def run_script(
-        self, st: Stage, script: str, base: int, sum_mounted: bool, mount_env: set[str]
+        self, st: Stage, script: str, base: int, mounts: list[str], mount_env: set[str]
     ) -> None:
+        sum_mounted = any(_mount_holds_go_sum(m) for m in mounts)
         local: dict[str, Setting] = {}  # exported inside this RUN
         shell_vars: set[str] = set(mount_env)
         for cmd in shellscript.commands(script):
@@ -579,12 +628,26 @@ class _Evaluator:
             if writes:
                 self.go_env_w(st, writes, vars_, line)
                 continue
+            if cmd.name == "git" and cmd.word(1) in ("clone", "fetch", "pull"):
+                st.has_sum = True  # sources (with their go.sum) come from the repository
+            if cmd.name in _GO_TOOLS:
+                st.context.go_commands.append((cmd.text(), line))
             sub = cmd.go_subcommand()
             if not sub:
                 continue
             st.context.go_commands.append((cmd.text(), line))
             if not cmd.fetches():
                 continue
+            in_module = not any("@" in w and not w.startswith("-") for w in cmd.words[2:])
+            if in_module:
+                st.context.facts["module_go"] = True
+            if sub == "get":
+                st.edits_requirements = True  # a tidy after `go get` is needed, not a shortcut
+            elif sub == "mod tidy" and not st.edits_requirements:
+                st.tidy_line = st.tidy_line or line
+            elif sub in ("build", "install") and in_module and st.tidy_line:
+                self.tidy_in_build(st, st.tidy_line)
+                st.tidy_line = 0
             inline = {
                 k: self.script_setting(k, raw, vars_, "inline assignment", line)
                 for k, raw in cmd.assigns
@@ -594,7 +657,7 @@ class _Evaluator:
                 st.go_seen = True
                 self.snapshot(st, own)
                 st.context.facts["git_at_go"] = st.git_installed or bool(st.image.has_git)
-                if sub == "mod download":
+                if sub == "mod download" and not any(_caches_modules(m) for m in mounts):
                     self.per_build_args(st, line)
             elif any(k in GO_KEYS for k in own):
                 ctx = Context(f"{st.context.name} line {line}", "docker", self.file, line)
@@ -616,18 +679,47 @@ class _Evaluator:
     def go_env_w(
         self, st: Stage, writes: list[tuple[str, str]], vars_: Mapping[str, str], line: int
     ) -> None:
+        hidden = [
+            (k, st.env.get(k) or st.args[k]) for k, _ in writes if k in st.env or k in st.args
+        ]
+        if hidden:
+            k, s = hidden[0]
+            self.finding(
+                "D08",
+                Severity.WARN,
+                f"`RUN go env -w {k}=...` never takes effect: {k} is also set by {s.source} "
+                f"(line {s.line}), and the environment wins over the go env file",
+                f"set {k} with `ENV {k}=...` instead",
+                line,
+                st,
+            )
+        else:
+            self.finding(
+                "D08",
+                Severity.INFO,
+                "`RUN go env -w` writes the go env file of the build user's home: invisible in "
+                "the Dockerfile's ENV, lost when HOME or the user changes, and overridden by any "
+                "ENV or build environment of the same name",
+                "set the variable with `ENV NAME=value` (or `ARG`) in the stage instead",
+                line,
+                st,
+            )
+        for k, raw in writes:
+            st.env_file[k] = self.script_setting(k, raw, vars_, "go env -w", line)
+
+    def tidy_in_build(self, st: Stage, line: int) -> None:
         self.finding(
-            "D08",
+            "D10",
             Severity.WARN,
-            "`RUN go env -w` writes the go env file of the build user's home; it is "
-            "invisible in the Dockerfile's ENV, lost when HOME or the user changes, "
-            "and overridden by any ENV or build environment of the same name",
-            "set the variable with `ENV NAME=value` (or `ARG`) in the stage instead",
+            "`go mod tidy` runs inside the image build before the build: the image is built "
+            "from requirements "
+            "resolved at build time instead of the committed go.mod and go.sum, and an untidy "
+            "go.mod is hidden instead of failing the build",
+            "run `go mod download` and a -mod=readonly build in the image; check tidiness in CI "
+            "with `go mod tidy -diff`",
             line,
             st,
         )
-        for k, raw in writes:
-            st.env_file[k] = self.script_setting(k, raw, vars_, "go env -w", line)
 
     def per_build_args(self, st: Stage, line: int) -> None:
         for name, arg_line in st.per_build_args:
@@ -770,8 +862,8 @@ def copy_sources(args: str, escape: str = "\\") -> list[str]:
 
 def _may_hold_go_sum(src: str, dest: str = ".") -> bool:
     """True when copying ``src`` to ``dest`` may put the module's go.sum in place: go.sum
-    itself, a glob matching it, the whole context, or a directory whose contents land in
-    ``dest`` (``COPY app/ .``) — not a subtree copied under its own name (``COPY cmd/ cmd/``)."""
+    itself, a glob matching it, the whole context, or a directory (it may be a module) — not
+    a source directory of the module copied under its own name (``COPY cmd/ ./cmd/``)."""
     s = src.rstrip("/")
     base = s.rsplit("/", 1)[-1]
     if base == "go.mod":
@@ -780,12 +872,23 @@ def _may_hold_go_sum(src: str, dest: str = ".") -> bool:
         return fnmatch.fnmatchcase("go.sum", base)
     if base in ("go.sum", ".", "", "go.work.sum"):
         return True
-    return "." not in base and not dest.endswith(base)
+    return "." not in base and not (base in _SOURCE_DIRS and dest.endswith(base))
+
+
+def _mount_options(mount: str) -> dict[str, str]:
+    return dict(o.partition("=")[::2] for o in mount.removeprefix("--mount=").split(","))
+
+
+def _caches_modules(mount: str) -> bool:
+    """A cache mount on the module cache: a new layer finds the modules already there."""
+    opts = _mount_options(mount)
+    target = opts.get("target", opts.get("dst", opts.get("destination", "")))
+    return opts.get("type") == "cache" and ("/pkg/mod" in target or "GOMODCACHE" in target)
 
 
 def _mount_holds_go_sum(mount: str) -> bool:
     """A ``--mount=type=bind`` that puts the build context's go.sum (or all of it) in place."""
-    opts = dict(o.partition("=")[::2] for o in mount.removeprefix("--mount=").split(","))
+    opts = _mount_options(mount)
     if opts.get("type", "bind") != "bind" or "from" in opts:
         return False
     src = opts.get("source", opts.get("src", "."))

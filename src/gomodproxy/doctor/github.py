@@ -321,6 +321,10 @@ class _JobReader:
         if "golangci-lint" in uses or "goreleaser" in uses:
             got.go_cmds.append((uses, step.line))
             got.first = got.first or (step.line, {})
+        if (got.sets_credentials or uses.startswith(_CRED_ACTIONS)) and not self.credentials_at:
+            self.credentials_at = step.line
+            for ctx in self.go_before_credentials:
+                ctx.facts["credentials_later"] = step.line
         if got.first is not None:
             ctx = self.context(label, step.line, {**env, **got.first[1]})
             ctx.go_commands = got.go_cmds
@@ -331,10 +335,6 @@ class _JobReader:
             ctx = self.context(f"{label} line {line}", line, {**env, **own})
             ctx.go_commands = [c for c in got.go_cmds if c[1] == line]
             self.contexts.append(ctx)
-        if (got.sets_credentials or uses.startswith(_CRED_ACTIONS)) and not self.credentials_at:
-            self.credentials_at = step.line
-            for ctx in self.go_before_credentials:
-                ctx.facts["credentials_later"] = step.line
         self.written.update(got.writes)
         self.env_file.update(got.go_env_w)
 

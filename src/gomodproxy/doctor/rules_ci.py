@@ -11,6 +11,7 @@ from gomodproxy.doctor.effective import GOENV_DEFAULT_SOURCE, Effective
 from gomodproxy.doctor.mask import mask
 from gomodproxy.doctor.model import Context, Finding, Severity
 from gomodproxy.doctor.rulekit import SOURCE_KEYS, at, rule
+from gomodproxy.gomod.globs import match_prefix_patterns
 
 
 @rule
@@ -45,6 +46,10 @@ def c03_c05_credentials(ctx: Context, eff: Effective) -> Iterator[Finding]:
     nop = eff.setting("GONOPROXY")
     if not nop.value or nop.value == "none" or not nop.known:
         return
+    own_module = str(ctx.facts.get("gomod_module") or "")
+    patterns = [p for p in nop.value.split(",") if p]
+    if own_module and all(match_prefix_patterns(p, own_module) for p in patterns):
+        return  # only the repository's own module: the checkout already has it
     secrets = set(map(str, ctx.facts.get("secrets") or []))  # type: ignore[call-overload]
     own = str(ctx.facts.get("own_token"))
     if secrets and secrets <= {own}:
@@ -111,6 +116,13 @@ def cross(contexts: list[Context], effs: list[Effective]) -> Iterator[Finding]:
             if any(not s.known and s.source != GOENV_DEFAULT_SOURCE for s in values.values()):
                 continue
             distinct = {s.value if s.known else s.source for s in values.values()}
+            # The distribution's default is not spelled out here: a job naming the same proxy
+            # explicitly fetches from the same place, so a difference with it is only a note.
+            sev = (
+                Severity.INFO
+                if any(s.source == GOENV_DEFAULT_SOURCE for s in values.values())
+                else Severity.WARN
+            )
             if len(distinct) > 1:
                 detail = "; ".join(
                     f"{j}: {mask(s.value) or '(default)'}" for j, s in values.items()
@@ -122,7 +134,7 @@ def cross(contexts: list[Context], effs: list[Effective]) -> Iterator[Finding]:
                 )
                 yield Finding(
                     "C02",
-                    Severity.WARN,
+                    sev,
                     f"jobs of {pipeline} fetch modules with different {key} ({detail}): a build "
                     "that passes in one job can fail in another",
                     f"set {key} once at the top level (workflow `env:` / top-level `variables:`)",
@@ -135,32 +147,37 @@ def cross(contexts: list[Context], effs: list[Effective]) -> Iterator[Finding]:
 
 
 def _docker_cross(contexts: list[Context]) -> Iterator[Finding]:
+    """D02: a Go setting written on one line of a Dockerfile that no stage running go sees,
+    while some stage runs go without it (reported once per line, not per inheriting stage)."""
     by_file: dict[str, list[Context]] = {}
     for c in contexts:
         if c.kind == "docker":
             by_file.setdefault(c.file, []).append(c)
     for items in by_file.values():
         runners = [c for c in items if c.runs_go]
+        written: dict[tuple[str, int, str], list[Context]] = {}
         for c in items:
-            if c.runs_go:
-                continue
             for key in (*SOURCE_KEYS, "GOFLAGS"):
                 s = c.env.get(key)
-                if s is None or s.source not in ("ENV", "ARG", "--build-arg"):
-                    continue
-                lacking = [r for r in runners if key not in r.env and key not in r.env_file]
-                if lacking:
-                    yield Finding(
-                        "D02",
-                        Severity.WARN,
-                        f"{key} is set in stage {c.facts.get('stage')}, which runs no go "
-                        f"command, but stage {lacking[0].facts.get('stage')} that runs go does "
-                        "not have it (ENV and ARG do not cross to unrelated stages)",
-                        f"declare {key} (ENV, or ARG redeclared) in the stage that runs go",
-                        s.file,
-                        s.line,
-                        tuple(r.name for r in lacking),
-                    )
+                if s is not None and s.source in ("ENV", "ARG", "--build-arg"):
+                    written.setdefault((key, s.line, s.file), []).append(c)
+        for (key, line, file), having in written.items():
+            if any(c.runs_go for c in having):
+                continue
+            lacking = [r for r in runners if key not in r.env and key not in r.env_file]
+            if not lacking:
+                continue
+            yield Finding(
+                "D02",
+                Severity.WARN,
+                f"{key} is set in stage {having[0].facts.get('stage')}, which runs no go "
+                f"command, but stage {lacking[0].facts.get('stage')} that runs go does "
+                "not have it (ENV and ARG do not cross to unrelated stages)",
+                f"declare {key} (ENV, or ARG redeclared) in the stage that runs go",
+                file,
+                line,
+                tuple(r.name for r in lacking),
+            )
 
 
 def _system_cross(contexts: list[Context]) -> Iterator[Finding]:

@@ -539,6 +539,8 @@ def _older(local: str, need: str) -> bool | None:
 
 @rule
 def r19_r20_r21_toolchain(ctx: Context, eff: Effective) -> Iterator[Finding]:
+    if ctx.kind == "docker" and not ctx.facts.get("module_go"):
+        return  # the stage builds nothing of the module (only `go install pkg@version`)
     tc = eff.setting("GOTOOLCHAIN")
     local = tc.value.split("+")[0] == "local" and tc.known
     need, which = _need(ctx, local)

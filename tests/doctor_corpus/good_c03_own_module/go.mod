@@ -1,0 +1,3 @@
+module github.com/acme/tool/v2
+
+go 1.22.0
