@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import http.server
+import json
 import os
 import secrets
 from pathlib import Path
@@ -17,6 +19,7 @@ from gomodproxy.errors import ConfigError, StorageError
 from gomodproxy.storage import open_store
 from gomodproxy.storage import s3 as s3mod
 from gomodproxy.storage.s3 import MIB, S3Store
+from tests.e2e.fixtures import LoopbackHTTP
 from tests.e2e.servers import MINIO_BUCKET, MinioServer, minio_binary, minio_server, running
 
 __all__ = ["minio_server"]
@@ -261,3 +264,58 @@ def test_serve_and_migrate_refuse_a_missing_bucket_before_starting(
     assert "bucket 'no-such-bucket' at http://127.0.0.1" in err
     assert "the bucket does not exist" in err
     assert minio_server.secret_key not in err
+
+
+class ContainerCredentials(LoopbackHTTP):
+    """The container credentials endpoint (as ECS and EKS Pod Identity serve it) on loopback:
+    answers the MinIO keys to a request carrying the expected authorization token."""
+
+    token = "pod-identity-token"
+
+    def __init__(self, minio: MinioServer) -> None:
+        body = json.dumps(
+            {
+                "AccessKeyId": minio.access_key,
+                "SecretAccessKey": minio.secret_key,
+                "Token": "",
+                "Expiration": "2099-01-01T00:00:00Z",
+            }
+        ).encode()
+        outer = self
+        self.requests = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                outer.requests += 1
+                ok = self.headers.get("Authorization") == outer.token
+                self.send_response(200 if ok else 401)
+                self.send_header("Content-Length", str(len(body) if ok else 0))
+                self.end_headers()
+                if ok:
+                    self.wfile.write(body)
+
+        super().__init__(Handler)
+
+
+async def test_credentials_from_the_container_endpoint(
+    minio_server: MinioServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no keys in the environment or the shared files, the chain asks the container
+    credentials endpoint (``AWS_CONTAINER_CREDENTIALS_FULL_URI`` + its token)."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with ContainerCredentials(minio_server) as endpoint:
+        monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", endpoint.url + "/creds")
+        monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", endpoint.token)
+        store = S3Store.from_url(minio_server.store_url(MINIO_BUCKET, "pod", credentials=False))
+        await store.check()
+        await store.put("_meta/probe", b"ok")
+        assert await store.get("_meta/probe") == b"ok"
+        await store.aclose()
+        assert endpoint.requests >= 1
