@@ -18,6 +18,7 @@ from gomodproxy.cli.main import main
 from gomodproxy.errors import ConfigError, StorageError
 from gomodproxy.storage import open_store
 from gomodproxy.storage import s3 as s3mod
+from gomodproxy.storage.degrading import DegradingStore
 from gomodproxy.storage.s3 import MIB, S3Store
 from tests.e2e.fixtures import LoopbackHTTP
 from tests.e2e.servers import MINIO_BUCKET, MinioServer, minio_binary, minio_server, running
@@ -103,6 +104,29 @@ async def test_300_mib_zip_is_uploaded_in_parts_and_read_back_by_ranges(
         await store.aclose()
 
 
+def kill_after_parts(
+    monkeypatch: pytest.MonkeyPatch, server: MinioServer, bucket: str, key: str, parts: int
+) -> list[list[str]]:
+    """Kill ``server`` when the store first reads part ``parts + 1`` of the upload of ``key``
+    (5 MiB parts); returns the object names listed at that moment, after checking that the
+    upload is in progress."""
+    seen: list[list[str]] = []
+    read_at = s3mod._read_at
+
+    def killing_read_at(path: Path, offset: int, size: int) -> bytes:
+        if offset == parts * 5 * MIB and not seen:
+            client = server.client()
+            listed = client.list_objects_v2(Bucket=bucket).get("Contents", [])
+            seen.append([obj["Key"] for obj in listed])
+            ups = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+            assert [u["Key"] for u in ups] == [key]
+            server.stop(kill=True)
+        return read_at(path, offset, size)
+
+    monkeypatch.setattr(s3mod, "_read_at", killing_read_at)
+    return seen
+
+
 async def test_server_killed_mid_upload_leaves_no_partial_version_or_upload(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -118,24 +142,11 @@ async def test_server_killed_mid_upload_leaves_no_partial_version_or_upload(
         src = tmp_path / "v.zip"
         src.write_bytes(os.urandom(MIB) * 40)
         key = "example.com/m/@v/v1.0.0.zip"
-        seen: list[list[str]] = []
-        read_at = s3mod._read_at
-
-        def killing_read_at(path: Path, offset: int, size: int) -> bytes:
-            if offset == 3 * 5 * MIB:  # three parts are up: the zip must still be invisible
-                client = server.client()
-                listed = client.list_objects_v2(Bucket="crash", Prefix="p/").get("Contents", [])
-                seen.append([obj["Key"] for obj in listed])
-                ups = client.list_multipart_uploads(Bucket="crash").get("Uploads", [])
-                assert [u["Key"] for u in ups] == [f"p/{key}"]
-                server.stop(kill=True)
-            return read_at(path, offset, size)
-
-        monkeypatch.setattr(s3mod, "_read_at", killing_read_at)
+        seen = kill_after_parts(monkeypatch, server, "crash", f"p/{key}", 3)
         await store.put("example.com/m/@v/v1.0.0.ziphash", b"h1:x")
         with pytest.raises(StorageError):
             await store.put_file(key, src)
-        assert seen == [["p/example.com/m/@v/v1.0.0.ziphash"]]
+        assert seen == [["p/example.com/m/@v/v1.0.0.ziphash"]], "three parts up, no zip"
         assert store._to_abort, "the abort could not reach the server"
 
         server.start()
@@ -143,6 +154,44 @@ async def test_server_killed_mid_upload_leaves_no_partial_version_or_upload(
         assert not store._to_abort  # ... also aborts the pending upload
         assert await store.pending_uploads() == []
         assert [k async for k in store.list("")] == ["example.com/m/@v/v1.0.0.ziphash"]
+        await store.aclose()
+
+
+async def test_server_killed_mid_upload_under_the_service_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same kill under the store ``serve`` uses (degrading): the write does not fail,
+    the zip is served from the local copy meanwhile, and once MinIO is back the zip is
+    uploaded whole and no multipart upload is left behind."""
+    server = MinioServer(tmp_path / "minio", minio_binary())
+    with running(server):
+        server.make_bucket("crash")
+        store = open_store(
+            server.store_url("crash", "p"), part_size=5 * MIB, concurrency=1, retries=0
+        )
+        assert isinstance(store, DegradingStore)
+        store.retry_after = 0.2
+        src = tmp_path / "v.zip"
+        data = os.urandom(MIB) * 40
+        src.write_bytes(data)
+        key = "example.com/m/@v/v1.0.0.zip"
+        seen = kill_after_parts(monkeypatch, server, "crash", f"p/{key}", 2)
+        await store.put_file(key, src)
+        assert seen == [[]]
+        assert store.degraded
+        assert b"".join([c async for c in store.stream(key)]) == data
+
+        server.start()
+        remote = store.remote
+        assert isinstance(remote, S3Store)
+        deadline = asyncio.get_running_loop().time() + 30
+        while store.status()["unstored"] and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)
+        assert store.status()["unstored"] == 0
+        assert not store.degraded
+        assert await remote.get(key) == data
+        assert await remote.pending_uploads() == []
+        assert not remote._to_abort
         await store.aclose()
 
 
