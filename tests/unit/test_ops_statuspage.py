@@ -120,3 +120,35 @@ async def test_served_at_root_with_live_numbers(tmp_path: Path) -> None:
     assert f"<code>{MOD}</code></td><td class=n>2</td>" in page  # top modules
     assert "memory" in page  # make_app's service uses a memory store
     assert "<code>fake</code>" in page  # the upstream's health row
+
+
+async def test_private_paths_never_named(tmp_path: Path) -> None:
+    """Downloads and failures of a private module are counted, but neither /metrics nor
+    the status page names it; public modules are still listed."""
+    from gomodproxy.security import gate
+
+    private = "corp.example.com/secret"
+    source = FakeSource()
+    source.add(MOD, "v1.0.0")
+    source.add(private, "v1.0.0")
+    source.answers[("zip", private, "v1.1.0")] = UpstreamError(f"{private}: upstream 500")
+    source.answers[("info", private, "v1.1.0")] = b'{"Version":"v1.1.0"}'
+    app, _ = make_app(
+        tmp_path, source, storage=str(tmp_path / "data"), goprivate="corp.example.com"
+    )
+    routes.install(app)
+    gate.install(app)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        assert (await c.get(f"/{MOD}/@v/v1.0.0.zip")).status_code == 200
+        assert (await c.get(f"/{private}/@v/v1.0.0.zip")).status_code == 200
+        assert (await c.get(f"/{private}/@v/v1.1.0.zip")).status_code == 404
+        metrics = (await c.get("/metrics")).text
+        page = (await c.get("/")).text
+    assert "secret" not in metrics
+    assert 'gomodproxy_module_downloads_total{module="private"} 1' in metrics
+    assert f'module="{MOD}"' in metrics
+    assert "secret" not in page
+    assert "(private modules)" in page
+    assert "(a private module)" in page
+    assert f"<code>{MOD}</code>" in page

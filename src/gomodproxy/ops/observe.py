@@ -6,12 +6,19 @@ update on pre-created series of ``Metrics.extra`` (zero from start-up, so rates 
 dashboard's queries work before the first failure). Per-module download counts are capped
 (``MAX_MODULES`` distinct paths per worker, the rest count as ``other``) so the metric's
 cardinality stays bounded.
+
+Private module paths (``is_private``: covered by an access rule or GOPRIVATE; the security
+gate installs the predicate) are never named: their downloads count under
+``module="private"``, and their failures are kept for the status page as
+``PRIVATE_PATH`` with no error text, since ``/metrics`` and the status page may be read by
+callers the access rules keep from those modules.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -37,6 +44,8 @@ VERIFY_HELP = (
 )
 MAX_MODULES = 500
 RECENT_ERRORS = 25
+#: What stands for a private module path on the status page and in metrics labels.
+PRIVATE_PATH = "private"
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,9 @@ class OpsObserver:
         #: escaped module path (as in the URL) → series key of the module counter
         self._module_keys: dict[str, tuple[tuple[str, str], ...]] = {}
         self._other_key = (("module", "other"),)
+        self._private_key = (("module", PRIVATE_PATH),)
+        #: Whether a module path is private (set by the security gate; none by default).
+        self.is_private: Callable[[str], bool] = _nothing_private
         for artifact in sorted(sli.DOWNLOAD_ARTIFACTS):
             for outcome in (sli.SUCCESS, sli.FAILURE):
                 metrics.inc(sli.METRIC, sli.METRIC_HELP, _labels(artifact, outcome), 0)
@@ -124,7 +136,10 @@ class OpsObserver:
                 self._count_verification(route, scope, req, status, exc)
         if status >= 500 or outcome == sli.FAILURE:
             text = str(exc) if exc is not None else ""
-            err = RecentError(time.time(), status, scope["path"], " ".join(text.split())[:300])
+            path = scope["path"]
+            if self._names_private(path, req):
+                path, text = PRIVATE_PATH, ""
+            err = RecentError(time.time(), status, path, " ".join(text.split())[:300])
             self.recent.append(err)
             if isinstance(exc, SumdbUnavailable):
                 self.sumdb_unavailable += 1
@@ -133,6 +148,14 @@ class OpsObserver:
             event = audit_event(status, exc, gated)
             self._audit(scope, event, route, status, cache, source, req, exc, outcome)
         return outcome
+
+    def _names_private(self, path: str, req: ModRequest | None) -> bool:
+        if req is None:
+            try:
+                req = _parse(path)
+            except GoModProxyError:
+                return False
+        return self.is_private(req.path)
 
     def _count_verification(
         self, route: str, scope: Any, req: ModRequest | None, status: int, exc: BaseException | None
@@ -158,7 +181,8 @@ class OpsObserver:
                         req = _parse(path)
                     except GoModProxyError:
                         return
-                key = self._module_keys[escaped] = (("module", req.path),)
+                label = PRIVATE_PATH if self.is_private(req.path) else req.path
+                key = self._module_keys[escaped] = (("module", label),)
             self.metrics.inc(MODULE_METRIC, MODULE_HELP, dict(key), 0)
         series = self.metrics.extra[MODULE_METRIC]
         series[key] = series.get(key, 0) + 1
@@ -213,6 +237,10 @@ class OpsObserver:
         if exempt is None or exempt(module):
             return "exempt"
         return "checked" if cache == "miss" else "stored"
+
+
+def _nothing_private(module_path: str) -> bool:
+    return False
 
 
 def audit_event(status: int, exc: BaseException | None, gated: bool) -> str:

@@ -11,7 +11,7 @@ import html
 import time
 from dataclasses import dataclass, field
 
-from gomodproxy.ops.observe import RecentError
+from gomodproxy.ops.observe import PRIVATE_PATH, RecentError
 
 #: Seconds a failure keeps a component shown as failing.
 RECENT = 300.0
@@ -202,7 +202,9 @@ def render(st: Status) -> bytes:
     if st.recent_errors:
         errs = "".join(
             f"<tr><td>{_e(_clock(e.time))}</td>"
-            f"<td class=n>{e.status}</td><td><code>{_e(e.path)}</code></td>"
+            f"<td class=n>{e.status}</td><td>"
+            f"{'(a private module)' if e.path == PRIVATE_PATH else f'<code>{_e(e.path)}</code>'}"
+            "</td>"
             f"<td>{_e(e.error)}</td></tr>"
             for e in reversed(st.recent_errors)
         )
@@ -210,7 +212,9 @@ def render(st: Status) -> bytes:
         errs = '<tr><td colspan=4 class="idle">no errors since start-up</td></tr>'
     if st.top_modules:
         tops = "".join(
-            f"<tr><td><code>{_e(m)}</code></td><td class=n>{n}</td></tr>" for m, n in st.top_modules
+            f"<tr><td>{'(private modules)' if m == PRIVATE_PATH else f'<code>{_e(m)}</code>'}"
+            f"</td><td class=n>{n}</td></tr>"
+            for m, n in st.top_modules
         )
     else:
         tops = '<tr><td colspan=2 class="idle">no module downloaded yet</td></tr>'

@@ -374,6 +374,13 @@ def gate_from_settings(values: dict[str, Any], private_sumdb: Iterable[str] = ()
     )
 
 
+def private_predicate(values: dict[str, Any]) -> Callable[[str], bool]:
+    """Whether a module path is private: an access rule or GOPRIVATE covers it (whether or
+    not authentication is on)."""
+    rules = parse_rules(str(values.get("access_rules") or ""))
+    return Policy(rules, goprivate=str(values.get("goprivate") or "")).is_private
+
+
 def _read_token(path: str) -> str:
     """The first line of a token file ("" when no file is configured)."""
     if not path:
@@ -388,6 +395,10 @@ def install(app: Any) -> None:
     """Attach the gate and the upstream fetch cap to a ``ProxyApp`` (a route-module hook)."""
     values: dict[str, Any] = dict(getattr(app.settings, "values", {}) or {})
     app.gate = gate = gate_from_settings(values, private_sumdb_names(app))
+    observer = getattr(app, "on_response", None)
+    if observer is not None and hasattr(observer, "is_private"):
+        # Metrics and the status page never name a private path (gomodproxy.ops.observe).
+        observer.is_private = private_predicate(values)
     if gate is not None and hasattr(app, "on_shutdown"):
 
         async def flush_audit() -> None:
