@@ -25,6 +25,7 @@ from gomodproxy.sources.base import Source
 from gomodproxy.sources.router import build_source
 from gomodproxy.sources.store import StoreSource
 from gomodproxy.storage import open_store
+from gomodproxy.storage.access import AccessLog
 from gomodproxy.storage.base import BlobStore
 
 
@@ -64,7 +65,9 @@ def shared_caches(settings: Settings, work: Path) -> tuple[MetadataCache, Single
     return meta, flight
 
 
-def build_service(settings: Settings, observer: Observer | None = None) -> ProxyService:
+def build_service(
+    settings: Settings, observer: Observer | None = None, *, track_access: bool = False
+) -> ProxyService:
     """Open storage, sources and caches as the settings say.
 
     Raises:
@@ -96,4 +99,5 @@ def build_service(settings: Settings, observer: Observer | None = None) -> Proxy
         temp_dir=work / "tmp",
         stream_cold_zips=bool(settings.values.get("stream_cold_zips", True)),  # issue 6
         offline=settings.is_offline(),
+        access=AccessLog(store) if track_access else None,
     )

@@ -57,6 +57,7 @@ from gomodproxy.errors import (
 from gomodproxy.gomod import module, semver
 from gomodproxy.livezip import LiveZip
 from gomodproxy.sources.base import Source
+from gomodproxy.storage.access import AccessLog
 from gomodproxy.storage.base import BlobStore
 from gomodproxy.storage.keys import artifact_key
 
@@ -213,6 +214,7 @@ class ProxyService:
         clock: Callable[[], float] = time.time,
         stream_cold_zips: bool = True,
         offline: bool = False,
+        access: AccessLog | None = None,
     ) -> None:
         self.store = store
         self.source = source
@@ -235,6 +237,8 @@ class ProxyService:
         #: The source is the store itself: lists are computed, never the persisted copies
         #: of an upstream's list (they may name versions the store does not hold).
         self.offline = offline
+        #: Records which versions are served, for ``gc --keep-days``.
+        self.access = access
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -261,6 +265,8 @@ class ProxyService:
             task.cancel()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        if self.access is not None:
+            await self.access.flush()
         await self.flight.aclose()
         await self.source.aclose()
         await self.meta.aclose()
@@ -286,12 +292,16 @@ class ProxyService:
         if art is not None:
             self.observer.cache_lookup("memory", "hit")
             trace.cache, trace.source = "hit", "memory"
+            if self.access is not None:
+                self.access.touch(key)
             return art
         self.observer.cache_lookup("memory", "miss")
         art = await self._from_storage(kind, key)
         if art is not None:
             self.observer.cache_lookup("storage", "hit")
             trace.cache, trace.source = "hit", "storage"
+            if self.access is not None:
+                self.access.touch(key)
             return art
         self.observer.cache_lookup("storage", "miss")
         trace.cache = "miss"

@@ -9,6 +9,7 @@ replacements), a directory (its go.work, else its go.sum, else its go.mod), or
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +61,32 @@ def _add_gowork(plan: Plan, path: Path) -> None:
     plan.replaces.extend(work.replace)
 
 
+def _add_query(plan: Plan, src: str) -> None:
+    path, _, query = src.partition("@")
+    module.check_path(path)
+    if not query:
+        raise InvalidInput(f"{src}: empty query after @")
+    plan.queries.append((path, query))
+
+
+def plan_from_texts(*, gosum: str = "", gomod: str = "", modules: Sequence[str] = ()) -> Plan:
+    """A plan from file contents rather than paths (``POST /admin/mirror``).
+
+    Raises:
+        InvalidInput: malformed go.sum or go.mod, or a bad MODULE@QUERY.
+    """
+    plan = Plan()
+    if gosum:
+        plan.add_sums(parse_gosum(gosum))
+    if gomod:
+        mf = parse_gomod(gomod, strict=True)
+        plan.roots.extend(ModuleVersion(r.path, r.version) for r in mf.require)
+        plan.replaces.extend(mf.replace)
+    for src in modules:
+        _add_query(plan, src)
+    return plan
+
+
 def read_sources(sources: list[str]) -> Plan:
     """The plan for ``sources``.
 
@@ -85,11 +112,7 @@ def read_sources(sources: list[str]) -> Plan:
         elif p.name.endswith(".mod") and p.is_file():
             _add_gomod(plan, p)
         elif "@" in src and not p.exists():
-            path, _, query = src.partition("@")
-            module.check_path(path)
-            if not query:
-                raise InvalidInput(f"{src}: empty query after @")
-            plan.queries.append((path, query))
+            _add_query(plan, src)
         else:
             raise InvalidInput(f"{src}: not a go.sum, go.mod, go.work, directory or MODULE@VERSION")
     return plan

@@ -6,6 +6,10 @@
                                            this worker's memory cache; audited (event "purge")
     POST /admin/verify[?module=M]          re-hash stored modules and check them against the
                                            checksum database (``gomodproxy mod verify``)
+    POST /admin/mirror                     ``gomodproxy mirror`` in the server: the JSON body
+                                           {"gosum": TEXT, "gomod": TEXT, "modules": ["M@Q"]}
+                                           (any of them); answers the run's summary, 200 when
+                                           everything was mirrored, else 502
     GET  /admin/config                     the effective settings, secrets masked
 
 Answers are JSON. Without ``Authorization: Bearer <token>`` matching the token file: 401. No
@@ -35,6 +39,8 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 log = logging.getLogger("gomodproxy.admin")
 ARTIFACT_EXTS = ("info", "mod", "zip", "ziphash")
+#: Largest /admin/mirror body: a go.sum of tens of thousands of lines.
+MAX_BODY = 8 << 20
 
 
 def version_keys(path: str, version: str) -> list[str]:
@@ -59,8 +65,11 @@ class AdminApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        while True:  # drain the request body (none is expected)
+        body = b""
+        while True:  # read the request body (only /admin/mirror has one), bounded
             message = await receive()
+            if len(body) <= MAX_BODY:
+                body += message.get("body", b"")
             if not message.get("more_body"):
                 break
         if not self._authorized(scope):
@@ -77,7 +86,10 @@ class AdminApp:
                 await _json(send, 200, await self.purge(scope, query))
             elif path == "/admin/verify" and method == "POST":
                 await _json(send, 200, await self.verify(query.get("module", "")))
-            elif path in ("/admin/config", "/admin/purge", "/admin/verify"):
+            elif path == "/admin/mirror" and method == "POST":
+                report = await self.mirror(body)
+                await _json(send, 200 if not report["Failures"] else 502, report)
+            elif path in ("/admin/config", "/admin/purge", "/admin/verify", "/admin/mirror"):
                 await _json(send, 405, {"error": f"method {method} not allowed"})
             else:
                 await _json(send, 404, {"error": "unknown admin endpoint"})
@@ -128,6 +140,34 @@ class AdminApp:
         log.warning("admin purge %s@%s: deleted %s", path, version, ", ".join(deleted) or "none")
         return {"module": path, "version": version, "deleted": deleted}
 
+    async def mirror(self, body: bytes) -> dict[str, Any]:
+        from gomodproxy.mirror.plan import plan_from_texts
+        from gomodproxy.mirror.runner import mirror
+
+        if len(body) > MAX_BODY:
+            raise InvalidInput(f"mirror request body is larger than {MAX_BODY} bytes")
+        try:
+            doc = json.loads(body or b"{}")
+        except ValueError:
+            raise InvalidInput("mirror: the body is not JSON") from None
+        if not isinstance(doc, dict):
+            raise InvalidInput("mirror: the body is not a JSON object")
+        modules = doc.get("modules", [])
+        gosum, gomod = doc.get("gosum", ""), doc.get("gomod", "")
+        if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
+            raise InvalidInput("mirror: modules must be a list of MODULE@QUERY strings")
+        if not isinstance(gosum, str) or not isinstance(gomod, str):
+            raise InvalidInput("mirror: gosum and gomod must be strings")
+        plan = plan_from_texts(gosum=gosum, gomod=gomod, modules=modules)
+        report = await mirror(self.proxy.service, plan, _Quiet())
+        log.warning(
+            "admin mirror: %d versions (%d fetched), %d failed",
+            report.done,
+            report.fetched,
+            len(report.failures),
+        )
+        return report.to_json()
+
     async def verify(self, only: str) -> dict[str, Any]:
         from gomodproxy.cli.grp_mod_verify import verify_store
 
@@ -141,6 +181,19 @@ class AdminApp:
             store = _Prefixed(store, module.escape_path(only) + "/@v/")
         checked, problems = await verify_store(store, verifier)
         return {"checked": checked, "problems": problems}
+
+
+class _Quiet:
+    """No progress display for a mirror run inside the server (the answer is the summary)."""
+
+    def total(self, n: int) -> None:
+        return None
+
+    def finished(self, mv: Any, size: int, fetched: bool, report: Any) -> None:
+        return None
+
+    def failed(self, failure: Any, report: Any) -> None:
+        log.info("admin mirror: %s@%s: %s", failure.path, failure.version, failure.error)
 
 
 class _Prefixed:

@@ -583,7 +583,7 @@ def create_app(settings: Settings | None = None, metrics_dir: Path | None = None
     if metrics_dir is None and os.environ.get("GOMODPROXY_METRICS_DIR"):
         metrics_dir = Path(os.environ["GOMODPROXY_METRICS_DIR"])
     metrics = Metrics(metrics_dir)
-    service = build_service(settings, observer=metrics)
+    service = build_service(settings, observer=metrics, track_access=True)
     request_log = RequestLog() if settings.access_log else None
     app = ProxyApp(service, settings, metrics, request_log)
     app.install_route_modules()
