@@ -11,6 +11,9 @@ check nginx /usr/sbin/nginx nginx
 check wrk /usr/bin/wrk wrk
 check promtool /usr/bin/promtool prometheus
 check chromium /usr/bin/chromium chromium
+check tmux /usr/bin/tmux tmux
+check unshare /usr/bin/unshare util-linux
+check ip /usr/sbin/ip iproute2
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "sysdeps: missing ${need[*]}; run as root or install them (tests needing them are skipped)" >&2

@@ -1,8 +1,8 @@
 """``storage usage``: where the bytes of a store are, per module path prefix.
 
-One listing and a ``stat`` per key; module files are counted under their module path cut to
-``depth`` elements (``github.com/org`` at depth 2), everything else under its first key
-element (``sumdb``, ``_meta``).
+One listing and a ``stat`` per key; module files (versions, lists, ``@latest``) are counted
+under their module path cut to ``depth`` elements (``github.com/org`` at depth 2), everything
+else under its first key element (``sumdb``, ``_meta``).
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ async def measure(store: BlobStore, depth: int = 2) -> Usage:
             continue
         split = split_version_key(key)
         group, path = key.split("/", 1)[0], ""
-        if split is not None:
+        head, sep, _ = key.partition("/@v/") if "/@v/" in key else key.rpartition("/@latest")
+        if sep and head:
             try:
-                path = module.unescape_path(split[0])
+                path = module.unescape_path(head)
             except InvalidInput:
                 path = ""
             if path:
