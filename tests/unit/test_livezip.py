@@ -13,7 +13,7 @@ import pytest
 
 from gomodproxy.errors import NotFound, UpstreamError, VerificationError
 from gomodproxy.livezip import HOLD
-from gomodproxy.service import Artifact, ProxyService, Trace
+from gomodproxy.service import Artifact, NoVerifier, ProxyService, Trace
 from gomodproxy.storage.memory import MemoryStore
 from tests.e2e.fixtures import ModuleVersion
 
@@ -57,7 +57,7 @@ class SlowSource:
         return None
 
 
-class GatedVerifier:
+class GatedVerifier(NoVerifier):
     """Verification waits for ``go``; then passes, or fails if ``fail`` is set."""
 
     def __init__(self) -> None:

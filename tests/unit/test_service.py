@@ -14,7 +14,7 @@ import pytest
 
 from gomodproxy.config import load_settings
 from gomodproxy.errors import InvalidInput, NotFound, UpstreamError, VerificationError
-from gomodproxy.service import ProxyService, Trace, module_line
+from gomodproxy.service import NoVerifier, ProxyService, Trace, module_line
 from gomodproxy.sources.chain import ChainEntry, ProxyChain
 from gomodproxy.sources.router import Router, UnavailableDirect, build_source
 from gomodproxy.storage.memory import MemoryStore
@@ -187,7 +187,7 @@ class TestImmutable:
     async def test_verifier_runs_before_storing(self, service: ProxyService) -> None:
         """A verifier refusal keeps the artifact out of storage."""
 
-        class Refuse:
+        class Refuse(NoVerifier):
             async def verify_mod(self, path: str, version: str, data: bytes) -> None:
                 raise VerificationError("mod mismatch")
 

@@ -186,6 +186,52 @@ class TestDatabase:
         results = await asyncio.gather(*(db.lookup(p, "v1.0.0") for p in paths))
         assert [r[0].split(" ")[0] for r in results] == paths
 
+    async def test_go_mod_and_zip_share_one_record(self) -> None:
+        """The go.mod and the zip of a version are checked against one remote lookup, and
+        concurrent lookups read each tile from the network once."""
+        fake = FakeDB(make_log())
+        db = make_db(fake)
+        paths = [f"example.org/f{i}" for i in range(0, 300, 7)]
+        await asyncio.gather(*(db.lookup(p, v) for p in paths for v in ("v1.0.0/go.mod", "v1.0.0")))
+        lookups = [h for h in fake.hits if h.startswith("/lookup/")]
+        assert sorted(lookups) == sorted(f"/lookup/{p}@v1.0.0" for p in paths)
+        tiles = [h for h in fake.hits if h.startswith("/tile/")]
+        assert len(tiles) == len(set(tiles))
+        v = SumdbVerifier(db)
+        await v.verify_mod("example.com/a", "v1.0.0", GOMOD)
+        await v.verify_zip("example.com/a", "v1.0.0", ZIP_H1)
+        assert fake.hits.count("/lookup/example.com/a@v1.0.0") == 1
+
+    async def test_prefetch_answers_the_later_lookup(self) -> None:
+        """A prefetched lookup is what verification uses; a failed one is asked again, so the
+        error names the caller's own artifact."""
+        fake = FakeDB(make_log())
+        v = SumdbVerifier(make_db(fake), gonosumdb="example.net")
+        v.prefetch("example.com/a", "v1.0.0")
+        v.prefetch("example.net/private", "v1.0.0")  # exempt: nothing asked
+        await asyncio.sleep(0)
+        fake.hits.clear()
+        await v.verify_zip("example.com/a", "v1.0.0", ZIP_H1)
+        await v.verify_mod("example.com/a", "v1.0.0", GOMOD)
+        assert not [h for h in fake.hits if h.startswith("/lookup/")]
+        fake.down = True
+        v.prefetch("example.org/f1", "v1.0.0")
+        with pytest.raises(SumdbUnavailable, match=r"go.mod: \S+f1@v1.0.0/go.mod: reading"):
+            await v.verify_mod("example.org/f1", "v1.0.0", b"module example.org/f1\n")
+        fake.down = False
+        with pytest.raises(ChecksumMismatch):  # not a remembered failure
+            await v.verify_zip("example.org/f1", "v1.0.0", ZIP_H1)
+
+    async def test_remembered_records_respect_quarantine(self) -> None:
+        """A record verified before a fork was found is not used once the database is
+        quarantined."""
+        store = MemoryStore()
+        db = make_db(FakeDB(make_log()), store)
+        await db.lookup("example.com/a", "v1.0.0")
+        await store.put(db.fork_key, b"SECURITY ERROR\n")
+        with pytest.raises(Quarantined):
+            await db.lookup("example.com/a", "v1.0.0/go.mod")
+
     async def test_poisoned_cache_is_bypassed(self) -> None:
         """A bad cached tile does not wedge verification: the lookup retries the network."""
         fake = FakeDB(make_log())

@@ -44,6 +44,7 @@ __all__ = [
     "SaveTiles",
     "WriteCache",
     "WriteConfig",
+    "record_lines",
 ]
 
 T = TypeVar("T")
@@ -140,6 +141,12 @@ def _wrapped(exc: ErrT, message: str) -> ErrT:
     return new
 
 
+def record_lines(lines: Sequence[str], path: str, version: str) -> list[str]:
+    """The lines of a record that are about ``path version`` (version may end in ``/go.mod``)."""
+    prefix = f"{path} {version} "
+    return [line for line in lines if line.startswith(prefix)]
+
+
 class Client:
     """Verifies lookups of one checksum database (one trusted key)."""
 
@@ -173,6 +180,12 @@ class Client:
             VerificationError: the response does not authenticate; ``ForkDetected``.
             NotFound, UpstreamError: thrown in by the driver.
         """
+        lines = yield from self.lookup_record(path, version)
+        return record_lines(lines, path, version)
+
+    def lookup_record(self, path: str, version: str) -> Flow[list[str]]:
+        """Every line of the verified record of ``path@version`` (the zip's and the go.mod's:
+        one record holds both), for a driver that keeps records; errors as ``lookup``'s."""
         try:
             yield from self.init()
             epath = escape_path(path)
@@ -190,8 +203,7 @@ class Client:
                 yield WriteCache(key, data)
         except GoModProxyError as exc:
             raise _wrapped(exc, f"{path}@{version}: {exc}") from exc
-        prefix = f"{path} {version} "
-        return [line for line in text.decode().split("\n") if line.startswith(prefix)]
+        return text.decode().split("\n")
 
     def merge_latest(self, msg: bytes) -> Flow[None]:
         """Merge a signed tree note into the timeline; persist it if it is the newest."""

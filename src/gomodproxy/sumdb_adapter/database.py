@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -49,6 +50,10 @@ from gomodproxy.sumdb.tlog import stored_hash_index
 from gomodproxy.sumdb_adapter.remote import RemoteResponse, SumdbRemote
 
 T = TypeVar("T")
+#: Verified records and full tiles kept in memory (a record is a few hundred bytes, a full
+#: tile 8 KiB: at most about 1 MiB and 8 MiB).
+RECORDS_KEPT = 4096
+TILES_KEPT = 1024
 security_log = logging.getLogger("gomodproxy.security")
 
 _TEXT = "text/plain; charset=UTF-8"
@@ -98,6 +103,14 @@ class SumdbDatabase:
         self.clock = clock
         #: Never reach the database: answer from storage only (an air-gapped proxy).
         self.offline = offline
+        #: Verified records by (path, version without /go.mod): a record never changes, and
+        #: the go.mod and the zip of a version are checked against the same one.
+        self._records: OrderedDict[tuple[str, str], list[str]] = OrderedDict()
+        self._record_flights: dict[tuple[str, str], asyncio.Task[list[str]]] = {}
+        self._forked: dict[tuple[str, str], asyncio.Task[list[str]]] = {}
+        #: Full tiles (immutable) read or authenticated, and tile reads in flight.
+        self._tiles: OrderedDict[str, bytes] = OrderedDict()
+        self._tile_flights: dict[str, asyncio.Task[bytes]] = {}
 
     # -- keys --------------------------------------------------------------------------
 
@@ -110,6 +123,35 @@ class SumdbDatabase:
 
     # -- verified lookups ----------------------------------------------------------------
 
+    def prefetch(self, path: str, version: str) -> None:
+        """Start looking up ``path@version`` now, so that the answer is there by the time the
+        artifact has been downloaded and hashed (an error is left for ``lookup`` to meet)."""
+        key = (path, version.removesuffix("/go.mod"))
+        if key not in self._records and key not in self._record_flights:
+            self._record_flight(path, version, key)
+
+    def _record_flight(
+        self, path: str, version: str, key: tuple[str, str]
+    ) -> asyncio.Task[list[str]]:
+        task = asyncio.ensure_future(self._lookup_record(path, version))
+        self._record_flights[key] = task
+
+        def done(t: asyncio.Task[list[str]]) -> None:
+            self._record_flights.pop(key, None)
+            if t.cancelled():
+                return
+            exc = t.exception()
+            if exc is None:
+                self._records[key] = t.result()
+                while len(self._records) > RECORDS_KEPT:
+                    self._records.popitem(last=False)
+            elif isinstance(exc, flow.ForkDetected):
+                # The lookup that asked for this version is told, not just "quarantined".
+                self._forked[key] = t
+
+        task.add_done_callback(done)
+        return task
+
     async def lookup(self, path: str, version: str) -> list[str]:
         """The verified go.sum lines of ``path version`` (version may end in ``/go.mod``).
 
@@ -119,6 +161,26 @@ class SumdbDatabase:
             NotFound: the database does not know the version.
             UpstreamError: the database could not be reached.
         """
+        key = (path, version.removesuffix("/go.mod"))
+        lines = self._records.get(key)
+        if lines is not None:
+            await self._not_quarantined()
+            self._records.move_to_end(key)
+            return flow.record_lines(lines, path, version)
+        pending = self._record_flights.get(key) or self._forked.pop(key, None)
+        if pending is not None:
+            try:
+                return flow.record_lines(await asyncio.shield(pending), path, version)
+            except flow.ForkDetected:
+                self._forked.pop(key, None)  # told once; later lookups meet the quarantine
+                raise
+            except GoModProxyError:
+                pass  # its error speaks of its own lookup: ask again, for ours
+        return flow.record_lines(
+            await asyncio.shield(self._record_flight(path, version, key)), path, version
+        )
+
+    async def _not_quarantined(self) -> None:
         report = await self.store.get(self.fork_key)
         if report is not None:
             raise Quarantined(
@@ -127,17 +189,22 @@ class SumdbDatabase:
                 "from storage to resume",
                 source=self.name,
             )
+
+    async def _lookup_record(self, path: str, version: str) -> list[str]:
+        await self._not_quarantined()
         try:
             first = _Run(use_cache=True)
             try:
-                return await self._run(self.client.lookup(path, version), first)
+                return await self._run(self.client.lookup_record(path, version), first)
             except flow.ForkDetected:
                 raise
             except VerificationError:
                 if not first.used_cache:
                     raise
                 # A cached tile or lookup may be bad: ask the network only, once.
-                return await self._run(self.client.lookup(path, version), _Run(use_cache=False))
+                return await self._run(
+                    self.client.lookup_record(path, version), _Run(use_cache=False)
+                )
         except flow.ForkDetected as exc:
             security_log.critical(
                 "checksum database %s misbehaves: fork detected while looking up %s@%s\n%s",
@@ -195,26 +262,52 @@ class SumdbDatabase:
             for t, data in zip(req.tiles, req.data, strict=True):
                 if t in run.fetched:
                     await self.store.put(self._cache_key(f"{self.name}/{t.path()}"), data)
+                self._keep_tile(t, data)
             return None
         raise InvalidInput(f"unknown sumdb request {req!r}")  # pragma: no cover
 
     async def _read_tile(self, t: Tile, run: _Run) -> bytes:
+        full = full_tile(t)
+        want = t.w * 32
         if run.use_cache:
+            kept = self._tiles.get(full.path())
+            if kept is not None:
+                self._tiles.move_to_end(full.path())
+                run.used_cache = True
+                return kept[:want]
             data = await self.stored_tile(t)
             if data is not None:
                 run.used_cache = True
+                if t == full:
+                    self._keep_tile(full, data)
                 return data
         if self.offline:
             raise SumdbUnavailable(f"{self.name}: tile {t.path()} is not stored (offline)")
-        full = full_tile(t)
+        # Concurrent lookups need the same tiles: one network read each.
+        name = t.path()
+        task = self._tile_flights.get(name)
+        if task is None:
+            task = asyncio.ensure_future(self._fetch_tile(t, full, want))
+            self._tile_flights[name] = task
+            task.add_done_callback(lambda _t: self._tile_flights.pop(name, None))
+        data = await asyncio.shield(task)
+        run.fetched.add(t)
+        return data
+
+    async def _fetch_tile(self, t: Tile, full: Tile, want: int) -> bytes:
         try:
-            data = await self.remote.read("/" + t.path())
+            return await self.remote.read("/" + t.path())
         except NotFound:
             if t == full:
                 raise
-            data = (await self.remote.read("/" + full.path()))[: t.w * 32]
-        run.fetched.add(t)
-        return data
+            return (await self.remote.read("/" + full.path()))[:want]
+
+    def _keep_tile(self, t: Tile, data: bytes) -> None:
+        """Keep an authenticated (or stored, hence once authenticated) full tile in memory."""
+        if t.w == 1 << t.h and len(data) == t.w * 32:
+            self._tiles[t.path()] = data
+            while len(self._tiles) > TILES_KEPT:
+                self._tiles.popitem(last=False)
 
     async def stored_tile(self, t: Tile) -> bytes | None:
         """Tile ``t`` from storage: stored as is, or a prefix of the full tile or of a wider
@@ -317,4 +410,8 @@ class SumdbDatabase:
         return self.client.latest.n
 
     async def aclose(self) -> None:
+        flights = [*self._record_flights.values(), *self._tile_flights.values()]
+        for task in flights:
+            task.cancel()
+        await asyncio.gather(*flights, return_exceptions=True)
         await self.remote.aclose()
