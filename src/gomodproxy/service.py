@@ -515,8 +515,17 @@ class ProxyService:
             raise UpstreamError(f"{path}@{version}: upstream go.mod has no module line")
         if declared == path:
             return
+        if declared.lower() == path.lower():
+            # The same path in another case: a case-insensitive origin answering for a path
+            # that is not its own. Never useful (no replace directive needs it) and a way
+            # around case-sensitive rules: refused.
+            raise UpstreamError(
+                f"{path}@{version}: upstream go.mod declares module {declared!r}, "
+                "the requested path in another case"
+            )
         # As the go command in direct mode: only the major version suffix must agree (a
-        # fork may declare its original path; clients reject that later themselves).
+        # fork may declare its original path, which a replace directive needs; the go
+        # command accepts it there and rejects it anywhere else itself).
         try:
             _, want_major, _ = module.split_path_version(path)
             _, got_major, ok = module.split_path_version(declared)

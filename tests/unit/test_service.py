@@ -159,6 +159,8 @@ class TestImmutable:
             ("info", b'{"Version":"v1.0"}', "not canonical"),
             ("mod", b"<html>login</html>", "no module line"),
             ("mod", b"module example.com/m/v2\n", "declares module"),
+            ("mod", b"module example.com/M\n", "the requested path in another case"),
+            ("mod", b"module Example.COM/m\n", "the requested path in another case"),
             ("zip", b"not a zip", "zip rejected"),
             (
                 "zip",
