@@ -88,6 +88,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("sumdb_private_patterns", str, "", "globs the private database covers (GOPRIVATE)"),
     Option("sumdb_proxied", str, "", "further databases to pass through (';'-separated)"),
     Option("stream_cold_zips", bool, True, "stream a cold zip while fetching, tail held back"),
+    Option(
+        "stream_cold_zips_after",
+        int,
+        32 * MiB,
+        "bytes of a cold zip to receive before streaming it (smaller: verified first)",
+    ),
     # Air-gapped serving (gomodproxy.sources.store): also implied by goproxy = "off".
     Option("offline", bool, False, "answer only from storage: lists, latest and the sumdb too"),
     # Access control and hardening (issue 10; gomodproxy.security).
@@ -235,7 +241,8 @@ def _check(values: Mapping[str, Any]) -> None:
         raise ConfigError("upstream_error_status must be 404 or 502")
     if values["verify"] not in ("strict", "best-effort"):
         raise ConfigError('verify must be "strict" or "best-effort"')
-    for name in ("workers", "hot_cache_bytes", "hot_cache_item_bytes", "max_zip_bytes"):
+    sizes = ("hot_cache_bytes", "hot_cache_item_bytes", "max_zip_bytes", "stream_cold_zips_after")
+    for name in ("workers", *sizes):
         if values[name] < 0:
             raise ConfigError(f"{name} must not be negative")
 

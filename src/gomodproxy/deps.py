@@ -98,6 +98,7 @@ def build_service(
         max_zip_bytes=settings.max_zip_bytes,
         temp_dir=work / "tmp",
         stream_cold_zips=bool(settings.values.get("stream_cold_zips", True)),  # issue 6
+        stream_cold_zips_after=int(settings.values.get("stream_cold_zips_after", 32 << 20)),
         offline=settings.is_offline(),
         access=AccessLog(store) if track_access else None,
     )

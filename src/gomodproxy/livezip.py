@@ -11,9 +11,11 @@ once the fetch has been checked, verified and stored. If anything fails, readers
 error instead of the tail: the server aborts the connection, so no client ever holds a
 complete unverified zip, and nothing is stored.
 
-Streaming starts only when more than ``HOLD`` bytes that begin like a zip (``PK\\x03\\x04``)
-have arrived; until then a request waits as before, so small zips, errors that happen early
-and garbage answer with a proper status and message.
+Streaming starts only when more than ``start_after`` bytes (at least ``HOLD``; the service's
+``stream_cold_zips_after``, 32 MiB by default) that begin like a zip (``PK\\x03\\x04``) have
+arrived; until then a request waits as before, so zips up to that size, errors that happen
+early and garbage answer with a proper status and message: a checksum mismatch is a 403
+whose reason the go command prints, not a connection cut mid-body.
 
 Readers share file descriptors (``os.pread`` needs no shared offset), which stay valid when
 the file is renamed into storage or unlinked; they are closed when the fetch is over and the
@@ -43,8 +45,10 @@ _POLL = 0.01
 class LiveZip:
     """The bytes of one zip being fetched, for any number of readers."""
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, start_after: int = 0) -> None:
         self.key = key
+        #: Streaming starts once more than this many bytes (and ``HOLD``) have arrived.
+        self.start_after = max(HOLD, start_after)
         self._path: Path | None = None
         #: Descriptors of the download file by inode: a source may replace the file (a chain
         #: unlinks it before trying its next entry). All are closed once nobody reads.
@@ -105,7 +109,7 @@ class LiveZip:
         holds the artifact, or the fetch's error is raised)."""
         while not self._done.is_set():
             _, fd, size = self._current()
-            if size > HOLD and os.pread(fd, 4, 0) == _MAGIC:
+            if size > self.start_after and os.pread(fd, 4, 0) == _MAGIC:
                 return True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._done.wait(), _POLL)

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
 
-from gomodproxy import zipfiles, ziplimits
+from gomodproxy import refusals, zipfiles, ziplimits
 from gomodproxy.cache.base import CacheEntry, MetadataCache, SingleFlight
 from gomodproxy.cache.memory import HotCache, LocalSingleFlight, MemoryMetadataCache
 from gomodproxy.errors import (
@@ -54,6 +54,7 @@ from gomodproxy.errors import (
     InvalidInput,
     NotFound,
     UpstreamError,
+    VerificationError,
 )
 from gomodproxy.gomod import module, semver
 from gomodproxy.livezip import LiveZip
@@ -221,6 +222,7 @@ class ProxyService:
         temp_dir: str | Path | None = None,
         clock: Callable[[], float] = time.time,
         stream_cold_zips: bool = True,
+        stream_cold_zips_after: int = 0,
         offline: bool = False,
         access: AccessLog | None = None,
     ) -> None:
@@ -241,6 +243,9 @@ class ProxyService:
         self._background: set[asyncio.Task[Any]] = set()
         #: Issue 6: cold zips being fetched, streamed to clients meanwhile.
         self.stream_cold_zips = stream_cold_zips
+        #: Bytes of a cold zip that must have arrived before streaming starts: smaller zips
+        #: are verified before their first byte, so a refusal is a 403 that says why.
+        self.stream_cold_zips_after = stream_cold_zips_after
         self._live: dict[str, LiveZip] = {}
         #: The source is the store itself: lists are computed, never the persisted copies
         #: of an upstream's list (they may name versions the store does not hold).
@@ -326,6 +331,8 @@ class ProxyService:
             return art
         self.observer.cache_lookup("storage", "miss")
         trace.cache = "miss"
+        if kind != "info":
+            await refusals.check(self.store, kind, path, version)
         if live and kind == "zip" and self.stream_cold_zips:  # issue 6: stream cold zips
             return await self._live_zip(path, version, key, trace)
         return await self.flight.run(
@@ -336,7 +343,7 @@ class ProxyService:
         """Issue 6: join or start the fetch of a cold zip and stream it while it lands."""
         lz = self._live.get(key)
         if lz is None:
-            lz = self._live[key] = LiveZip(key)
+            lz = self._live[key] = LiveZip(key, self.stream_cold_zips_after)
 
             async def fetch(lz: LiveZip = lz) -> None:
                 try:
@@ -407,6 +414,20 @@ class ProxyService:
         trace.source = self.source_label(path)
         if kind != "info":
             self.verifier.prefetch(path, version)
+        try:
+            return await self._fetch_and_store(kind, path, version, key, on_tmp)
+        except VerificationError as exc:
+            await refusals.remember(self.store, kind, path, version, exc)
+            raise
+
+    async def _fetch_and_store(
+        self,
+        kind: str,
+        path: str,
+        version: str,
+        key: str,
+        on_tmp: Callable[[Path], None] | None,
+    ) -> Artifact:
         if kind != "zip":
             data = await self._upstream(kind, path, lambda: self._fetch_small(kind, path, version))
             await self.store.put(key, data)

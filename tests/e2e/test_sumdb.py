@@ -209,6 +209,17 @@ def verifying_proxy(world: World) -> Server:
     return world.proxy(world.tmp / "data1", {"GOSUMDB": f"{VKEY} {world.honest.url}"})
 
 
+#: Stream every cold zip past the held-back tail (the default waits for 32 MiB first).
+STREAM_ALL = {"GOMODPROXY_STREAM_COLD_ZIPS_AFTER": "0"}
+
+
+@pytest.fixture(scope="module")
+def streaming_proxy(world: World) -> Server:
+    return world.proxy(
+        world.tmp / "data-stream", {"GOSUMDB": f"{VKEY} {world.honest.url}", **STREAM_ALL}
+    )
+
+
 class TestProxiedDatabase:
     def test_go_mod_download_verifies_through_the_proxy(
         self, world: World, verifying_proxy: Server, tmp_path: Path, go_env: dict[str, str]
@@ -278,19 +289,44 @@ class TestProxiedDatabase:
         )
 
     def test_large_zips_stream_and_a_tampered_one_never_completes(
-        self, world: World, verifying_proxy: Server, tmp_path: Path, go_env: dict[str, str]
+        self, world: World, streaming_proxy: Server, tmp_path: Path, go_env: dict[str, str]
     ) -> None:
         """A cold zip larger than the held-back tail streams to the go command; a tampered
-        one is cut off before its tail, so the go command never gets a complete zip."""
-        env = through(go_env, verifying_proxy.url, VKEY)
+        one is cut off before its tail, so the go command never gets a complete zip. The
+        refusal is remembered: the next request is a 403 naming both hashes, at once."""
+        env = through(go_env, streaming_proxy.url, VKEY)
         out = go(env, "mod", "download", "-json", f"{BIG.path}@{BIG.version}", cwd=tmp_path)
         assert out.returncode == 0, out.stderr
         out = go(env, "mod", "download", f"{BIG_EVIL.path}@{BIG_EVIL.version}", cwd=tmp_path)
         assert out.returncode != 0
         assert not list((tmp_path / "gopath" / "pkg" / "mod").glob("example.com/bigevil@*"))
-        assert not (world.tmp / "data1" / "example.com" / "bigevil" / "@v" / "v1.0.0.zip").exists()
-        log = verifying_proxy.log_path.read_text()
+        data = world.tmp / "data-stream"
+        assert not (data / "example.com" / "bigevil" / "@v" / "v1.0.0.zip").exists()
+        log = streaming_proxy.log_path.read_text()
         assert "refused example.com/bigevil@v1.0.0 (zip): checksum mismatch" in log
+        out = go(env, "mod", "download", f"{BIG_EVIL.path}@{BIG_EVIL.version}", cwd=tmp_path)
+        assert out.returncode != 0
+        assert "403 Forbidden" in out.stderr
+        assert re.search(r"server response: SECURITY ERROR: .*checksum mismatch", out.stderr)
+        assert "refused since" in out.stderr
+        assert streaming_proxy.log_path.read_text().count("refused example.com/bigevil") == 1
+
+    def test_tampered_zip_first_client_reads_why(
+        self, world: World, verifying_proxy: Server, tmp_path: Path, go_env: dict[str, str]
+    ) -> None:
+        """A zip under stream_cold_zips_after (32 MiB by default) is verified before its first
+        byte: the very first go command gets the 403 and prints our reason with both hashes,
+        not "unexpected EOF"; later ones get it from the refusal memory, never re-fetched."""
+        env = through(go_env, verifying_proxy.url, VKEY)
+        for _ in range(2):
+            out = go(env, "mod", "download", f"{BIG_EVIL.path}@{BIG_EVIL.version}", cwd=tmp_path)
+            assert out.returncode != 0
+            assert "403 Forbidden" in out.stderr, out.stderr
+            assert "unexpected EOF" not in out.stderr
+            assert re.search(r"checksum mismatch downloaded: h1:\S+ \S+: h1:\S+", out.stderr)
+        assert "refused since" in out.stderr
+        log = verifying_proxy.log_path.read_text()
+        assert log.count("refused example.com/bigevil@v1.0.0 (zip): checksum mismatch") == 1
 
     def test_slow_cold_zip_streams_and_a_tampered_one_is_cut_off(
         self, world: World, tmp_path: Path
@@ -299,7 +335,9 @@ class TestProxiedDatabase:
         downloading; a tampered zip's response is aborted before its tail."""
         with SlowUpstream(world.upstream) as upstream:
             srv = start_server(
-                tmp_path / "data", upstream.url, env={"GOSUMDB": f"{VKEY} {world.honest.url}"}
+                tmp_path / "data",
+                upstream.url,
+                env={"GOSUMDB": f"{VKEY} {world.honest.url}", **STREAM_ALL},
             )
             world.servers.append(srv)
             host, port = srv.url.removeprefix("http://").split(":")

@@ -200,7 +200,11 @@ class TestImmutable:
         for kind in ("mod", "zip"):
             with pytest.raises(VerificationError):
                 await service.immutable(kind, "example.com/m", "v1.0.0", Trace())
-        assert [k async for k in service.store.list("")] == []
+        # Only the remembered refusals (gomodproxy.refusals) are stored.
+        assert [k async for k in service.store.list("")] == [
+            "_meta/refused/example.com/m/@v/v1.0.0.mod",
+            "_meta/refused/example.com/m/@v/v1.0.0.zip",
+        ]
 
     async def test_large_zip_streams_from_storage(self, source: FakeSource, tmp_path: Path) -> None:
         """A zip larger than the hot-cache item limit is not held in memory."""
@@ -363,3 +367,48 @@ class TestRouter:
         unavailable = UnavailableDirect()
         with pytest.raises(NotFound, match="direct mode not available"):
             await unavailable.list("git.corp/x")
+
+
+class TestRefusalMemory:
+    async def test_mismatch_is_remembered_with_both_hashes_until_cleared(
+        self, service: ProxyService, source: FakeSource
+    ) -> None:
+        """A checksum mismatch is refused again from storage, without another fetch; once
+        the record is deleted (admin purge), the artifact is fetched and verified again."""
+        from gomodproxy.refusals import Refused, refusal_key
+        from gomodproxy.verify import ChecksumMismatch
+
+        class Mismatch:
+            calls = 0
+
+            async def verify_mod(self, path: str, version: str, data: bytes) -> None:
+                return None
+
+            async def verify_zip(self, path: str, version: str, h1: str) -> None:
+                Mismatch.calls += 1
+                raise ChecksumMismatch(
+                    f"{path}@{version}: checksum mismatch downloaded: {h1} db: h1:other=",
+                    downloaded=h1,
+                    expected="h1:other=",
+                )
+
+        service.verifier = Mismatch()
+        with pytest.raises(ChecksumMismatch):
+            await service.immutable("zip", "example.com/m", "v1.0.0", Trace())
+        for live in (False, True):
+            with pytest.raises(Refused) as info:
+                await service.immutable("zip", "example.com/m", "v1.0.0", Trace(), live=live)
+            assert "checksum mismatch" in str(info.value)
+            assert "h1:other=" in str(info.value)
+            assert "refused since" in str(info.value)
+        assert source.calls[("zip", "example.com/m", "v1.0.0")] == 1
+        assert Mismatch.calls == 1
+        key = refusal_key("zip", "example.com/m", "v1.0.0")
+        record = json.loads(await service.store.get(key) or b"")
+        assert record["expected"] == "h1:other="
+        assert record["downloaded"].startswith("h1:")
+        assert [k async for k in service.store.list("example.com")] == []
+        assert await service.store.delete(key)
+        with pytest.raises(ChecksumMismatch):
+            await service.immutable("zip", "example.com/m", "v1.0.0", Trace())
+        assert source.calls[("zip", "example.com/m", "v1.0.0")] == 2

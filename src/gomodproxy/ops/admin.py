@@ -3,7 +3,8 @@
 ::
 
     POST /admin/purge?module=M&version=V   delete V's .info/.mod/.zip/.ziphash from storage and
-                                           this worker's memory cache; audited (event "purge")
+                                           this worker's memory cache, and clear a remembered
+                                           checksum refusal of V; audited (event "purge")
     POST /admin/verify[?module=M]          re-hash stored modules and check them against the
                                            checksum database (``gomodproxy mod verify``)
     POST /admin/mirror                     ``gomodproxy mirror`` in the server: the JSON body
@@ -29,6 +30,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
+from gomodproxy import refusals
 from gomodproxy.errors import GoModProxyError, InvalidInput
 from gomodproxy.gomod import module
 from gomodproxy.ops.audit import AuditLog, make_record
@@ -118,7 +120,8 @@ class AdminApp:
             raise InvalidInput("purge needs module= and version=")
         keys = version_keys(path, version)
         service = self.proxy.service
-        deleted = [key for key in keys if await service.store.delete(key)]
+        remembered = [refusals.refusal_key(kind, path, version) for kind in ("mod", "zip")]
+        deleted = [key for key in (*keys, *remembered) if await service.store.delete(key)]
         hot = service.hot
         for key in keys:
             discard = getattr(hot, "discard", None)
