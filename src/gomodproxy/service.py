@@ -435,10 +435,10 @@ class ProxyService:
             self.hot.put(key, art, len(data))
             return art
         await self._fetch_zip(path, version, key, on_tmp)
-        art = await self._from_storage(kind, key)
-        if art is None:  # pragma: no cover - storage lost what it just stored
+        stored = await self._from_storage(kind, key)
+        if stored is None:  # pragma: no cover - storage lost what it just stored
             raise GoModProxyError(f"storage did not keep {key}")
-        return art
+        return stored
 
     async def _fetch_small(self, kind: str, path: str, version: str) -> bytes:
         if kind == "info":
