@@ -378,11 +378,8 @@ class TestRefusalMemory:
         from gomodproxy.refusals import Refused, refusal_key
         from gomodproxy.verify import ChecksumMismatch
 
-        class Mismatch:
+        class Mismatch(NoVerifier):
             calls = 0
-
-            async def verify_mod(self, path: str, version: str, data: bytes) -> None:
-                return None
 
             async def verify_zip(self, path: str, version: str, h1: str) -> None:
                 Mismatch.calls += 1
