@@ -368,3 +368,34 @@ async def test_credentials_from_the_container_endpoint(
         assert await store.get("_meta/probe") == b"ok"
         await store.aclose()
         assert endpoint.requests >= 1
+
+
+async def test_servers_without_conditional_writes_get_plain_completions(
+    minio_server: MinioServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that answers NotImplemented to ``If-None-Match`` (older S3-compatible ones)
+    gets the completion again without it, and is not asked conditionally again."""
+    from botocore.exceptions import ClientError
+
+    store = s3_store(minio_server, part_size=5 * MIB, multipart_threshold=5 * MIB)
+    client = await store._s3()
+    complete = client.complete_multipart_upload
+    conditional: list[bool] = []
+
+    async def no_conditionals(**kwargs: Any) -> Any:
+        conditional.append("IfNoneMatch" in kwargs)
+        if "IfNoneMatch" in kwargs:
+            error = {"Error": {"Code": "NotImplemented", "Message": "not implemented"}}
+            raise ClientError(error, "CompleteMultipartUpload")
+        return await complete(**kwargs)
+
+    monkeypatch.setattr(client, "complete_multipart_upload", no_conditionals)
+    src = tmp_path / "z.zip"
+    src.write_bytes(b"z" * (6 * MIB))
+    for version in ("v1.0.0", "v1.0.1"):
+        await store.put_file(f"example.com/m/@v/{version}.zip", src)
+        assert await store.get(f"example.com/m/@v/{version}.zip") == src.read_bytes()
+    assert conditional == [True, False, False]
+    assert store.conditional_writes is False
+    assert await store.pending_uploads() == []
+    await store.aclose()
