@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from gomodproxy.cli.main import main
-from gomodproxy.errors import ConfigError, StorageError
+from gomodproxy.errors import ConfigError, NotFound, StorageError
 from gomodproxy.storage import open_store
 from gomodproxy.storage import s3 as s3mod
 from gomodproxy.storage.degrading import DegradingStore
@@ -399,3 +399,29 @@ async def test_servers_without_conditional_writes_get_plain_completions(
     assert store.conditional_writes is False
     assert await store.pending_uploads() == []
     await store.aclose()
+
+
+async def test_version_files_are_stat_once_and_forgotten_when_gone(
+    minio_server: MinioServer,
+) -> None:
+    """A version file's size is asked of the server once; when another replica deletes it,
+    the next read says NotFound and the store forgets it. Mutable keys are asked each time."""
+    prefix = f"s3test/t{secrets.token_hex(6)}"
+    a, b = s3_store(minio_server, prefix), s3_store(minio_server, prefix)
+    zip_key, list_key = "example.com/m/@v/v1.0.0.zip", "example.com/m/@v/list"
+    await a.put(zip_key, b"PK zip")
+    await a.put(list_key, b"v1.0.0\n")
+    assert (await a.stat(zip_key), await a.stat(list_key)) != (None, None)
+    await b.put(list_key, b"v1.0.0\nv1.1.0\n")
+    assert await b.delete(zip_key)
+    list_info = await a.stat(list_key)
+    assert list_info is not None
+    assert list_info.size == len(b"v1.0.0\nv1.1.0\n")
+    cached = await a.stat(zip_key)
+    assert cached is not None
+    assert cached.size == 6, "remembered: no request"
+    with pytest.raises(NotFound):
+        await read(a, zip_key)
+    assert await a.stat(zip_key) is None
+    await a.aclose()
+    await b.aclose()

@@ -21,7 +21,9 @@ are overwritten (``@v/list``, ``@latest`` and internal state are mutable).
 
 Listing pages through ``ListObjectsV2`` with its continuation token, so nothing is lost past
 the 1,000 keys of one page. Reads stream the body in chunks and ask for ``Range`` when only a
-part is wanted.
+part is wanted. Version files are immutable, so their size and age are remembered in-process
+after the first ``HEAD`` (a storage hit on a zip then costs its GETs only); a read that finds
+one gone (deleted by another replica) forgets it.
 
 Credentials come from the standard AWS chain of botocore (environment, shared credentials and
 config files with ``profile=``, web identity tokens, SSO, container and instance credentials);
@@ -50,7 +52,8 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 
 from gomodproxy.errors import ConfigError, GoModProxyError, NotFound, StorageError
 from gomodproxy.storage.base import BlobInfo
-from gomodproxy.storage.keys import check_key, check_prefix
+from gomodproxy.storage.keys import check_key, check_prefix, split_version_key
+from gomodproxy.storage.oci import LRU, MAX_CACHED
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -157,6 +160,8 @@ class S3Store:
         self._opening: asyncio.Lock | None = None
         #: Multipart uploads whose abort failed (server unreachable): (key, upload id).
         self._to_abort: set[tuple[str, str]] = set()
+        #: Size and age of version files seen: immutable, so a hit needs no HEAD again.
+        self._immutable: LRU[str, BlobInfo] = LRU(MAX_CACHED)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> S3Store:
@@ -324,6 +329,7 @@ class S3Store:
                 resp = await s3.get_object(Bucket=self.bucket, Key=name)
             except ClientError as exc:
                 if _code(exc) in _MISSING:
+                    self._immutable.pop(key, None)  # deleted meanwhile by another replica
                     return None
                 raise
             async with resp["Body"] as body:
@@ -333,6 +339,9 @@ class S3Store:
 
     async def stat(self, key: str) -> BlobInfo | None:
         name = self._object(key)
+        known = self._immutable.get(key)
+        if known is not None:
+            return known
 
         async def call(s3: S3Client) -> BlobInfo | None:
             try:
@@ -343,7 +352,10 @@ class S3Store:
                 raise
             return BlobInfo(size=int(head["ContentLength"]), mtime=head["LastModified"].timestamp())
 
-        return await self._call(f"stat {key}", call)
+        info = await self._call(f"stat {key}", call)
+        if info is not None and split_version_key(key) is not None:
+            self._immutable[key] = info
+        return info
 
     async def stream(
         self, key: str, start: int = 0, end: int | None = None
@@ -363,6 +375,7 @@ class S3Store:
             except ClientError as exc:
                 code = _code(exc)
                 if code in _MISSING:
+                    self._immutable.pop(key, None)  # deleted meanwhile by another replica
                     raise NotFound(f"{key}: not stored") from None
                 if code in ("InvalidRange", "416"):
                     return None  # start is at or past the end
@@ -405,6 +418,7 @@ class S3Store:
 
     async def put(self, key: str, data: bytes) -> None:
         name = self._object(key)
+        self._immutable.pop(key, None)
         await self._call(
             f"write {key}",
             lambda s3: s3.put_object(
@@ -414,6 +428,7 @@ class S3Store:
 
     async def put_file(self, key: str, src: Path) -> None:
         name = self._object(key)
+        self._immutable.pop(key, None)
         try:
             size = src.stat().st_size
         except OSError as exc:
@@ -556,6 +571,7 @@ class S3Store:
 
     async def delete(self, key: str) -> bool:
         name = self._object(key)
+        self._immutable.pop(key, None)
         # S3's DELETE succeeds for missing objects, so existence is asked first; a racing
         # delete by another replica may make both report True, which callers tolerate.
         if await self.stat(key) is None:
