@@ -193,9 +193,10 @@ class MinioServer(_Process):
     access_key = "gomodproxy-test"
     secret_key = "gomodproxy-test-secret"
 
-    def __init__(self, workdir: Path, binary: str) -> None:
+    def __init__(self, workdir: Path, binary: str, extra_env: dict[str, str] | None = None) -> None:
         super().__init__(workdir)
         self.binary = binary
+        self.extra_env = extra_env or {}
         self.console_port = free_port()
         self.data = workdir / "data"
         self.data.mkdir(parents=True, exist_ok=True)
@@ -215,6 +216,7 @@ class MinioServer(_Process):
             "MINIO_ROOT_PASSWORD": self.secret_key,
             "MINIO_BROWSER": "off",
             "MINIO_UPDATE": "off",
+            **self.extra_env,
         }
 
     def ready(self) -> bool:

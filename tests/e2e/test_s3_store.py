@@ -4,11 +4,13 @@ parts and read back by ranges, the server killed mid-upload, and start-up errors
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import http.server
 import json
 import os
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -425,3 +427,111 @@ async def test_version_files_are_stat_once_and_forgotten_when_gone(
     assert await a.stat(zip_key) is None
     await a.aclose()
     await b.aclose()
+
+
+class OpenIDProvider(LoopbackHTTP):
+    """An OpenID provider on loopback for MinIO's web identity STS: discovery document and
+    JWKS, and RS256 ID tokens whose ``policy`` claim MinIO maps to a policy."""
+
+    client_id = "gomodproxy"
+
+    def __init__(self) -> None:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        numbers = self.key.public_key().public_numbers()
+        jwk = {
+            "kty": "RSA",
+            "kid": "k1",
+            "use": "sig",
+            "alg": "RS256",
+            "n": _b64(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
+            "e": _b64(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")),
+        }
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if self.path.endswith("/openid-configuration"):
+                    doc: dict[str, Any] = {
+                        "issuer": outer.url,
+                        "jwks_uri": outer.url + "/jwks",
+                        "authorization_endpoint": outer.url + "/auth",
+                        "token_endpoint": outer.url + "/token",
+                        "response_types_supported": ["id_token"],
+                        "subject_types_supported": ["public"],
+                        "id_token_signing_alg_values_supported": ["RS256"],
+                    }
+                else:
+                    doc = {"keys": [jwk]}
+                body = json.dumps(doc).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        super().__init__(Handler)
+
+    def id_token(self, policy: str) -> str:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        now = int(time.time())
+        header = {"alg": "RS256", "kid": "k1", "typ": "JWT"}
+        claims = {
+            "iss": self.url,
+            "sub": "ci-job",
+            "aud": self.client_id,
+            "azp": self.client_id,
+            "iat": now,
+            "exp": now + 3600,
+            "policy": policy,
+        }
+        signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+        signature = self.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signing_input}.{_b64(signature)}"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+async def test_credentials_from_a_web_identity_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chain's web identity step (``AWS_WEB_IDENTITY_TOKEN_FILE`` + ``AWS_ROLE_ARN``, as
+    EKS sets them for a service account) exchanges an OpenID token at MinIO's STS for
+    temporary keys, which the store then uses; a token the STS refuses is a start-up error."""
+    with OpenIDProvider() as oidc:
+        env = {
+            "MINIO_IDENTITY_OPENID_CONFIG_URL": oidc.url + "/.well-known/openid-configuration",
+            "MINIO_IDENTITY_OPENID_CLIENT_ID": oidc.client_id,
+        }
+        server = MinioServer(tmp_path / "minio", minio_binary(), extra_env=env)
+        with running(server):
+            server.make_bucket("identity")
+            token = tmp_path / "token"
+            token.write_text(oidc.id_token("readwrite"))
+            for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+                monkeypatch.delenv(name, raising=False)
+            monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+            monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+            monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+            monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token))
+            monkeypatch.setenv("AWS_ROLE_ARN", "arn:minio:iam:::role/gomodproxy")
+            monkeypatch.setenv("AWS_ENDPOINT_URL_STS", server.endpoint)
+            monkeypatch.setenv("AWS_REGION", "us-east-1")
+            store = S3Store.from_url(server.store_url("identity", "p", credentials=False))
+            await store.check()
+            await store.put("_meta/probe", b"ok")
+            assert await store.get("_meta/probe") == b"ok"
+            await store.aclose()
+            token.write_text(oidc.id_token("no-such-policy"))
+            store = S3Store.from_url(server.store_url("identity", "p", credentials=False))
+            with pytest.raises(ConfigError, match="AssumeRoleWithWebIdentity was refused"):
+                await store.check()
+            await store.aclose()

@@ -307,6 +307,12 @@ class S3Store:
                 await client.list_objects_v2(Bucket=self.bucket, MaxKeys=1)
             except ClientError as exc:
                 code = _code(exc)
+                if exc.operation_name.startswith(("AssumeRole", "GetRoleCredentials")):
+                    message = exc.response.get("Error", {}).get("Message") or code
+                    raise ConfigError(
+                        f"S3 storage: {where}: no credentials: {exc.operation_name} was "
+                        f"refused: {message}"
+                    ) from None
                 if code in _CONFIG_CODES:
                     raise ConfigError(
                         f"S3 storage: {where}: {_CONFIG_CODES[code]} ({code})"
