@@ -17,7 +17,7 @@ import pytest
 from gomodproxy.doctor import Options, Report, run
 from gomodproxy.sumdb.note import generate_key
 from tests.conftest import free_port
-from tests.e2e.fixtures import ModuleVersion, build_tree
+from tests.e2e.fixtures import ModuleVersion, UpstreamServer, build_tree
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs_go]
 
@@ -249,3 +249,23 @@ def test_tidy_hides_an_untidy_go_mod(proxy: dict[str, str], tmp_path: Path) -> N
     report = _doctor(b, tmp_path)
     assert "an untidy go.mod is hidden instead of failing the build" in _messages(report, "D10")[0]
     assert "hides `missing go.sum entry` errors" in _messages(report, "R17")[0]
+
+
+def test_older_setup_go_switches_toolchain(proxy: dict[str, str], tmp_path: Path) -> None:
+    """R28's claim: with GOTOOLCHAIN=auto an older Go asks the proxy for the module
+    golang.org/toolchain at the version go.mod names (and runs that Go when it gets it)."""
+    d = tmp_path / "app"
+    (d / ".github" / "workflows").mkdir(parents=True)
+    (d / "go.mod").write_text("module example.com/app\n\ngo 1.99.0\n")
+    (d / "main.go").write_text("package main\n\nfunc main() {}\n")
+    (d / ".github" / "workflows" / "ci.yml").write_text(
+        "on: push\njobs:\n  b:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/setup-go@v5\n        with:\n          go-version: '1.22.3'\n"
+        "      - run: go build ./...\n"
+    )
+    with UpstreamServer(tmp_path / "tree") as server:
+        res = _go(proxy, d, "build", "-o", "/dev/null", ".", GOTOOLCHAIN="auto", GOPROXY=server.url)
+    assert "go: downloading go1.99.0" in res.stderr
+    assert any(p.startswith("/golang.org/toolchain/@v/v0.0.1-go1.99.0.") for p in server.hits)
+    (msg,) = _messages(_doctor(d, tmp_path), "R28")
+    assert "downloads go1.99.0 (the module golang.org/toolchain) and switches to it" in msg

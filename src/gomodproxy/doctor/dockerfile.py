@@ -597,6 +597,7 @@ class _Evaluator:
         st = self.cur
         assert st is not None
         self.check_refs(st, " ".join([ins.args, *ins.heredocs]), ins.line)
+        st.context.facts["runs"] = True
         mounts = [f for f in ins.flags if f.startswith("--mount=")]
         if any("type=secret" in m for m in mounts):
             st.context.facts["secret_mount"] = True

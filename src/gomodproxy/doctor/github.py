@@ -17,6 +17,7 @@ from typing import Any
 
 from gomodproxy.doctor import shellscript, shellwords
 from gomodproxy.doctor.dockerfile import image_env, image_facts
+from gomodproxy.doctor.effective import gover_key
 from gomodproxy.doctor.model import Context, Finding, Setting, Severity
 from gomodproxy.doctor.names import GO_KEYS
 from gomodproxy.doctor.yamlsrc import LMap, LSeq
@@ -285,6 +286,21 @@ class _JobReader:
                 )
             )
 
+    def matrix_value(self, value: str) -> str:
+        """A setup-go version with ``${{ matrix.X }}`` resolved to the oldest Go of the job's
+        matrix (the one a go.mod requirement can be too new for); ``1.21.x`` as ``1.21``."""
+        m = re.fullmatch(r"\$\{\{\s*matrix\.([\w-]+)\s*\}\}", value.strip())
+        if m:
+            strategy = self.job.get("strategy")
+            matrix = strategy.get("matrix") if isinstance(strategy, LMap) else None
+            got = matrix.get(m[1]) if isinstance(matrix, LMap) else None
+            values = [str(v) for v in got] if isinstance(got, LSeq) else []
+            versions = [v for v in values if gover_key(v.removesuffix(".x")) is not None]
+            if not versions:
+                return ""
+            value = min(versions, key=lambda v: gover_key(v.removesuffix(".x")) or (0, 0, 0, 0))
+        return value.removesuffix(".x") if not _EXPR.search(value) else ""
+
     def context(self, label: str, line: int, env: dict[str, Setting]) -> Context:
         ctx = Context(f"{self.file} job {self.job_id} {label}", "github", self.file, line)
         ctx.env = env
@@ -315,7 +331,9 @@ class _JobReader:
         uses = str(step.get("uses") or "")
         with_ = step.get("with")
         if uses.startswith("actions/setup-go") and isinstance(with_, LMap):
-            self.go_version = str(with_.get("go-version") or "") or self.go_version
+            self.go_version = self.matrix_value(str(with_.get("go-version") or "")) or (
+                self.go_version
+            )
         env = {**self.job_env, **self.written, **_settings(step.get("env"), "step env", self.file)}
         got = self.read_script(step, env, label)
         if "golangci-lint" in uses or "goreleaser" in uses:

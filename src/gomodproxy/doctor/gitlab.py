@@ -101,6 +101,10 @@ def analyze(docs: list[tuple[str, Any]]) -> tuple[list[Context], list[Finding]]:
                 continue
             job = _attach_file(job, file)
             jobs[name] = (file, _merge(jobs[name][1], job) if name in jobs else job)
+    findings += _shell_in_variables(
+        [*top_vars.values()]
+        + [v for _f, j in jobs.values() for v in j.get("__vars__", {}).values()]
+    )
     contexts = []
     pipeline = docs[-1][0] if docs else ""
     for name, (file, _job) in jobs.items():
@@ -126,10 +130,30 @@ def analyze(docs: list[tuple[str, Any]]) -> tuple[list[Context], list[Finding]]:
 
 def _attach_file(job: LMap, file: str) -> LMap:
     """Remember the file of a job's variables before merging hides it."""
-    job = LMap(job)
-    job.line, job.key_lines = job.line, dict(job.key_lines)
-    job["__vars__"] = _variables(job.get("variables"), "job variables", file)
-    return job
+    out = LMap(job)
+    out.line, out.key_lines = job.line, dict(job.key_lines)
+    out["__vars__"] = _variables(job.get("variables"), "job variables", file)
+    return out
+
+
+_SHELL = re.compile(r"\$\(|`")
+
+
+def _shell_in_variables(settings: list[Setting]) -> list[Finding]:
+    """C08: GitLab expands ``$VAR`` in variables but never runs the shell on them."""
+    return [
+        Finding(
+            "C08",
+            Severity.WARN,
+            f"variable {s.key} holds shell syntax ({s.value[:60]!r}) that GitLab never runs: "
+            "variables only expand $NAME references, so the job sees this text literally",
+            f"compute {s.key} in `before_script` (`export {s.key}=...`) instead",
+            s.file,
+            s.line,
+        )
+        for s in settings
+        if _SHELL.search(s.value)
+    ]
 
 
 def _has_unread_include(inc: Any) -> bool:

@@ -162,7 +162,12 @@ def _docker_cross(contexts: list[Context]) -> Iterator[Finding]:
                 if s is not None and s.source in ("ENV", "ARG", "--build-arg"):
                     written.setdefault((key, s.line, s.file), []).append(c)
         for (key, line, file), having in written.items():
-            if any(c.runs_go for c in having):
+            # A stage whose image may have Go and that runs programs may run go through them
+            # (a linter, a script): only a setting no such stage can use is misplaced.
+            if any(
+                c.runs_go or (c.facts.get("runs") and c.facts.get("has_go") is not False)
+                for c in having
+            ):
                 continue
             lacking = [r for r in runners if key not in r.env and key not in r.env_file]
             if not lacking:

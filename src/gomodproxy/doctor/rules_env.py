@@ -546,6 +546,8 @@ def r19_r20_r21_toolchain(ctx: Context, eff: Effective) -> Iterator[Finding]:
     need, which = _need(ctx, local)
     if not need or not ctx.go_version:
         return
+    if (gover_key(ctx.go_version) or (0, 0))[:2] < (1, 21):
+        return  # before Go 1.21 the go line is advisory and there is no toolchain switch
     older = _older(ctx.go_version, need)
     gomod = str(ctx.facts.get("gomod_file") or "go.mod")
     if older and local:
@@ -578,7 +580,21 @@ def r19_r20_r21_toolchain(ctx: Context, eff: Effective) -> Iterator[Finding]:
             "install the Go version go.mod needs, or allow the toolchain download (GOPROXY and "
             "the checksum database must serve golang.org/toolchain)",
         )
-    if which == "go" and is_language_version(need) and (gover_key(need) or (0, 0))[:2] >= (1, 21):
+    no_release = is_language_version(need) and (gover_key(need) or (0, 0))[:2] >= (1, 21)
+    if auto and not off and not (which == "go" and no_release) and ctx.kind != "docker":
+        yield at(
+            ctx,
+            tc if tc.file else None,
+            "R28",
+            Severity.WARN,
+            f"{gomod} asks for go {need} ({which} line) but this job sets up go "
+            f"{ctx.go_version}: the go command downloads go{need} (the module "
+            "golang.org/toolchain) and switches to it, so the job builds and tests with "
+            "another Go than the one it installs",
+            f"install go {need} or newer (setup-go `go-version-file: go.mod`), or lower the "
+            f"{which} line",
+        )
+    if which == "go" and no_release:
         yield Finding(
             "R21",
             Severity.WARN,
