@@ -709,13 +709,23 @@ async def _off_loop_when_large(data: bytes, check: Callable[..., None], *args: A
         await asyncio.to_thread(check, *args)
 
 
+#: Bytes of a ``@v/list`` decoded and split at once: each C call (decode, splitlines) holds
+#: the GIL, and in a worker thread a short call lets the event loop run in between.
+_LIST_BLOCK = 64 << 10
+
+
 def _check_list(data: bytes, path: str) -> None:
     """A ``@v/list`` body: UTF-8 lines whose first field is a valid version."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UpstreamError(f"{path}: upstream sent a @v/list that is not UTF-8") from None
-    for line in text.splitlines():
-        fields = line.split()
-        if fields and not semver.is_valid(fields[0]):
-            raise UpstreamError(f"{path}: upstream sent an invalid @v/list line {line[:80]!r}")
+    start = 0
+    while start < len(data):
+        cut = data.find(b"\n", start + _LIST_BLOCK)
+        end = len(data) if cut < 0 else cut + 1
+        try:
+            text = data[start:end].decode("utf-8")  # a character never spans a newline
+        except UnicodeDecodeError:
+            raise UpstreamError(f"{path}: upstream sent a @v/list that is not UTF-8") from None
+        for line in text.splitlines():
+            fields = line.split()
+            if fields and not semver.is_valid(fields[0]):
+                raise UpstreamError(f"{path}: upstream sent an invalid @v/list line {line[:80]!r}")
+        start = end

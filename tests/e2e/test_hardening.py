@@ -91,3 +91,45 @@ def test_banner_masks_upstream_credentials(tmp_path: Path) -> None:
     assert "upstream http://***@127.0.0.1:9/,off" in text
     assert "s3cr3t-token" not in text
     assert "ci-user" not in text
+
+
+def _normalised(response: bytes, path: str) -> bytes:
+    """A raw response without its Date header, with ``path`` replaced by a placeholder."""
+    head, _, body = response.partition(b"\r\n\r\n")
+    lines = [line for line in head.split(b"\r\n") if not line.lower().startswith(b"date:")]
+    return (
+        b"\r\n".join(lines).replace(path.encode(), b"<p>")
+        + b"\r\n\r\n"
+        + body.replace(path.encode(), b"<p>")
+    )
+
+
+def test_private_and_absent_answers_are_identical_on_the_wire(tmp_path: Path) -> None:
+    """With access rules on, an anonymous raw-socket client cannot tell a private module
+    from an absent one: status line, headers and body agree once the path is set aside."""
+    from gomodproxy.security.users import add_user
+
+    creds = tmp_path / "creds.json"
+    add_user(creds, "alice", password="pw-a")
+    upstream = tmp_path / "upstream"
+    upstream.mkdir()
+    env = {
+        "GOMODPROXY_AUTH_FILE": str(creds),
+        "GOMODPROXY_ACCESS_RULES": "corp.example.com/secret=alice",
+    }
+    srv = start_server(tmp_path / "store", upstream.as_uri(), env=env)
+    try:
+        port = _port(srv)
+        for suffix in ("@v/list", "@latest", "@v/v1.0.0.info", "@v/v1.0.0.zip"):
+            secret, absent = "corp.example.com/secret", "corp.example.com/absent"
+            private = raw_get(port, f"/{secret}/{suffix}")
+            missing = raw_get(port, f"/{absent}/{suffix}")
+            assert status_of(private) == 404
+            assert _normalised(private, secret) == _normalised(missing, absent), (
+                private,
+                missing,
+            )
+            head = private.partition(b"\r\n\r\n")[0].lower()
+            assert b"cache-control: public, max-age=60" in head
+    finally:
+        srv.stop()

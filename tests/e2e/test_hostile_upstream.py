@@ -252,7 +252,9 @@ async def test_endless_body_aborted_at_the_limit(hostile: Hostile, tmp_path: Pat
     """A zip that never ends is cut at max_zip_bytes, not buffered; nothing is stored."""
     hostile.routes["/endless.test/m/@v/v1.0.0.zip"] = endless
     service = service_for(tmp_path, hostile.url, max_zip_bytes="4MiB")
-    exc = await fetch_error(service, "zip", "endless.test/m", "v1.0.0")
+    async with LoopProbe(app_for(service), "endless zip") as probe:
+        exc = await fetch_error(service, "zip", "endless.test/m", "v1.0.0")
+    assert probe.ok
     assert isinstance(exc, UpstreamError)
     assert "exceeds the limit of 4194304 bytes" in str(exc)
     assert stored(tmp_path) == []
@@ -261,7 +263,10 @@ async def test_endless_body_aborted_at_the_limit(hostile: Hostile, tmp_path: Pat
 async def test_endless_go_mod_aborted_at_16_mib(hostile: Hostile, tmp_path: Path) -> None:
     """A go.mod that never ends is cut at 16 MiB."""
     hostile.routes["/endless.test/m/@v/v1.0.0.mod"] = endless
-    exc = await fetch_error(service_for(tmp_path, hostile.url), "mod", "endless.test/m", "v1.0.0")
+    service = service_for(tmp_path, hostile.url)
+    async with LoopProbe(app_for(service), "endless go.mod") as probe:
+        exc = await fetch_error(service, "mod", "endless.test/m", "v1.0.0")
+    assert probe.ok
     assert isinstance(exc, UpstreamError)
     assert f"larger than {16 * MiB} bytes" in str(exc)
     assert stored(tmp_path) == []
@@ -271,7 +276,10 @@ async def test_slow_loris_times_out(hostile: Hostile, tmp_path: Path) -> None:
     """A body trickling one byte at a time ends at fetch_timeout, whatever the read timeout."""
     hostile.routes["/slow.test/m/@v/v1.0.0.zip"] = slow_loris
     start = time.monotonic()
-    exc = await fetch_error(service_for(tmp_path, hostile.url), "zip", "slow.test/m", "v1.0.0")
+    service = service_for(tmp_path, hostile.url)
+    async with LoopProbe(app_for(service), "slow-loris zip") as probe:
+        exc = await fetch_error(service, "zip", "slow.test/m", "v1.0.0")
+    assert probe.ok
     assert isinstance(exc, TimeoutError)
     assert "timed out" in str(exc)
     assert time.monotonic() - start < 15
@@ -293,7 +301,10 @@ async def test_hostile_zip_refused(
     """Zip bombs and traversal names are refused by the zip checks before anything is stored."""
     module = "evil.test/m" if make is traversal_zip else "bomb.test/m"
     hostile.routes[f"/{module}/@v/v1.0.0.zip"] = body(make())
-    exc = await fetch_error(service_for(tmp_path, hostile.url), "zip", module, "v1.0.0")
+    service = service_for(tmp_path, hostile.url)
+    async with LoopProbe(app_for(service), f"zip {make.__name__}") as probe:
+        exc = await fetch_error(service, "zip", module, "v1.0.0")
+    assert probe.ok
     assert expect in str(exc)
     assert stored(tmp_path) == []
     assert not Path("/tmp/owned").exists()

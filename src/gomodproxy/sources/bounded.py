@@ -11,6 +11,7 @@ other coding is refused (the client only offers ``gzip``).
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import AsyncIterator, Iterator
 
@@ -60,10 +61,12 @@ async def bounded_chunks(response: httpx.Response, limit: int, what: str) -> Asy
         raise UpstreamError(f"{what}: unsupported Content-Encoding {', '.join(codings)!r}")
     inflater = _Inflater(codings[0] != "deflate")
     async for raw in response.aiter_raw():
-        for piece in inflater.feed(raw, what):
+        for n, piece in enumerate(inflater.feed(raw, what)):
             size += len(piece)
             if size > limit:
                 raise TooLarge(f"{what} is larger than {limit} bytes")
+            if n:
+                await asyncio.sleep(0)  # one network chunk inflating far: let others run
             yield piece
     if not inflater.done:
         raise UpstreamError(f"{what}: truncated {codings[0]} body")
