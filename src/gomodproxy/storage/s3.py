@@ -182,7 +182,8 @@ class S3Store:
             ep = urlsplit(endpoint)
             if ep.scheme not in ("http", "https") or not ep.hostname:
                 raise ConfigError(
-                    f"storage URL {_safe(url)!r}: endpoint must be an http(s) URL, not {endpoint!r}"
+                    f"storage URL {_safe(url)!r}: endpoint must be an http(s) URL, "
+                    f"not {_safe(endpoint)!r}"
                 )
         if parts.username:
             kwargs["access_key"] = unquote(parts.username)
