@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"upstream directly: {direct.wall_seconds:.3f} s, failures {direct.failures}")
     print(
-        f"{'store':<11}{'hot cache':<10}{'cold s':>8}{'x up':>6}{'p50':>8}{'p99':>8}"
+        f"{'store':<11}{'hot cache':<10}{'cold s':>8}{'x up':>7}{'p50':>8}{'p99':>9}"
         f"{'warm s':>9}{'x fs':>6}{'p50':>8}{'p99':>8}{'fail':>6}"
     )
     for hot in (True, False):
@@ -139,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
             cold, warm = results[(kind, hot)]
             print(
                 f"{kind:<11}{'on' if hot else 'off':<10}{cold.wall_seconds:>8.2f}"
-                f"{cold.wall_seconds / direct.wall_seconds:>6.2f}{cold.p50_ms:>8.1f}"
-                f"{cold.p99_ms:>8.1f}{warm.wall_seconds:>9.3f}"
+                f"{cold.wall_seconds / direct.wall_seconds:>7.2f}{cold.p50_ms:>8.1f}"
+                f"{cold.p99_ms:>9.1f}{warm.wall_seconds:>9.3f}"
                 f"{warm.wall_seconds / fs_warm.wall_seconds:>6.2f}{warm.p50_ms:>8.2f}"
                 f"{warm.p99_ms:>8.2f}{cold.failures + warm.failures:>6}"
             )
