@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import io
 import json
@@ -15,6 +16,7 @@ from gomodproxy.bundle.manifest import FORMAT, Entry, Manifest, is_bundle_key
 from gomodproxy.errors import InvalidInput, NotFound
 from gomodproxy.sources.store import StoreSource, latest_from_list, versions_from_keys
 from gomodproxy.storage.memory import MemoryStore
+from tests.unit.test_sumdb_verify import FakeDB, make_db, make_log
 
 P1 = "v0.0.0-20230102030405-abcdefabcdef"
 P2 = "v0.0.0-20240102030405-abcdefabcdef"
@@ -154,3 +156,31 @@ class TestArchive:
         (tmp_path / "junk").write_bytes(b"\x28\xb5\x2f\xfdjunk")
         with pytest.raises(InvalidInput, match="not a readable bundle"):
             list(read_members(tmp_path / "junk"))
+
+
+class TestSumdbSharing:
+    async def test_concurrent_lookups_of_one_record_read_it_once(self) -> None:
+        """A module's go.mod and zip verified at once cost one lookup request."""
+        fake = FakeDB(make_log())
+        db = make_db(fake)
+        await asyncio.gather(
+            db.lookup("example.com/a", "v1.0.0"), db.lookup("example.com/a", "v1.0.0/go.mod")
+        )
+        assert fake.hits.count("/lookup/example.com/a@v1.0.0") == 1
+
+    async def test_offline_passthrough_serves_prefixes_of_wider_tiles(self) -> None:
+        """Offline, a narrower partial tile is cut from a wider stored one; absent data is a
+        404, never a request to the database."""
+        fake = FakeDB(make_log())
+        store = MemoryStore()
+        online = make_db(fake, store)
+        wide = await online.passthrough("tile/8/0/001.p/45")
+        assert wide.status == 200
+        offline = make_db(fake, store)
+        offline.offline = True
+        fake.hits.clear()
+        narrow = await offline.passthrough("tile/8/0/001.p/7")
+        assert narrow.body == wide.body[: 7 * 32]
+        with pytest.raises(NotFound):
+            await offline.passthrough("lookup/example.com/a@v1.0.0")
+        assert fake.hits == []

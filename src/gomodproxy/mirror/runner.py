@@ -138,14 +138,18 @@ class _Run:
             await asyncio.gather(*list(self.tasks))
 
     async def fetch(self, mv: ModuleVersion, kinds: tuple[str, ...], sums: dict[str, str]) -> bytes:
-        """Fetch the kinds of one version; return its go.mod. Raises on any failure."""
+        """Fetch the kinds of one version at once; return its go.mod. Raises on any failure."""
+        traces = [Trace() for _ in kinds]
+        arts = await asyncio.gather(
+            *(
+                self.service.immutable(k, mv.path, mv.version, t)
+                for k, t in zip(kinds, traces, strict=True)
+            )
+        )
+        size = sum(max(a.size, 0) for a in arts)
+        fetched = any(t.cache == "miss" for t in traces)
         gomod = b""
-        size, fetched = 0, False
-        for kind in kinds:
-            trace = Trace()
-            art = await self.service.immutable(kind, mv.path, mv.version, trace)
-            size += max(art.size, 0)
-            fetched |= trace.cache == "miss"
+        for kind, art in zip(kinds, arts, strict=True):
             if kind == "mod":
                 gomod = art.data or b""
                 want = sums.get("mod")

@@ -275,7 +275,7 @@ class SumdbDatabase:
                 self._tiles.move_to_end(full.path())
                 run.used_cache = True
                 return kept[:want]
-            data = await self.stored_tile(t)
+            data = await self.stored_tile(t, wider=self.offline)
             if data is not None:
                 run.used_cache = True
                 if t == full:
@@ -309,17 +309,17 @@ class SumdbDatabase:
             while len(self._tiles) > TILES_KEPT:
                 self._tiles.popitem(last=False)
 
-    async def stored_tile(self, t: Tile) -> bytes | None:
-        """Tile ``t`` from storage: stored as is, or a prefix of the full tile or of a wider
-        partial one at the same place (a tile of a smaller tree is a prefix of the same tile
-        of a larger tree)."""
+    async def stored_tile(self, t: Tile, *, wider: bool = True) -> bytes | None:
+        """Tile ``t`` from storage: stored as is, or a prefix of the full tile or (with
+        ``wider``; it costs a listing) of a wider partial one at the same place (a tile of a
+        smaller tree is a prefix of the same tile of a larger tree)."""
         want = t.w * 32
         full = full_tile(t)
         for candidate in (t, full) if t != full else (t,):
             data = await self.store.get(self._cache_key(f"{self.name}/{candidate.path()}"))
             if data and len(data) >= want:
                 return data[:want]
-        if t == full:
+        if t == full or not wider:
             return None
         prefix = self._cache_key(f"{self.name}/{full.path()}.p/")
         async for key in self.store.list(prefix):
