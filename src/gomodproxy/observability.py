@@ -96,6 +96,9 @@ class Metrics:
         #: name → (help, read() → {label tuple → value}); read at each snapshot.
         self.gauges: dict[str, tuple[str, Callable[[], dict[tuple[tuple[str, str], ...], float]]]]
         self.gauges = {}
+        self._counter_reads: list[
+            Callable[[], dict[str, tuple[str, dict[tuple[tuple[str, str], ...], float]]]]
+        ] = []
         #: name → (help, bucket bounds, {label tuple → [bucket counts..., sum, count]}).
         self.histograms: dict[
             str, tuple[str, tuple[float, ...], dict[tuple[tuple[str, str], ...], list[float]]]
@@ -151,6 +154,13 @@ class Metrics:
         """Register a gauge read at each snapshot; workers combine by max (live ones only)."""
         self.gauges[name] = (help, read)
 
+    def counters(
+        self, read: Callable[[], dict[str, tuple[str, dict[tuple[tuple[str, str], ...], float]]]]
+    ) -> None:
+        """Register counters kept elsewhere (``name -> (help, {labels: value})``), read at
+        each snapshot and summed across workers like those of ``inc``."""
+        self._counter_reads.append(read)
+
     def observe(
         self,
         name: str,
@@ -173,6 +183,14 @@ class Metrics:
     # -- snapshots ------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
+        extra = {name: dict(series) for name, series in self.extra.items()}
+        helps = dict(self._extra_help)
+        for read in self._counter_reads:
+            for name, (help, series) in read().items():
+                helps.setdefault(name, help)
+                acc = extra.setdefault(name, {})
+                for key, v in series.items():
+                    acc[key] = acc.get(key, 0) + v
         return {
             "pid": os.getpid(),
             "requests": [[r, c, n] for (r, c), n in self.requests.items()],
@@ -181,10 +199,9 @@ class Metrics:
             "upstream": [[s, a, o, n] for (s, a, o), n in self.upstream_count.items()],
             "upstream_hist": self.upstream_hist,
             "extra": {
-                name: [[dict(k), v] for k, v in series.items()]
-                for name, series in self.extra.items()
+                name: [[dict(k), v] for k, v in series.items()] for name, series in extra.items()
             },
-            "extra_help": self._extra_help,
+            "extra_help": helps,
             "inflight": self.inflight(),
             "degraded": self.degraded(),
             "gauges": {

@@ -35,6 +35,7 @@ from gomodproxy.security.redact import redact
 from gomodproxy.server.http_errors import error_response, not_found_body
 from gomodproxy.server.paths import ModRequest, parse_request
 from gomodproxy.service import CONTENT_TYPES, Artifact, ProxyService, Trace
+from gomodproxy.sources import retry
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -583,6 +584,7 @@ def create_app(settings: Settings | None = None, metrics_dir: Path | None = None
     if metrics_dir is None and os.environ.get("GOMODPROXY_METRICS_DIR"):
         metrics_dir = Path(os.environ["GOMODPROXY_METRICS_DIR"])
     metrics = Metrics(metrics_dir)
+    metrics.counters(retry.STATS.read)
     service = build_service(settings, observer=metrics, track_access=True)
     request_log = RequestLog() if settings.access_log else None
     app = ProxyApp(service, settings, metrics, request_log)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import netrc
 import os
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,6 +27,7 @@ import httpx
 from gomodproxy.errors import InvalidInput, NotFound, UpstreamError, UpstreamTimeout
 from gomodproxy.security.netguard import NetGuard
 from gomodproxy.sources.bounded import ACCEPT_ENCODING, TooLarge, bounded_chunks
+from gomodproxy.sources.retry import Retrier, TransientUpstreamError
 from gomodproxy.storage.keys import artifact_key
 
 #: Redirect hops of any upstream proxy: never to link-local addresses (cloud metadata).
@@ -108,6 +110,7 @@ class HTTPProxySource(_SmallReads):
         client: httpx.AsyncClient | None = None,
         netrc_hosts: Mapping[str, tuple[str, str]] | None = None,
         url_check: Callable[[str, str], Awaitable[object]] | None = None,
+        retrier: Retrier | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         #: Called with (url, what) before every request and redirect hop; raises to refuse
@@ -117,6 +120,7 @@ class HTTPProxySource(_SmallReads):
             raise InvalidInput(f"invalid proxy URL {base_url!r}")
         self.base = base_url.rstrip("/")
         self.name = f"proxy:{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        self.retrier = retrier or Retrier(self.name)
         self.timeout = timeout
         self.fetch_timeout = fetch_timeout
         self.max_zip_bytes = max_zip_bytes
@@ -144,12 +148,16 @@ class HTTPProxySource(_SmallReads):
         return {"Authorization": httpx.BasicAuth(*creds)._auth_header}
 
     @asynccontextmanager
-    async def _open(self, rel: str) -> AsyncIterator[httpx.Response]:
-        """GET ``base/rel`` following redirects by the go command's rules; yield a 200 response.
+    async def _open(
+        self, rel: str, headers: Mapping[str, str] | None = None
+    ) -> AsyncIterator[httpx.Response]:
+        """GET ``base/rel`` following redirects by the go command's rules; yield a 200 (or,
+        when ``headers`` ask for a range, 206) response.
 
         Raises:
             NotFound: 404 or 410.
-            UpstreamError: any other status, a transport error or a refused redirect.
+            TransientUpstreamError: a transport error (mid-body too), a 5xx or 429.
+            UpstreamError: any other status or a refused redirect.
         """
         url = httpx.URL(self.base + "/" + quote(rel, safe=_PATH_SAFE))
         host = url.host
@@ -158,7 +166,7 @@ class HTTPProxySource(_SmallReads):
                 if self.url_check is not None:
                     await self.url_check(str(url), self.name)
                 request = self._client.build_request(
-                    "GET", url, headers=self._auth_headers(url, host)
+                    "GET", url, headers={**self._auth_headers(url, host), **(headers or {})}
                 )
                 response = await self._client.send(request, stream=True)
                 if response.is_redirect:
@@ -177,7 +185,9 @@ class HTTPProxySource(_SmallReads):
                     url = target
                     continue
                 try:
-                    if response.status_code != 200:
+                    if response.status_code != 200 and not (
+                        response.status_code == 206 and headers and "Range" in headers
+                    ):
                         body = await response.aread()
                         self._raise_for_status(response.status_code, body, rel)
                     yield response
@@ -187,6 +197,12 @@ class HTTPProxySource(_SmallReads):
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(
                 f"{self.name}: timed out fetching {rel}", source=self.name
+            ) from exc
+        except httpx.TransportError as exc:
+            raise TransientUpstreamError(
+                f"{self.name}: {type(exc).__name__} fetching {rel}: {exc}",
+                source=self.name,
+                reason="transport",
             ) from exc
         except httpx.HTTPError as exc:
             raise UpstreamError(
@@ -201,13 +217,17 @@ class HTTPProxySource(_SmallReads):
             reason = reason_from_body(body, f"not found: {unquote(rel)}")
             raise NotFound(reason, gone=status == 410)
         reason = reason_from_body(body, "")
-        raise UpstreamError(
-            f"{self.name}: {rel}: status {status}" + (f": {reason}" if reason else ""),
-            source=self.name,
-            status=status,
-        )
+        message = f"{self.name}: {rel}: status {status}" + (f": {reason}" if reason else "")
+        if status >= 500 or status == 429:
+            raise TransientUpstreamError(
+                message, source=self.name, status=status, reason=f"status_{status}"
+            )
+        raise UpstreamError(message, source=self.name, status=status)
 
     async def _read(self, rel: str, limit: int = MAX_META_BYTES) -> bytes:
+        return await self.retrier.run(lambda _n: self._read_once(rel, limit), rel)
+
+    async def _read_once(self, rel: str, limit: int) -> bytes:
         try:
             async with asyncio.timeout(self.timeout * 2):
                 async with self._open(rel) as response:
@@ -227,30 +247,9 @@ class HTTPProxySource(_SmallReads):
         rel = artifact_path(path, "zip", version)
         try:
             async with asyncio.timeout(self.fetch_timeout):
-                async with self._open(rel) as response:
-                    declared = response.headers.get("content-length", "")
-                    if response.headers.get("content-encoding", "identity") != "identity":
-                        declared = ""  # the length of the encoded body, not of the zip
-                    if declared.isdigit() and int(declared) > self.max_zip_bytes:
-                        raise UpstreamError(
-                            f"{self.name}: {rel}: zip of {declared} bytes exceeds the limit "
-                            f"of {self.max_zip_bytes}",
-                            source=self.name,
-                        )
-                    chunks = bounded_chunks(response, self.max_zip_bytes, f"{self.name}: {rel}")
-                    try:
-                        await _stream_to_file(chunks, dest, self.max_zip_bytes, rel)
-                    except TooLarge:
-                        raise UpstreamError(
-                            f"{rel}: zip exceeds the limit of {self.max_zip_bytes} bytes",
-                            source=self.name,
-                        ) from None
-                    if declared.isdigit() and dest.stat().st_size != int(declared):
-                        raise UpstreamError(
-                            f"{self.name}: {rel}: truncated ({dest.stat().st_size} of "
-                            f"{declared} bytes)",
-                            source=self.name,
-                        )
+                await self.retrier.run(
+                    lambda n: self._zip_once(rel, dest, resume=n > 0), rel, self.fetch_timeout
+                )
         except UpstreamError:
             raise
         except TimeoutError as exc:
@@ -258,26 +257,102 @@ class HTTPProxySource(_SmallReads):
                 f"{self.name}: timed out fetching {rel}", source=self.name
             ) from exc
 
+    async def _zip_once(self, rel: str, dest: Path, *, resume: bool) -> None:
+        """One attempt at the zip. After a failed one, the bytes already in ``dest`` are kept
+        (a client may be reading them, see ``livezip``): the rest is asked for with a range,
+        or, if the upstream sends the whole zip again, its start must equal them."""
+        have = dest.stat().st_size if resume and dest.exists() else 0
+        # A range of the identity encoding: offsets in a compressed body are not ours.
+        ranged = {"Range": f"bytes={have}-", "Accept-Encoding": "identity"} if have else None
+        async with self._open(rel, ranged) as response:
+            declared = response.headers.get("content-length", "")
+            if response.headers.get("content-encoding", "identity") != "identity":
+                declared = ""  # the length of the encoded body, not of the zip
+            skip = have
+            if response.status_code == 206:
+                encoded = response.headers.get("content-encoding", "identity") != "identity"
+                m = re.fullmatch(
+                    r"bytes (\d+)-\d+/(\d+)", response.headers.get("content-range", "")
+                )
+                if encoded or m is None or int(m[1]) != have:
+                    raise UpstreamError(
+                        f"{self.name}: {rel}: answered bytes={have}- with "
+                        f"{response.headers.get('content-range', 'no Content-Range')!r}",
+                        source=self.name,
+                    )
+                declared, skip = m[2], 0
+            if declared.isdigit() and int(declared) > self.max_zip_bytes:
+                raise UpstreamError(
+                    f"{self.name}: {rel}: zip of {declared} bytes exceeds the limit "
+                    f"of {self.max_zip_bytes}",
+                    source=self.name,
+                )
+            chunks = bounded_chunks(response, self.max_zip_bytes, f"{self.name}: {rel}")
+            try:
+                await _stream_to_file(chunks, dest, self.max_zip_bytes, rel, have=have, skip=skip)
+            except TooLarge:
+                raise UpstreamError(
+                    f"{rel}: zip exceeds the limit of {self.max_zip_bytes} bytes",
+                    source=self.name,
+                ) from None
+            except _Changed:
+                dest.unlink(missing_ok=True)  # start again in a new file: readers of this one fail
+                raise TransientUpstreamError(
+                    f"{self.name}: {rel}: sent different bytes when asked again",
+                    source=self.name,
+                    reason="changed",
+                ) from None
+            if declared.isdigit() and dest.stat().st_size != int(declared):
+                raise TransientUpstreamError(
+                    f"{self.name}: {rel}: truncated ({dest.stat().st_size} of {declared} bytes)",
+                    source=self.name,
+                    reason="truncated",
+                )
+
     async def aclose(self) -> None:
         if self._own_client:
             await self._client.aclose()
 
 
-async def _stream_to_file(chunks: AsyncIterator[bytes], dest: Path, limit: int, what: str) -> None:
-    """Write chunks to ``dest`` in ~1 MiB batches off the event loop, refusing past ``limit``."""
-    size = 0
+class _Changed(Exception):
+    """A body sent again does not start with the bytes kept from the first time."""
+
+
+async def _stream_to_file(
+    chunks: AsyncIterator[bytes], dest: Path, limit: int, what: str, *, have: int = 0, skip: int = 0
+) -> None:
+    """Write chunks to ``dest`` in ~1 MiB batches off the event loop, refusing past ``limit``.
+
+    With ``have``, ``dest`` already holds that many bytes and the chunks go after them; the
+    first ``skip`` bytes of the chunks are not written but must equal the file's (``_Changed``).
+    """
+    size = have
     batch: list[bytes] = []
     batched = 0
-    with dest.open("wb") as f:
-        async for chunk in chunks:
-            size += len(chunk)
-            if size > limit:
-                raise UpstreamError(f"{what}: zip exceeds the limit of {limit} bytes")
-            batch.append(chunk)
-            batched += len(chunk)
-            if batched >= _WRITE_BATCH:
-                await asyncio.to_thread(f.write, b"".join(batch))
-                batch, batched = [], 0
+    with dest.open("r+b" if have else "wb") as f:
+        f.seek(have)
+        try:
+            async for chunk in chunks:
+                if skip:
+                    head, chunk = chunk[:skip], chunk[skip:]
+                    at = have - skip
+                    if await asyncio.to_thread(os.pread, f.fileno(), len(head), at) != head:
+                        raise _Changed
+                    skip -= len(head)
+                    if not chunk:
+                        continue
+                size += len(chunk)
+                if size > limit:
+                    raise UpstreamError(f"{what}: zip exceeds the limit of {limit} bytes")
+                batch.append(chunk)
+                batched += len(chunk)
+                if batched >= _WRITE_BATCH:
+                    await asyncio.to_thread(f.write, b"".join(batch))
+                    batch, batched = [], 0
+        except Exception:
+            # Cut off (a transport error): keep what arrived, so a retry asks for the rest.
+            f.write(b"".join(batch))
+            raise
         if batch:
             await asyncio.to_thread(f.write, b"".join(batch))
 
