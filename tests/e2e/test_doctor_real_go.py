@@ -9,6 +9,7 @@ finding quotes go, that go prints those words.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -60,8 +61,13 @@ def _messages(report: Report, code: str) -> list[str]:
 
 @pytest.fixture
 def proxy(go_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    """go_env pointing at a file:// proxy that serves example.com/dep and github.com/acme/lib."""
-    tree = build_tree(tmp_path / "tree", [DEP, LIB])
+    """go_env pointing at a file:// proxy that serves example.com/dep, github.com/acme/lib
+    and a (fake) go1.99.0 toolchain module for this machine."""
+    goos, goarch = _go(go_env, tmp_path, "env", "GOOS", "GOARCH").stdout.split()
+    toolchain = ModuleVersion(
+        "golang.org/toolchain", f"v0.0.1-go1.99.0.{goos}-{goarch}", {"bin/go": b"not a go\n"}
+    )
+    tree = build_tree(tmp_path / "tree", [DEP, LIB, toolchain])
     return {**go_env, "GOPROXY": tree.as_uri()}
 
 
@@ -269,3 +275,70 @@ def test_older_setup_go_switches_toolchain(proxy: dict[str, str], tmp_path: Path
     assert any(p.startswith("/golang.org/toolchain/@v/v0.0.1-go1.99.0.") for p in server.hits)
     (msg,) = _messages(_doctor(d, tmp_path), "R28")
     assert "downloads go1.99.0 (the module golang.org/toolchain) and switches to it" in msg
+
+
+#: corpus cases whose finding quotes the go command: the go run that shows it and extra
+#: environment ("@tree" is the file:// proxy, "@http" the same tree served on loopback). Go runs
+#: in a module whose go.sum is committed, except for downloads (they need the checksum check).
+QUOTED = [
+    ("r01_comma", "R01", ("mod", "download", "example.com/dep@v1.0.0"), {}),
+    ("r02_fallback", "R02", ("mod", "download", "example.com/dep@v1.0.0"), {}),
+    ("r02_scheme", "R02", ("mod", "download", "example.com/dep@v1.0.0"), {}),
+    ("r04_off", "R04", ("mod", "download", "example.com/dep@v1.0.0"), {}),
+    ("r11_sumdb_off", "R11", ("version",), {"GOTOOLCHAIN": "go1.99.0", "GOPROXY": "@http"}),
+    (
+        "r12_sumdb_name",
+        "R12",
+        ("mod", "download", "example.com/dep@v1.0.0"),
+        {"GOPROXY": "@tree", "GONOSUMDB": "", "GOPRIVATE": ""},
+    ),
+    ("r15_split_value", "R15", ("build", "-o", "/dev/null", "."), {"GOPROXY": "@tree"}),
+    ("r16_insecure", "R16", ("get", "example.com/dep@v1.0.0"), {"GOPROXY": "@tree"}),
+]
+
+
+@pytest.mark.parametrize(("case", "code", "args", "extra"), QUOTED, ids=[q[0] for q in QUOTED])
+def test_quoted_go_errors_are_what_go_prints(
+    case: str,
+    code: str,
+    args: tuple[str, ...],
+    extra: dict[str, str],
+    proxy: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """The go error a setting finding quotes is the one go prints with that environment."""
+    from gomodproxy.doctor.collect import read_env_file
+
+    corpus = Path(__file__).resolve().parents[1] / "doctor_corpus" / case
+    env = read_env_file(corpus / "env")
+    report = run(
+        Options(
+            paths=[corpus], root=tmp_path / "none", env=env, env_file=corpus / "env", run_go=False
+        )
+    )
+    quotes = [max(re.findall(r"`([^`]+)`", m), key=len) for m in _messages(report, code)]
+    assert quotes
+    sums = {} if args[:2] == ("mod", "download") else {"go.sum": _committed_sum(proxy, tmp_path)}
+    app = _module(tmp_path / "app", **sums)
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing may leave the machine
+    run_env = {**proxy, **env, "HTTPS_PROXY": closed, "HTTP_PROXY": closed}
+    run_env["GOPATH"] = str(tmp_path / "gp")
+    run_env["GOMODCACHE"] = str(tmp_path / "gp" / "m")
+    with UpstreamServer(tmp_path / "tree") as server:
+        for k, v in extra.items():
+            run_env[k] = v.replace("@tree", proxy["GOPROXY"]).replace("@http", server.url)
+        res = _go(run_env, app, *args)
+    assert res.returncode != 0
+    assert any(q in res.stderr for q in quotes), (quotes, res.stderr)
+
+
+def test_split_and_removed_flags_are_ignored_by_go_build(
+    proxy: dict[str, str], tmp_path: Path
+) -> None:
+    """R15's `-ldflags=-s -w` claim (-w is silently ignored by go build) and R16's (other
+    commands than `go get` ignore -insecure): the build succeeds."""
+    committed = _committed_sum(proxy, tmp_path)
+    app = _module(tmp_path / "app", **{"go.sum": committed})
+    for goflags in ("-ldflags=-s -w", "-insecure"):
+        res = _go(proxy, app, "build", "-o", "/dev/null", ".", GOFLAGS=goflags)
+        assert res.returncode == 0, (goflags, res.stderr)

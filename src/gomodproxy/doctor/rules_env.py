@@ -379,7 +379,8 @@ def r11_r12_r13_gosumdb(ctx: Context, eff: Effective) -> Iterator[Finding]:
             "R11",
             Severity.WARN,
             "GOSUMDB=off: modules not yet in go.sum are not verified at all, and toolchain "
-            "downloads fail (`checksum database disabled by GOSUMDB=off`)",
+            "downloads fail (`checksum database disabled by GOSUMDB=off`) unless GOPROXY is "
+            "one file:// URL",
             "keep the checksum database and exclude private paths with GOPRIVATE or GONOSUMDB",
         )
         return
@@ -391,7 +392,8 @@ def r11_r12_r13_gosumdb(ctx: Context, eff: Effective) -> Iterator[Finding]:
             s,
             "R12",
             Severity.ERROR,
-            f"GOSUMDB={mask(s.value)!r} is rejected by the go command: `{exc}`",
+            f"GOSUMDB={mask(s.value)!r} is rejected by the go command as soon as it checks a "
+            f"module that go.sum does not list: `{exc}`",
             "use a known name (sum.golang.org), or `name+hash+key` optionally followed by a "
             "space and the URL",
         )
