@@ -282,18 +282,23 @@ async def test_credentials_from_the_environment_and_a_profile(
     await store.aclose()
 
 
-async def test_concurrent_uploads_of_one_zip_keep_one_whole_copy(
-    minio_server: MinioServer, tmp_path: Path
+@pytest.mark.parametrize("size", [6 * MIB, 1024])
+async def test_a_stored_zip_is_never_replaced(
+    minio_server: MinioServer, tmp_path: Path, size: int
 ) -> None:
-    """Two writers of the same immutable zip, both multipart: one copy is stored whole, the
-    other writer's upload is dropped (conditional completion) and nothing is left pending."""
+    """Writers of one immutable zip, in parts or in one PUT, concurrently and later: the first
+    whole copy stays (conditional writes), the others are dropped, nothing is left pending."""
     store = s3_store(minio_server, part_size=5 * MIB, multipart_threshold=5 * MIB)
-    a, b = tmp_path / "a.zip", tmp_path / "b.zip"
-    a.write_bytes(b"a" * (6 * MIB))
-    b.write_bytes(b"b" * (6 * MIB))
+    srcs = []
+    for name in "abc":
+        srcs.append(tmp_path / f"{name}.zip")
+        srcs[-1].write_bytes(name.encode() * size)
     key = "example.com/m/@v/v1.0.0.zip"
-    await asyncio.gather(store.put_file(key, a), store.put_file(key, b))
-    assert await store.get(key) in (a.read_bytes(), b.read_bytes())
+    await asyncio.gather(store.put_file(key, srcs[0]), store.put_file(key, srcs[1]))
+    first = await store.get(key)
+    assert first in (srcs[0].read_bytes(), srcs[1].read_bytes())
+    await store.put_file(key, srcs[2])
+    assert await store.get(key) == first
     assert await store.pending_uploads() == []
     assert store.conditional_writes is True
     await store.aclose()

@@ -14,10 +14,11 @@ upload id is kept and aborted when the server answers again, and ``check`` (at s
 aborts the uploads under the prefix that are older than ``abandoned_after`` (left by a process
 that was killed), so no hidden parts accumulate.
 
-A zip is immutable once verified, so its upload completes with ``If-None-Match: *`` where the
-server supports conditional writes: when another replica completed the same version first, its
-copy stays and ours is dropped, and bytes a CDN has cached never change under it. Other keys
-are overwritten (``@v/list``, ``@latest`` and internal state are mutable).
+A zip is immutable once verified, so its PUT or its upload's completion carries
+``If-None-Match: *`` where the server supports conditional writes: when another replica
+stored the same version first, its copy stays and ours is dropped, and bytes a CDN has cached
+never change under it. ``put`` overwrites (``@v/list``, ``@latest`` and internal state are
+mutable, and the contract says a put replaces the value).
 
 Listing pages through ``ListObjectsV2`` with its continuation token, so nothing is lost past
 the 1,000 keys of one page. Reads stream the body in chunks and ask for ``Range`` when only a
@@ -440,11 +441,27 @@ class S3Store:
             size = src.stat().st_size
         except OSError as exc:
             raise StorageError(f"S3 storage: {key}: cannot read {src}: {exc.strerror}") from exc
-        if size < self.multipart_threshold:
-            data = await asyncio.to_thread(src.read_bytes)
+        if size >= self.multipart_threshold:
+            await self._multipart(key, name, src, size)
+            return
+        data = await asyncio.to_thread(src.read_bytes)
+        if not key.endswith(".zip"):
             await self.put(key, data)
             return
-        await self._multipart(key, name, src, size)
+
+        async def call(s3: S3Client) -> None:
+            await self._create_only(
+                key,
+                lambda extra: s3.put_object(
+                    Bucket=self.bucket,
+                    Key=name,
+                    Body=data,
+                    ContentType=_content_type(key),
+                    **extra,
+                ),
+            )
+
+        await self._call(f"write {key}", call)
 
     async def _multipart(self, key: str, name: str, src: Path, size: int) -> None:
         part_size = max(self.part_size, math.ceil(size / MAX_PARTS))
@@ -499,28 +516,39 @@ class S3Store:
                 "UploadId": upload_id,
                 "MultipartUpload": {"Parts": parts},
             }
-            immutable = key.endswith(".zip") and self.conditional_writes is not False
-            if immutable:
-                args["IfNoneMatch"] = "*"
-            try:
+            if not key.endswith(".zip"):
                 await s3.complete_multipart_upload(**args)
-            except ClientError as exc:
-                code = _code(exc)
-                if immutable and code in ("PreconditionFailed", "412"):
-                    # Another writer completed this immutable zip first: keep its copy.
-                    log.info("S3 storage: %s was stored meanwhile; kept that copy", key)
-                    await self._abort(name, upload_id)
-                    return
-                if immutable and code in _NO_CONDITIONAL:
-                    self.conditional_writes = False
-                    del args["IfNoneMatch"]
-                    await s3.complete_multipart_upload(**args)
-                    return
-                raise
-            if immutable:
-                self.conditional_writes = True
+                return
+            if not await self._create_only(
+                key, lambda extra: s3.complete_multipart_upload(**args, **extra)
+            ):
+                await self._abort(name, upload_id)
 
         await self._call(f"write {key}", call)
+
+    async def _create_only(
+        self, key: str, send: Callable[[dict[str, Any]], Awaitable[object]]
+    ) -> bool:
+        """Send the request that makes an immutable zip visible, with ``If-None-Match: *``
+        where the server does conditional writes; False when another writer stored the zip
+        first (its copy, verified like ours, is kept)."""
+        if self.conditional_writes is False:
+            await send({})
+            return True
+        try:
+            await send({"IfNoneMatch": "*"})
+        except ClientError as exc:
+            code = _code(exc)
+            if code in ("PreconditionFailed", "412"):
+                log.info("S3 storage: %s was stored meanwhile; kept that copy", key)
+                return False
+            if code not in _NO_CONDITIONAL:
+                raise
+            self.conditional_writes = False
+            await send({})
+            return True
+        self.conditional_writes = True
+        return True
 
     async def _abort(self, name: str, upload_id: str) -> None:
         """Abort an upload; when the server is unreachable, remember it for later."""
