@@ -39,6 +39,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools
 	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo --no-cache
 
 # The Go-free tests of the pure core run first, under the gate "100% branch coverage of
 # gomod/", and are left out of the main run, so no test runs twice. Measured on 2 cores:

@@ -34,16 +34,16 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from tests.e2e.fixtures import ModuleVersion, write_module  # noqa: E402
 
+from gomodproxy.checksumdb.database import SumdbDatabase  # noqa: E402
+from gomodproxy.checksumdb.remote import SumdbRemote  # noqa: E402
+from gomodproxy.checksumdb.verify import SumdbVerifier  # noqa: E402
 from gomodproxy.gomod.dirhash import gomod_hash  # noqa: E402
 from gomodproxy.gomod.sumdbenv import parse_gosumdb  # noqa: E402
-from gomodproxy.service import ProxyService, Trace  # noqa: E402
+from gomodproxy.localfs.zipfiles import hash_zip  # noqa: E402
+from gomodproxy.service.proxy import ProxyService, Trace  # noqa: E402
 from gomodproxy.sources.proxy import FileProxySource  # noqa: E402
 from gomodproxy.storage.memory import MemoryStore  # noqa: E402
 from gomodproxy.sumdb import note  # noqa: E402
-from gomodproxy.sumdb_adapter.database import SumdbDatabase  # noqa: E402
-from gomodproxy.sumdb_adapter.remote import SumdbRemote  # noqa: E402
-from gomodproxy.verify import SumdbVerifier  # noqa: E402
-from gomodproxy.zipfiles import hash_zip  # noqa: E402
 
 RECORDS = int(os.environ.get("BENCH_SUMDB_RECORDS", "20000"))
 ROUNDS = int(os.environ.get("BENCH_SUMDB_ROUNDS", "7"))

@@ -21,13 +21,13 @@ from fuzz.targets import TARGETS
 def _load_and_instrument() -> None:
     """Import every module a target reaches, then instrument all loaded Python code."""
     import gomodproxy.gomod.modfile
-    import gomodproxy.security.redact
-    import gomodproxy.server.paths
+    import gomodproxy.localfs.zipfiles
+    import gomodproxy.ports.keys
+    import gomodproxy.redact.secrets
+    import gomodproxy.service.requests
     import gomodproxy.sources.direct.discovery
-    import gomodproxy.storage.keys
     import gomodproxy.sumdb.note
-    import gomodproxy.sumdb.tile
-    import gomodproxy.zipfiles  # noqa: F401
+    import gomodproxy.sumdb.tile  # noqa: F401
 
     atheris.instrument_all()
 

@@ -24,7 +24,7 @@ Target = Callable[[bytes], None]
 
 def request_path(data: bytes) -> None:
     """server.paths.parse_request: the first thing every request meets."""
-    from gomodproxy.server.paths import parse_request
+    from gomodproxy.service.requests import parse_request
 
     text = "/" + data.decode("utf-8", "surrogateescape")
     try:
@@ -45,8 +45,8 @@ def redaction(data: bytes) -> None:
     Runs on the input and on the input repeated to ``REDACTION_LENGTH`` characters; the
     masked text must hold no URL user-info and masking it again must change nothing.
     """
-    from gomodproxy.doctor.mask import _USERINFO, MASK
-    from gomodproxy.security.redact import redact
+    from gomodproxy.redact.mask import _USERINFO, MASK
+    from gomodproxy.redact.secrets import redact
 
     text = data.decode("utf-8", "surrogateescape")
     long_text = text * (REDACTION_LENGTH // max(1, len(text))) if text else ""
@@ -63,8 +63,8 @@ def request_key(data: bytes) -> None:
     accepted request maps to is a valid storage key (``storage.keys.check_key``), never
     longer than a file name allows per element, and the escaped request path itself (the hot
     cache and the file:// layout rely on that)."""
-    from gomodproxy.server.paths import parse_request
-    from gomodproxy.storage.keys import artifact_key, check_key
+    from gomodproxy.ports.keys import artifact_key, check_key
+    from gomodproxy.service.requests import parse_request
 
     text = "/" + data.decode("utf-8", "surrogateescape")
     try:
@@ -91,8 +91,8 @@ def gomod(data: bytes) -> None:
 def zip_check(data: bytes) -> None:
     """ziplimits.check_entry_count, zipfiles.check_zip and hash_zip: module zips from
     upstreams."""
-    from gomodproxy.zipfiles import check_zip, hash_zip
-    from gomodproxy.ziplimits import check_entry_count
+    from gomodproxy.localfs.zipfiles import check_zip, hash_zip
+    from gomodproxy.localfs.ziplimits import check_entry_count
 
     fd, path = tempfile.mkstemp(suffix=".zip")
     try:

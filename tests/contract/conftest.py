@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from gomodproxy.storage import BlobStore, open_store
+from gomodproxy.ports.storage import BlobStore
+from gomodproxy.storage import open_store
 from tests.e2e.servers import (
     MINIO_BUCKET,
     MinioServer,

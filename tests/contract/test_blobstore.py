@@ -1,4 +1,4 @@
-"""The BlobStore contract (storage/base.py), run over every backend by the ``store`` fixture."""
+"""The BlobStore contract (ports/storage.py), run over every backend by the ``store`` fixture."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gomodproxy.errors import InvalidInput, NotFound
-from gomodproxy.storage import BlobStore
+from gomodproxy.ports.storage import BlobStore
 
 INFO = "example.com/mod/@v/v1.0.0.info"
 MIB = 1024 * 1024

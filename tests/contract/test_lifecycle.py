@@ -10,12 +10,13 @@ from pathlib import Path
 from gomodproxy.bundle.export import Selection, export_bundle
 from gomodproxy.bundle.importer import import_bundle
 from gomodproxy.gomod.dirhash import gomod_hash
+from gomodproxy.localfs.zipfiles import hash_zip
+from gomodproxy.ports.storage import BlobStore
 from gomodproxy.sources.store import StoreSource
-from gomodproxy.storage import BlobStore, MemoryStore
+from gomodproxy.storage import MemoryStore
 from gomodproxy.storage.access import AccessLog, read_accessed
 from gomodproxy.storage.gc import Rules, execute, plan, scan
 from gomodproxy.storage.usage import measure
-from gomodproxy.zipfiles import hash_zip
 
 VERSIONS = ["v1.0.0", "v1.1.0", "v1.10.0"]
 

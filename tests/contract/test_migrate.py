@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from gomodproxy.cli.main import main
+from gomodproxy.localfs.zipfiles import hash_zip
 from gomodproxy.storage import FilesystemStore
-from gomodproxy.zipfiles import hash_zip
 from tests.e2e.servers import MINIO_BUCKET, MinioServer, RegistryServer
 
 

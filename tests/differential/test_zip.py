@@ -29,7 +29,7 @@ from gomodproxy.gomod.modzip import (
     check_module_version,
     check_zip_entries,
 )
-from gomodproxy.zipfiles import (
+from gomodproxy.localfs.zipfiles import (
     check_dir,
     check_zip,
     create_zip,

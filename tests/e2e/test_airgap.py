@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from gomodproxy.zipfiles import hash_zip
+from gomodproxy.localfs.zipfiles import hash_zip
 from tests.e2e.fixtures import (
     REPO,
     ModuleVersion,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from gomodproxy.localfs.zipfiles import create_zip_from_dir, hash_zip
 from gomodproxy.sources.direct import DirectSource
-from gomodproxy.zipfiles import create_zip_from_dir, hash_zip
 from tests.e2e.gitfixtures import GitWorld
 
 pytestmark = [pytest.mark.e2e]

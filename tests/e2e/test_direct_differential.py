@@ -26,8 +26,8 @@ import pytest
 from gomodproxy.errors import GoModProxyError
 from gomodproxy.gomod import semver
 from gomodproxy.gomod.dirhash import gomod_hash
+from gomodproxy.localfs.zipfiles import hash_zip
 from gomodproxy.sources.direct import DirectSource
-from gomodproxy.zipfiles import hash_zip
 from tests.e2e.gitfixtures import GitWorld, Symlink, go_download, go_env_for, go_versions
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs_go]

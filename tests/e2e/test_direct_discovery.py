@@ -20,11 +20,12 @@ from typing import Any
 import httpx
 import pytest
 
+from gomodproxy.config.origins import OriginOverride
 from gomodproxy.errors import GoModProxyError
 from gomodproxy.gomod.dirhash import gomod_hash
-from gomodproxy.sources.direct import DirectSource, OriginOverride
+from gomodproxy.localfs.zipfiles import hash_zip
+from gomodproxy.sources.direct import DirectSource
 from gomodproxy.sources.direct.discovery import Discovery
-from gomodproxy.zipfiles import hash_zip
 from tests.e2e.fixtures import LoopbackHTTP
 from tests.e2e.gitfixtures import GitWorld, go_download, go_env_for, go_versions
 

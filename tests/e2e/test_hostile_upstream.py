@@ -26,12 +26,12 @@ from typing import Any
 
 import pytest
 
-from gomodproxy.config import load_settings
-from gomodproxy.deps import build_service
+from gomodproxy.compose import build_service
+from gomodproxy.config.settings import load_settings
 from gomodproxy.errors import GoModProxyError, NotFound, UpstreamError
 from gomodproxy.server.app import ProxyApp
-from gomodproxy.server.paths import parse_request
-from gomodproxy.service import ProxyService, Trace
+from gomodproxy.service.proxy import ProxyService, Trace
+from gomodproxy.service.requests import parse_request
 from gomodproxy.sources.direct import DirectSource
 from gomodproxy.sources.direct.discovery import Discovery
 from tests.e2e.fixtures import LoopbackHTTP
@@ -372,7 +372,7 @@ async def test_git_remote_on_loopback_refused_unless_allowed(
     assert "refusing to contact 127.0.0.1 (loopback address" in str(info.value)
     assert not any(p.startswith("/m.git") for p in hostile.seen)
 
-    from gomodproxy.security.netguard import NetGuard
+    from gomodproxy.sources.netguard import NetGuard
 
     allowed = DirectSource(
         tmp_path / "vcs2",

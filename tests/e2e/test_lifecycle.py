@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from gomodproxy.gomod.dirhash import gomod_hash
-from gomodproxy.zipfiles import hash_zip
+from gomodproxy.localfs.zipfiles import hash_zip
 from tests.e2e.fixtures import (
     REPO,
     ModuleVersion,

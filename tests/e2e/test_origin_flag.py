@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from gomodproxy.config import load_settings
+from gomodproxy.config.settings import load_settings
 from gomodproxy.errors import ConfigError
 from tests.e2e.gitfixtures import GitWorld, go_download, go_env_for
 

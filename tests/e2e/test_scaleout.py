@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from gomodproxy.gomod.dirhash import gomod_hash
-from gomodproxy.zipfiles import hash_zip
+from gomodproxy.localfs.zipfiles import hash_zip
 from tests.e2e.fixtures import (
     ModuleVersion,
     Server,

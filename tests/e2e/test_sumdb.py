@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 
 from gomodproxy.gomod.dirhash import gomod_hash
+from gomodproxy.localfs.zipfiles import hash_zip
 from gomodproxy.sumdb import note
-from gomodproxy.zipfiles import hash_zip
 from tests.e2e.fixtures import (
     REPO,
     LoopbackHTTP,

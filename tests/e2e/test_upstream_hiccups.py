@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from gomodproxy.zipfiles import hash_zip
+from gomodproxy.localfs.zipfiles import hash_zip
 from tests.e2e.fixtures import (
     ModuleVersion,
     UpstreamServer,

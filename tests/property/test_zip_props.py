@@ -15,7 +15,13 @@ from gomodproxy.errors import InvalidInput
 from gomodproxy.gomod import dirhash, modzip
 from gomodproxy.gomod._fold import equal_fold, str_to_fold
 from gomodproxy.gomod.modzip import File, FileKind
-from gomodproxy.zipfiles import check_zip, create_zip, create_zip_from_dir, hash_zip, list_dir
+from gomodproxy.localfs.zipfiles import (
+    check_zip,
+    create_zip,
+    create_zip_from_dir,
+    hash_zip,
+    list_dir,
+)
 from tests.property.filetrees import Tree, file_trees, write_tree
 
 _counter = itertools.count()

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from gomodproxy.cache.base import MetadataCache, SingleFlight
 from gomodproxy.cache.filelock import FileLockSingleFlight
 from gomodproxy.cache.memory import HotCache, LocalSingleFlight, MemoryMetadataCache
 from gomodproxy.errors import NotFound
+from gomodproxy.ports.cache import MetadataCache, SingleFlight
 
 
 class TestMetadataCache:

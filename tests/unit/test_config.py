@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gomodproxy.cli.main import main
-from gomodproxy.config import load_settings, render_settings, set_flag_pairs
+from gomodproxy.config.settings import load_settings, render_settings, set_flag_pairs
 from gomodproxy.errors import ConfigError
 
 

@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import pytest
 
+from gomodproxy.config.origins import OriginOverride, parse_origin, parse_origins_config
 from gomodproxy.errors import ConfigError
 from gomodproxy.gomod import coderepo as cr
 from gomodproxy.gomod.coderepo import Layout, Origin
-from gomodproxy.sources.direct.discovery import (
-    OriginOverride,
-    parse_meta_go_imports,
-    parse_origin,
-    parse_origins_config,
-)
+from gomodproxy.sources.direct.discovery import parse_meta_go_imports
 
 
 class TestLayout:

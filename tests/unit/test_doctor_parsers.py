@@ -10,8 +10,8 @@ import pytest
 
 from gomodproxy.doctor import dockerfile, github, gitlab, shellwords, system
 from gomodproxy.doctor.effective import compute, gover_key
-from gomodproxy.doctor.mask import mask
 from gomodproxy.doctor.yamlsrc import YamlProblem, load
+from gomodproxy.redact.mask import mask
 from tests.unit.test_purity import impurities
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "gomodproxy" / "doctor"
@@ -29,7 +29,6 @@ PURE = [
     "rules_ci",
     "diagnose",
     "render",
-    "mask",
     "model",
     "yamlsrc",
     "codes",

@@ -1,4 +1,4 @@
-"""Cold zips streamed while they are fetched (gomodproxy.livezip through ProxyService): the
+"""Cold zips streamed while they are fetched (gomodproxy.service.livezip through ProxyService): the
 first bytes go out before the download ends, the tail only once the checksum database
 agreed; a failure ends the stream without the tail and stores nothing."""
 
@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from gomodproxy.errors import NotFound, UpstreamError, VerificationError
-from gomodproxy.livezip import HOLD
-from gomodproxy.service import Artifact, NoVerifier, ProxyService, Trace
+from gomodproxy.ports.verifier import NoVerifier
+from gomodproxy.service.livezip import HOLD
+from gomodproxy.service.proxy import Artifact, ProxyService, Trace
 from gomodproxy.storage.memory import MemoryStore
 from tests.e2e.fixtures import ModuleVersion
 

@@ -123,15 +123,15 @@ def test_version_keys_and_token_file(tmp_path: Path) -> None:
 async def test_verify_against_a_checksum_database(tmp_path: Path) -> None:
     """POST /admin/verify re-hashes stored modules and asks the checksum database: a stored
     zip whose hash the database does not vouch for is reported; ?module= limits the run."""
-    from gomodproxy.config import load_settings
+    from gomodproxy.checksumdb.verify import SumdbVerifier
+    from gomodproxy.config.settings import load_settings
     from gomodproxy.gomod.dirhash import gomod_hash
-    from gomodproxy.observability import Metrics
+    from gomodproxy.localfs.zipfiles import hash_zip
+    from gomodproxy.ops.metrics import Metrics
     from gomodproxy.server.app import ProxyApp
-    from gomodproxy.service import ProxyService
+    from gomodproxy.service.proxy import ProxyService
     from gomodproxy.storage.memory import MemoryStore
     from gomodproxy.sumdb.server import Log, gosum_record
-    from gomodproxy.verify import SumdbVerifier
-    from gomodproxy.zipfiles import hash_zip
     from tests.e2e.fixtures import ModuleVersion
     from tests.unit.test_sumdb_verify import FakeDB, make_db
 

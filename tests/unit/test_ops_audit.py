@@ -11,15 +11,15 @@ from typing import Any
 import httpx
 import pytest
 
-from gomodproxy.config import load_settings
+from gomodproxy.config.settings import load_settings
 from gomodproxy.errors import InvalidInput, NotFound, UpstreamError, VerificationError
-from gomodproxy.observability import Metrics
 from gomodproxy.ops import routes
 from gomodproxy.ops.audit import FIELDS, AuditLog, make_record
-from gomodproxy.security import gate
+from gomodproxy.ops.metrics import Metrics
 from gomodproxy.security.users import add_user
+from gomodproxy.server import gate
 from gomodproxy.server.app import ProxyApp
-from gomodproxy.service import ProxyService
+from gomodproxy.service.proxy import ProxyService
 from gomodproxy.storage.memory import MemoryStore
 from tests.unit.test_service import FakeSource
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from gomodproxy.config import OPTION_BY_NAME, load_settings
+from gomodproxy.config.settings import OPTION_BY_NAME, load_settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 

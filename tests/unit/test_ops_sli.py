@@ -146,8 +146,8 @@ async def test_bytes_and_process_metrics(tmp_path: Path) -> None:
 
 def test_module_counter_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     """Beyond MAX_MODULES distinct paths per worker, zips count as module="other"."""
-    from gomodproxy.observability import Metrics
     from gomodproxy.ops import observe
+    from gomodproxy.ops.metrics import Metrics
 
     monkeypatch.setattr(observe, "MAX_MODULES", 2)
     metrics = Metrics()

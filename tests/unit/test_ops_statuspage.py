@@ -7,11 +7,11 @@ from pathlib import Path
 
 import httpx
 
+from gomodproxy.checksumdb.database import SumdbUnavailable
 from gomodproxy.errors import UpstreamError
 from gomodproxy.ops import routes
 from gomodproxy.ops.observe import RecentError
 from gomodproxy.ops.statuspage import Status, UpstreamHealth, duration, render, size
-from gomodproxy.sumdb_adapter.database import SumdbUnavailable
 from tests.unit.test_server import make_app
 from tests.unit.test_service import FakeSource
 
@@ -125,7 +125,7 @@ async def test_served_at_root_with_live_numbers(tmp_path: Path) -> None:
 async def test_private_paths_never_named(tmp_path: Path) -> None:
     """Downloads and failures of a private module are counted, but neither /metrics nor
     the status page names it; public modules are still listed."""
-    from gomodproxy.security import gate
+    from gomodproxy.server import gate
 
     private = "corp.example.com/secret"
     source = FakeSource()

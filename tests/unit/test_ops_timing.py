@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from gomodproxy.observability import Metrics
 from gomodproxy.ops import routes
+from gomodproxy.ops.metrics import Metrics
 from tests.unit.test_server import make_app
 from tests.unit.test_service import FakeSource
 

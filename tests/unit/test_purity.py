@@ -1,4 +1,4 @@
-"""The pure cores (gomod/, sumdb/) must not do I/O: no sockets, files, processes, clocks,
+"""The pure cores (gomod/, sumdb/, redact/) must not do I/O: no sockets, files, processes, clocks,
 environment or asyncio. This test reads their imports and a few forbidden names."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "gomodproxy"
-PURE_PACKAGES = ["gomod", "sumdb"]
+PURE_PACKAGES = ["gomod", "sumdb", "redact"]
 FORBIDDEN_MODULES = {
     "os",
     "io",
@@ -69,11 +69,12 @@ def test_pure_module_does_no_io(path: Path) -> None:
     assert impurities(path.read_text(), path.name) == []
 
 
-def test_purity_covers_both_cores() -> None:
-    """Every module of gomod/ and sumdb/ is checked, private helpers included."""
+def test_purity_covers_every_core() -> None:
+    """Every module of gomod/, sumdb/ and redact/ is checked, private helpers included."""
     names = {str(p.relative_to(SRC)) for p in pure_files()}
     assert {"gomod/semver.py", "gomod/_neturl.py", "gomod/coderepo.py"} <= names
     assert any(n.startswith("sumdb/") for n in names)
+    assert {"redact/mask.py", "redact/secrets.py"} <= names
 
 
 @pytest.mark.parametrize(

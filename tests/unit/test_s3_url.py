@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gomodproxy.cli.main import main
-from gomodproxy.config import load_settings
+from gomodproxy.config.settings import load_settings
 from gomodproxy.errors import ConfigError
 from gomodproxy.storage import open_store
 from gomodproxy.storage.degrading import DegradingStore

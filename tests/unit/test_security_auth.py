@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from gomodproxy.config.networks import parse_networks
 from gomodproxy.errors import ConfigError, InvalidInput, NotFound
-from gomodproxy.security.auth import AuthenticationFailed, Authenticator, parse_networks
+from gomodproxy.security.auth import AuthenticationFailed, Authenticator
 from gomodproxy.security.credentials import (
     hash_password,
     hash_token,

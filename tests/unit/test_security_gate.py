@@ -10,14 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from gomodproxy.config import load_settings
+from gomodproxy.config.settings import load_settings
 from gomodproxy.errors import NotFound
-from gomodproxy.observability import Metrics
-from gomodproxy.security.gate import Gate, install
+from gomodproxy.ops.metrics import Metrics
 from gomodproxy.security.ratelimit import LimitedSource
 from gomodproxy.security.users import add_user
 from gomodproxy.server.app import ProxyApp
-from gomodproxy.service import ProxyService
+from gomodproxy.server.gate import Gate, install
+from gomodproxy.service.proxy import ProxyService
 from gomodproxy.storage.memory import MemoryStore
 from tests.unit.test_service import FakeSource
 
@@ -232,7 +232,7 @@ async def test_private_sumdb_tiles_need_a_principal(tmp_path: Path) -> None:
     """Tiles of the mounted private database list private paths: a principal is required."""
     from types import SimpleNamespace
 
-    from gomodproxy.security.gate import private_sumdb_names
+    from gomodproxy.server.gate import private_sumdb_names
 
     creds = tmp_path / "c.json"
     add_user(creds, "bob", password="pw-b")
@@ -241,7 +241,7 @@ async def test_private_sumdb_tiles_need_a_principal(tmp_path: Path) -> None:
     )
     names = private_sumdb_names(fake_app)
     assert names == ["sum.corp"]
-    from gomodproxy.security.gate import gate_from_settings
+    from gomodproxy.server.gate import gate_from_settings
 
     gate = gate_from_settings({"auth_file": str(creds)}, names)
     assert gate is not None
@@ -341,7 +341,7 @@ async def test_metrics_token_and_networks(tmp_path: Path, source: FakeSource) ->
 async def test_private_sumdb_data_tiles_need_every_rule(tmp_path: Path) -> None:
     """Data tiles name every private module: only a principal every rule allows reads them;
     hash tiles and the tree head (hashes only) stay open to any authenticated principal."""
-    from gomodproxy.security.gate import gate_from_settings
+    from gomodproxy.server.gate import gate_from_settings
 
     creds = tmp_path / "c.json"
     add_user(creds, "alice", password="pw-a")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gomodproxy.security.netguard import AddressRefused, NetGuard, forbidden_reason, split_remote
 from gomodproxy.sources.direct.git import Git, scrub_env
+from gomodproxy.sources.netguard import AddressRefused, NetGuard, forbidden_reason, split_remote
 
 
 @pytest.mark.parametrize(

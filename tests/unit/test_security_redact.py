@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gomodproxy.config import load_settings
-from gomodproxy.doctor.mask import MASK, has_userinfo, mask
+from gomodproxy.config.settings import load_settings
 from gomodproxy.errors import UpstreamError
-from gomodproxy.security.redact import RedactingFilter, redact, redact_settings
+from gomodproxy.redact.mask import MASK, has_userinfo, mask
+from gomodproxy.redact.secrets import RedactingFilter, redact, redact_settings
 from gomodproxy.server.http_errors import error_response
 
 SECRETS = ["s3cr3t-pw", "gmp_abcdefghijklmnop", "ghp_abcdefghijklmnop", "YWxpY2U6cHc="]
@@ -100,7 +100,7 @@ def test_linear_userinfo_masks_what_the_plain_pattern_masked(text: str) -> None:
 
 def _mask_tokens_and_netrc(text: str) -> str:
     # mask() applies the token and netrc patterns after the user-info one.
-    from gomodproxy.doctor.mask import _NETRC, _TOKENS
+    from gomodproxy.redact.mask import _NETRC, _TOKENS
 
     text = _TOKENS.sub(lambda m: f"{m['prefix']}{MASK}", text)
     return _NETRC.sub(lambda m: f"{m['kw']} {MASK}", text)

@@ -10,12 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gomodproxy.config import load_settings
+from gomodproxy.config.settings import load_settings
 from gomodproxy.errors import UpstreamError, UpstreamTimeout
-from gomodproxy.observability import Metrics, RequestLog
+from gomodproxy.ops.metrics import Metrics, RequestLog
 from gomodproxy.server.app import ProxyApp
-from gomodproxy.server.paths import BadRequest, parse_request
-from gomodproxy.service import ProxyService
+from gomodproxy.service.proxy import ProxyService
+from gomodproxy.service.requests import BadRequest, parse_request
 from gomodproxy.storage.memory import MemoryStore
 from tests.unit.test_service import FakeSource
 

@@ -13,7 +13,7 @@ from gomodproxy.server import app as app_module
 def test_every_route_module_imports() -> None:
     for name in app_module.ROUTE_MODULES:
         assert importlib.import_module(name) is not None
-    assert "gomodproxy.security.gate" in app_module.ROUTE_MODULES
+    assert "gomodproxy.server.gate" in app_module.ROUTE_MODULES
 
 
 def test_a_broken_route_module_stops_the_server(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,14 +14,14 @@ from typing import Any
 import httpx
 import pytest
 
-from gomodproxy.config import load_settings
+from gomodproxy.config.settings import load_settings
 from gomodproxy.errors import StorageError, VerificationError
-from gomodproxy.observability import Metrics, RequestLog
 from gomodproxy.ops.audit import AuditLog
+from gomodproxy.ops.metrics import Metrics, RequestLog
 from gomodproxy.ops.observe import OpsObserver
 from gomodproxy.server.app import ProxyApp
 from gomodproxy.server.sumdb_routes import SumdbRoutes
-from gomodproxy.service import ProxyService
+from gomodproxy.service.proxy import ProxyService
 from gomodproxy.storage.memory import MemoryStore
 from tests.unit.test_service import FakeSource
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from gomodproxy.config import load_settings
+from gomodproxy.config.settings import load_settings
 from gomodproxy.errors import InvalidInput, NotFound, UpstreamError, VerificationError
-from gomodproxy.service import NoVerifier, ProxyService, Trace, module_line
+from gomodproxy.ports.verifier import NoVerifier
+from gomodproxy.service.proxy import ProxyService, Trace, module_line
 from gomodproxy.sources.chain import ChainEntry, ProxyChain
 from gomodproxy.sources.router import Router, UnavailableDirect, build_source
 from gomodproxy.storage.memory import MemoryStore
@@ -200,7 +201,7 @@ class TestImmutable:
         for kind in ("mod", "zip"):
             with pytest.raises(VerificationError):
                 await service.immutable(kind, "example.com/m", "v1.0.0", Trace())
-        # Only the remembered refusals (gomodproxy.refusals) are stored.
+        # Only the remembered refusals (gomodproxy.service.refusals) are stored.
         assert [k async for k in service.store.list("")] == [
             "_meta/refused/example.com/m/@v/v1.0.0.mod",
             "_meta/refused/example.com/m/@v/v1.0.0.zip",
@@ -375,8 +376,8 @@ class TestRefusalMemory:
     ) -> None:
         """A checksum mismatch is refused again from storage, without another fetch; once
         the record is deleted (admin purge), the artifact is fetched and verified again."""
-        from gomodproxy.refusals import Refused, refusal_key
-        from gomodproxy.verify import ChecksumMismatch
+        from gomodproxy.checksumdb.verify import ChecksumMismatch
+        from gomodproxy.service.refusals import Refused, refusal_key
 
         class Mismatch(NoVerifier):
             calls = 0

@@ -10,8 +10,8 @@ import pytest
 
 from gomodproxy.cli.main import EXIT_USAGE, EXIT_VERIFY, main
 from gomodproxy.gomod.sumdbenv import parse_gosumdb
+from gomodproxy.localfs.zipfiles import hash_zip
 from gomodproxy.sumdb import note
-from gomodproxy.zipfiles import hash_zip
 from tests.e2e.fixtures import ModuleVersion
 
 

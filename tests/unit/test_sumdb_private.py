@@ -1,10 +1,11 @@
-"""The private checksum database (sumdb_adapter.private) and the /sumdb/ routes: lookups that
+"""The private checksum database (checksumdb.private) and the /sumdb/ routes: lookups that
 append records on demand, persistence across instances, tiles, syntax errors, unknown names."""
 
 from __future__ import annotations
 
 import pytest
 
+from gomodproxy.checksumdb.private import PrivateSumdb
 from gomodproxy.errors import InvalidInput, NotFound
 from gomodproxy.server.sumdb_routes import SumdbRoutes
 from gomodproxy.storage.memory import MemoryStore
@@ -12,7 +13,6 @@ from gomodproxy.sumdb import client as sc
 from gomodproxy.sumdb import note, tlog
 from gomodproxy.sumdb.server import Log, gosum_record
 from gomodproxy.sumdb.tile import full_tile, parse_tile_path
-from gomodproxy.sumdb_adapter.private import PrivateSumdb
 
 NAME = "corp.example/sumdb"
 SKEY, VKEY = note.generate_key(NAME, bytes(32))

@@ -10,7 +10,10 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from gomodproxy.config import Settings
+from gomodproxy.checksumdb.database import Quarantined, SumdbDatabase, SumdbUnavailable
+from gomodproxy.checksumdb.remote import SumdbRemote
+from gomodproxy.checksumdb.verify import ChecksumMismatch, SumdbVerifier, from_settings
+from gomodproxy.config.settings import Settings
 from gomodproxy.errors import (
     ConfigError,
     InvalidInput,
@@ -26,9 +29,6 @@ from gomodproxy.sumdb import note
 from gomodproxy.sumdb.client import ForkDetected
 from gomodproxy.sumdb.server import Log, gosum_record
 from gomodproxy.sumdb.tile import parse_tile_path
-from gomodproxy.sumdb_adapter.database import Quarantined, SumdbDatabase, SumdbUnavailable
-from gomodproxy.sumdb_adapter.remote import SumdbRemote
-from gomodproxy.verify import ChecksumMismatch, SumdbVerifier, from_settings
 
 NAME = "sum.unit.example"
 SKEY, VKEY = note.generate_key(NAME, bytes(range(32)))

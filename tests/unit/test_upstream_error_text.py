@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from gomodproxy.checksumdb.remote import RemoteResponse
 from gomodproxy.errors import NotFound, UpstreamError
 from gomodproxy.server.http_errors import error_response
 from gomodproxy.server.sumdb_routes import SumdbRoutes
 from gomodproxy.sources.proxy import reason_from_body
-from gomodproxy.sumdb_adapter.remote import RemoteResponse
 
 HOSTILE_BODIES = [
     b"not found: x\x1b[2J\x1b[31mgo: SECURITY OK\n",

@@ -1,4 +1,4 @@
-"""gomodproxy.zipfiles: writing, hashing and checking module zips on disk."""
+"""gomodproxy.localfs.zipfiles: writing, hashing and checking module zips on disk."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from gomodproxy import zipfiles
 from gomodproxy.errors import InvalidInput
 from gomodproxy.gomod import dirhash
 from gomodproxy.gomod.modzip import MAX_ZIP_FILE, File, FileKind, ZipError
+from gomodproxy.localfs import zipfiles
 
 M, V = "example.com/m", "v1.0.0"
 P = f"{M}@{V}/"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gomodproxy.errors import InvalidInput
-from gomodproxy.ziplimits import check_entry_count
+from gomodproxy.localfs.ziplimits import check_entry_count
 
 
 def _zip(n: int, **kw: bool) -> bytes:

@@ -21,18 +21,18 @@ from pathlib import Path
 
 from gomodproxy.bundle.archive import BundleWriter
 from gomodproxy.bundle.manifest import MANIFEST_NAME, Entry, Manifest, is_bundle_key
+from gomodproxy.checksumdb.database import SumdbDatabase
 from gomodproxy.errors import GoModProxyError, InvalidInput, NotFound
 from gomodproxy.gomod import module
 from gomodproxy.gomod.dirhash import gomod_hash
 from gomodproxy.gomod.modgraph import SumLine
-from gomodproxy.storage.base import BlobStore
-from gomodproxy.storage.keys import split_version_key
+from gomodproxy.localfs.zipfiles import hash_zip
+from gomodproxy.ports.keys import split_version_key
+from gomodproxy.ports.storage import BlobStore
 from gomodproxy.sumdb import note
 from gomodproxy.sumdb.closure import plan_reads, widest_tiles
 from gomodproxy.sumdb.tile import Tile, TileHashPlan
 from gomodproxy.sumdb.tlog import Tree, parse_record, parse_tree
-from gomodproxy.sumdb_adapter.database import SumdbDatabase
-from gomodproxy.zipfiles import hash_zip
 
 __all__ = ["ExportReport", "Selection", "export_bundle", "lookup_key"]
 

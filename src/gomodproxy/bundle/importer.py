@@ -36,15 +36,15 @@ from typing import IO
 
 from gomodproxy.bundle.archive import read_members
 from gomodproxy.bundle.manifest import MANIFEST_NAME, Entry, Manifest, is_bundle_key
+from gomodproxy.checksumdb.database import SumdbDatabase
+from gomodproxy.checksumdb.verify import SumdbVerifier
 from gomodproxy.errors import InvalidInput, VerificationError
 from gomodproxy.gomod import module
 from gomodproxy.gomod.dirhash import gomod_hash
-from gomodproxy.service import MAX_ZIP_BYTES, check_and_hash_zip, module_line
-from gomodproxy.storage.base import BlobStore
+from gomodproxy.ports.keys import check_key, split_version_key
+from gomodproxy.ports.storage import BlobStore
+from gomodproxy.service.proxy import MAX_ZIP_BYTES, check_and_hash_zip, module_line
 from gomodproxy.storage.filesystem import FilesystemStore
-from gomodproxy.storage.keys import check_key, split_version_key
-from gomodproxy.sumdb_adapter.database import SumdbDatabase
-from gomodproxy.verify import SumdbVerifier
 
 __all__ = ["ImportReport", "TamperedBundle", "import_bundle", "import_gomodcache"]
 

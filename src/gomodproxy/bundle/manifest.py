@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from gomodproxy.errors import InvalidInput
-from gomodproxy.storage.keys import check_key, split_version_key
+from gomodproxy.ports.keys import check_key, split_version_key
 
 __all__ = ["FORMAT", "MANIFEST_NAME", "Entry", "Manifest", "is_bundle_key"]
 

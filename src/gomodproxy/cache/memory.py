@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
-from gomodproxy.cache.base import CacheEntry
+from gomodproxy.ports.cache import CacheEntry
 
 T = TypeVar("T")
 V = TypeVar("V")

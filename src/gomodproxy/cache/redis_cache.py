@@ -9,9 +9,9 @@ import struct
 import time
 from collections.abc import Callable
 
-from gomodproxy.cache.base import CacheEntry
 from gomodproxy.cache.memory import MemoryMetadataCache
 from gomodproxy.cache.redis_backend import RedisBackend, RedisDown
+from gomodproxy.ports.cache import CacheEntry
 
 _STAMP = struct.Struct("!d")
 

@@ -1,14 +1,14 @@
-"""Build the Redis metadata cache and single-flight from settings (called by ``deps.py``)."""
+"""Build the Redis metadata cache and single-flight from settings (called by ``compose.py``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from gomodproxy.cache.base import MetadataCache, SingleFlight
 from gomodproxy.cache.redis_backend import RedisBackend
 from gomodproxy.cache.redis_cache import RedisMetadataCache
 from gomodproxy.cache.redis_flight import RedisSingleFlight
 from gomodproxy.errors import ConfigError
+from gomodproxy.ports.cache import MetadataCache, SingleFlight
 
 
 def open_redis(

@@ -30,9 +30,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from gomodproxy.cache.base import SingleFlight
 from gomodproxy.cache.memory import LocalSingleFlight
 from gomodproxy.cache.redis_backend import RedisBackend, RedisDown
+from gomodproxy.ports.cache import SingleFlight
 
 log = logging.getLogger("gomodproxy.redis")
 T = TypeVar("T")

@@ -69,9 +69,9 @@ def selection_from_args(args: argparse.Namespace) -> Selection:
 
 
 async def _run(args: argparse.Namespace) -> ExportReport:
-    from gomodproxy.deps import work_dir
+    from gomodproxy.checksumdb.verify import from_settings
+    from gomodproxy.localfs.workdir import work_dir
     from gomodproxy.storage import open_store
-    from gomodproxy.verify import from_settings
 
     selection = selection_from_args(args)
     settings = settings_from_args(args)
@@ -80,7 +80,7 @@ async def _run(args: argparse.Namespace) -> ExportReport:
     databases = []
     if verifier.db is not None and not args.no_sumdb:
         databases.append((verifier.db, verifier.exempt))
-    work = work_dir(settings, store) / "tmp"
+    work = work_dir(settings.temp_dir, store) / "tmp"
     work.mkdir(parents=True, exist_ok=True)
     try:
         return await export_bundle(

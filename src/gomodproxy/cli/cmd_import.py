@@ -33,16 +33,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def _run(args: argparse.Namespace) -> ImportReport:
-    from gomodproxy.deps import work_dir
+    from gomodproxy.checksumdb.verify import from_settings
+    from gomodproxy.localfs.workdir import work_dir
     from gomodproxy.storage import open_store
-    from gomodproxy.verify import from_settings
 
     if bool(args.bundle) == bool(args.from_gomodcache):
         raise InvalidInput("import: give either a bundle FILE or --from-gomodcache DIR")
     settings = settings_from_args(args)
     store = open_store(settings.storage)
     verifier = from_settings(settings, store)
-    work = work_dir(settings, store) / "tmp"
+    work = work_dir(settings.temp_dir, store) / "tmp"
     try:
         if args.bundle:
             return await import_bundle(store, Path(args.bundle), work=work, verifier=verifier)

@@ -54,7 +54,7 @@ def summary_lines(report: MirrorReport) -> list[str]:
 
 
 async def _run(args: argparse.Namespace) -> MirrorReport:
-    from gomodproxy.deps import build_service
+    from gomodproxy.compose import build_service
 
     plan = read_sources(args.sources)
     service = build_service(settings_from_args(args))

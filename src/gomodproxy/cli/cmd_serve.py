@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from gomodproxy.config import Settings, load_settings, set_flag_pairs
+from gomodproxy.config.settings import Settings, load_settings, set_flag_pairs
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -72,12 +72,12 @@ async def _check_storage(service: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     # Fail early, in the parent, on storage or GOPROXY problems.
-    from gomodproxy.deps import build_service
+    from gomodproxy.compose import build_service
 
     probe = build_service(settings)
     asyncio.run(_check_storage(probe))
     # issue 10: TLS and access-control settings checked here, in the parent.
-    from gomodproxy.security.serving import check_security_settings, tls_options
+    from gomodproxy.server.serving import check_security_settings, tls_options
 
     check_security_settings(settings)
     tls = tls_options(settings)
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     )
     # httpx logs one INFO line per upstream request; our JSON request log already says it.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    from gomodproxy.security.redact import install_log_redaction, redact
+    from gomodproxy.redact.secrets import install_log_redaction, redact
 
     install_log_redaction()
     backend = settings.http_server
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         if tls and workers <= 1:
             # issue 10: one process, SIGHUP reloads the certificate into the live TLS context
             # (with several workers uvicorn's supervisor answers SIGHUP by replacing them).
-            from gomodproxy.security.serving import run_single_tls
+            from gomodproxy.server.serving import run_single_tls
 
             run_single_tls(host, port, level, int(settings.shutdown_timeout), tls)
         elif backend == "granian":
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-APP = "gomodproxy.server.app:create_app"
+APP = "gomodproxy.compose:create_app"
 
 
 def _serve_granian(settings: Settings, host: str, port: int, workers: int, level: str) -> None:
@@ -164,7 +164,7 @@ def _serve_granian(settings: Settings, host: str, port: int, workers: int, level
 def _serve_uvicorn(settings: Settings, host: str, port: int, workers: int, level: str) -> None:
     import uvicorn
 
-    from gomodproxy.security.serving import uvicorn_options
+    from gomodproxy.server.serving import uvicorn_options
 
     uvicorn.run(
         **uvicorn_options(host, port, level, int(settings.shutdown_timeout)),

@@ -6,8 +6,8 @@ import argparse
 import json
 
 from gomodproxy.cli.cmd_serve import add_settings_flags, settings_from_args
-from gomodproxy.config import Settings, render_settings
-from gomodproxy.security.redact import redact_settings
+from gomodproxy.config.settings import Settings, render_settings
+from gomodproxy.redact.secrets import redact_settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    # Secrets (URL user-info, tokens) are masked in what is shown (security.redact).
+    # Secrets (URL user-info, tokens) are masked in what is shown (redact.secrets).
     settings = Settings(values=redact_settings(settings.values), origins=settings.origins)
     if args.json:
         data = {

@@ -19,7 +19,7 @@ from gomodproxy.cli.cmd_serve import add_settings_flags, settings_from_args
 from gomodproxy.errors import GoModProxyError
 from gomodproxy.gomod import dirhash, module
 from gomodproxy.mirror.runner import resolve
-from gomodproxy.service import ProxyService, Trace
+from gomodproxy.service.proxy import ProxyService, Trace
 
 #: Go's encoding/json escapes these even inside MarshalIndent output.
 _GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
@@ -82,7 +82,7 @@ async def download_all(service: ProxyService, targets: list[str]) -> list[dict[s
 
 
 def run(args: argparse.Namespace) -> int:
-    from gomodproxy.deps import build_service
+    from gomodproxy.compose import build_service
 
     if args.cache:
         args.storage = args.cache

@@ -7,7 +7,7 @@ from typing import Any
 
 from gomodproxy.errors import InvalidInput
 from gomodproxy.gomod.dirhash import gomod_hash
-from gomodproxy.zipfiles import hash_zip
+from gomodproxy.localfs.zipfiles import hash_zip
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from gomodproxy.config import load_settings
-from gomodproxy.errors import GoModProxyError, InvalidInput, VerificationError
-from gomodproxy.gomod.module import unescape_path, unescape_version
+from gomodproxy.checksumdb.recheck import verify_store
+from gomodproxy.checksumdb.verify import from_settings
+from gomodproxy.config.settings import load_settings
+from gomodproxy.errors import VerificationError
 from gomodproxy.storage import open_store
-from gomodproxy.storage.base import BlobStore
-from gomodproxy.verify import SumdbVerifier, from_settings
-from gomodproxy.zipfiles import hash_zip
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -31,59 +27,6 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--storage", metavar="DIR", help="storage URL or directory (default: settings)")
     p.add_argument("--config", metavar="FILE", help="TOML settings file")
     p.set_defaults(func=run)
-
-
-def _split(key: str) -> tuple[str, str, str] | None:
-    """(path, version, kind) of ``<escaped path>/@v/<escaped version>.<kind>``."""
-    epath, sep, rest = key.rpartition("/@v/")
-    if not sep or key.startswith(("_meta/", "sumdb/")):
-        return None
-    base, dot, kind = rest.rpartition(".")
-    if not dot or kind not in ("mod", "zip"):
-        return None
-    try:
-        return unescape_path(epath), unescape_version(base), kind
-    except InvalidInput:
-        return None
-
-
-async def verify_store(store: BlobStore, verifier: SumdbVerifier) -> tuple[int, list[str]]:
-    """Check every stored .mod and .zip; (number checked, problems)."""
-    problems: list[str] = []
-    keys = sorted([k async for k in store.list("")])
-    checked = 0
-    for key in keys:
-        parsed = _split(key)
-        if parsed is None:
-            continue
-        path, version, kind = parsed
-        checked += 1
-        try:
-            if kind == "mod":
-                data = await store.get(key) or b""
-                await verifier.verify_mod(path, version, data)
-                continue
-            info = await store.stat(key)
-            if info is not None and info.local_path is not None:
-                h1 = await asyncio.to_thread(hash_zip, info.local_path)
-            else:
-                h1 = await _hash_blob(store, key)
-            stored = (await store.get(key + "hash") or b"").decode().strip()
-            if stored and stored != h1:
-                problems.append(f"{path}@{version}: zip hash {h1} differs from stored {stored}")
-            await verifier.verify_zip(path, version, h1)
-        except GoModProxyError as exc:
-            problems.append(" ".join(str(exc).split()))
-    return checked, problems
-
-
-async def _hash_blob(store: BlobStore, key: str) -> str:
-    with tempfile.TemporaryDirectory() as tmp:
-        dest = Path(tmp) / "m.zip"
-        with dest.open("wb") as fh:
-            async for chunk in store.stream(key):
-                fh.write(chunk)
-        return await asyncio.to_thread(hash_zip, dest)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from gomodproxy.errors import InvalidInput
-from gomodproxy.zipfiles import create_zip_from_dir
+from gomodproxy.localfs.zipfiles import create_zip_from_dir
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:

@@ -26,7 +26,7 @@ def credentials_path(args: argparse.Namespace) -> str:
     """
     if args.file:
         return str(args.file)
-    from gomodproxy.config import load_settings
+    from gomodproxy.config.settings import load_settings
 
     path = str(load_settings(args.config, ask_go=False).values.get("auth_file") or "")
     if not path:

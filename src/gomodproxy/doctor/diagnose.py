@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from gomodproxy.doctor.mask import mask
+from gomodproxy.redact.mask import mask
 
 
 @dataclass(frozen=True)

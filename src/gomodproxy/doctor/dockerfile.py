@@ -26,10 +26,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gomodproxy.doctor import shellscript, shellwords
-from gomodproxy.doctor.mask import has_userinfo
 from gomodproxy.doctor.model import Context, Finding, Setting, Severity
 from gomodproxy.doctor.names import GO_KEYS
 from gomodproxy.doctor.secretnames import is_secret_name
+from gomodproxy.redact.mask import has_userinfo
 
 INSTRUCTIONS = frozenset(
     [

@@ -16,10 +16,10 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from gomodproxy.doctor.effective import compute
-from gomodproxy.doctor.mask import mask
 from gomodproxy.doctor.model import Context, Finding, Severity
 from gomodproxy.errors import InvalidInput
 from gomodproxy.gomod.goenv import parse_goproxy, parse_gosumdb
+from gomodproxy.redact.mask import mask
 
 TIMEOUT = 10.0
 

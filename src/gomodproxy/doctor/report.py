@@ -13,9 +13,9 @@ from rich.markup import escape
 from gomodproxy import __version__
 from gomodproxy.doctor.codes import CODES
 from gomodproxy.doctor.effective import compute
-from gomodproxy.doctor.mask import mask_value
 from gomodproxy.doctor.model import Context, Finding, Severity
 from gomodproxy.doctor.names import GO_KEYS
+from gomodproxy.redact.mask import mask_value
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARN: "yellow", Severity.INFO: "cyan"}
 _SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARN: "warning", Severity.INFO: "note"}

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gomodproxy.doctor.effective import GOENV_DEFAULT_SOURCE, Effective
-from gomodproxy.doctor.mask import mask
 from gomodproxy.doctor.model import Context, Finding, Severity
 from gomodproxy.doctor.rulekit import SOURCE_KEYS, at, rule
 from gomodproxy.gomod.globs import match_prefix_patterns
+from gomodproxy.redact.mask import mask
 
 
 @rule

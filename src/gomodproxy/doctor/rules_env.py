@@ -11,7 +11,6 @@ import re
 from collections.abc import Iterator
 
 from gomodproxy.doctor.effective import Effective, gover_key, is_language_version
-from gomodproxy.doctor.mask import has_userinfo, mask
 from gomodproxy.doctor.model import Context, Finding, Severity
 from gomodproxy.doctor.names import meant_setting
 from gomodproxy.doctor.rulekit import SOURCE_KEYS, at, rule
@@ -28,6 +27,7 @@ from gomodproxy.gomod.goenv import (
     split_goproxy,
     split_quoted,
 )
+from gomodproxy.redact.mask import has_userinfo, mask
 
 _LOOPBACK = re.compile(
     r"^https?://(?:[^@/]*@)?(?:127\.\d+\.\d+\.\d+|localhost|\[::1\])(?::\d+)?(?:/|$)"

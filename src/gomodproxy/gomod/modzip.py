@@ -3,7 +3,7 @@
 This module is the pure half of x/mod's ``zip`` package: which files of a module tree go into
 its zip (``checkFiles``, used by ``Create`` and ``CreateFromDir``), which entries of a received
 zip are acceptable (``checkZip``), and the error texts Go writes for each problem. Reading
-directories and zips and writing zips is the job of :mod:`gomodproxy.zipfiles`.
+directories and zips and writing zips is the job of :mod:`gomodproxy.localfs.zipfiles`.
 
 The File model
 ==============

@@ -28,7 +28,7 @@ from gomodproxy.gomod import dirhash, module, semver
 from gomodproxy.gomod.modgraph import ModuleGraph
 from gomodproxy.gomod.module import ModuleVersion
 from gomodproxy.mirror.plan import Plan
-from gomodproxy.service import ProxyService, Trace
+from gomodproxy.service.proxy import ProxyService, Trace
 
 __all__ = ["Failure", "MirrorReport", "Progress", "mirror", "resolve"]
 

@@ -30,10 +30,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from gomodproxy import refusals
 from gomodproxy.errors import GoModProxyError, InvalidInput
 from gomodproxy.gomod import module
 from gomodproxy.ops.audit import AuditLog, make_record
+from gomodproxy.service import refusals
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -108,7 +108,7 @@ class AdminApp:
         return False
 
     def config(self) -> dict[str, Any]:
-        from gomodproxy.security.redact import redact_settings
+        from gomodproxy.redact.secrets import redact_settings
 
         settings = self.proxy.settings
         values = redact_settings(dict(settings.values))
@@ -172,7 +172,7 @@ class AdminApp:
         return report.to_json()
 
     async def verify(self, only: str) -> dict[str, Any]:
-        from gomodproxy.cli.grp_mod_verify import verify_store
+        from gomodproxy.checksumdb.recheck import verify_store
 
         service = self.proxy.service
         verifier = service.verifier

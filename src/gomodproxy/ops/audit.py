@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from gomodproxy.linebuffer import BufferedLines
+from gomodproxy.ops.linebuffer import BufferedLines
 
 FIELDS = (
     "time",

@@ -18,8 +18,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from gomodproxy.cache.base import CacheEntry
-from gomodproxy.observability import UPSTREAM_BUCKETS
+from gomodproxy.ops.metrics import UPSTREAM_BUCKETS
+from gomodproxy.ports.cache import CacheEntry
 
 T = TypeVar("T")
 

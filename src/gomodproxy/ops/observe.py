@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from gomodproxy.checksumdb.database import SumdbUnavailable
 from gomodproxy.errors import GoModProxyError, InvalidInput, NotFound, VerificationError
 from gomodproxy.ops import sli
 from gomodproxy.ops.audit import AuditLog, make_record
-from gomodproxy.server.paths import ModRequest, parse_request
-from gomodproxy.sumdb_adapter.database import SumdbUnavailable
+from gomodproxy.service.requests import ModRequest, parse_request
 
 #: The hot path hands no parsed request to the hook; parsing a module path costs ~35 us, so
 #: the audit log and counters reuse the (immutable) result for recently seen paths.

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from gomodproxy.errors import InvalidInput, NotFound
 
-#: The artifacts the SLI counts (route names of ``server/paths.py``).
+#: The artifacts the SLI counts (route names of ``service/requests.py``).
 DOWNLOAD_ARTIFACTS = frozenset({"info", "mod", "zip"})
 SUCCESS = "success"
 FAILURE = "failure"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gomodproxy.errors import StorageError
-from gomodproxy.storage.base import BlobInfo, BlobStore
+from gomodproxy.ports.storage import BlobInfo, BlobStore
 
 METRIC = "gomodproxy_storage_errors_total"
 HELP = "Storage backend operations that failed, by backend and operation."

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import ipaddress
 import os
 import secrets
 import time
@@ -27,6 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gomodproxy.config.networks import IPNetwork, in_networks, parse_networks
 from gomodproxy.errors import InvalidInput
 from gomodproxy.security.credentials import (
     Credentials,
@@ -41,8 +41,6 @@ _CACHE_MAX = 10_000
 _RELOAD_CHECK_SECONDS = 1.0
 _MAX_HEADER = 4096
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
 
 @dataclass(frozen=True)
 class Principal:
@@ -55,33 +53,6 @@ class Principal:
 
 class AuthenticationFailed(InvalidInput):
     """Credentials were presented and are wrong (401); never says which part was wrong."""
-
-
-def parse_networks(text: str | Iterable[str]) -> list[IPNetwork]:
-    """``10.0.0.0/8, 127.0.0.1`` → networks.
-
-    Raises:
-        InvalidInput: an entry is not an address or network.
-    """
-    items = text.replace(",", " ").split() if isinstance(text, str) else list(text)
-    out: list[IPNetwork] = []
-    for item in items:
-        try:
-            out.append(ipaddress.ip_network(item.strip(), strict=False))
-        except ValueError as exc:
-            raise InvalidInput(f"invalid network {item!r}: {exc}") from None
-    return out
-
-
-def in_networks(address: str, networks: Iterable[IPNetwork]) -> bool:
-    """True when ``address`` (an IP literal) lies in one of ``networks``."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip in net for net in networks)
 
 
 class Authenticator:

@@ -25,17 +25,15 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from pathlib import Path
 from typing import Any
 
-from gomodproxy.config import Settings
+from gomodproxy.config.settings import Settings
 from gomodproxy.errors import InvalidInput, NotFound, StorageError
-from gomodproxy.observability import Metrics, RequestLog
-from gomodproxy.security.redact import redact
+from gomodproxy.ops.metrics import Metrics, RequestLog
+from gomodproxy.redact.secrets import redact
 from gomodproxy.server.http_errors import error_response, not_found_body
-from gomodproxy.server.paths import ModRequest, parse_request
-from gomodproxy.service import CONTENT_TYPES, Artifact, ProxyService, Trace
-from gomodproxy.sources import retry
+from gomodproxy.service.proxy import CONTENT_TYPES, Artifact, ProxyService, Trace
+from gomodproxy.service.requests import ModRequest, parse_request
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -51,7 +49,7 @@ ROUTE_MODULES = (
     # SLI, audit log, status page at "/", /admin/ (issue 9).
     "gomodproxy.ops.routes",
     # Last: it reads the mounted /sumdb/ routes (access control, rate limits; issue 10).
-    "gomodproxy.security.gate",
+    "gomodproxy.server.gate",
 )
 
 _TEXT = b"text/plain; charset=utf-8"
@@ -107,7 +105,7 @@ class ProxyApp:
         self._id_prefix = f"{os.getpid():x}-"
         self._hot = service.hot
         self._tasks: list[asyncio.Task[None]] = []
-        #: Limits, authentication and authorization (``gomodproxy.security.gate.Gate``).
+        #: Limits, authentication and authorization (``gomodproxy.server.gate.Gate``).
         self.gate: Any = None
         #: Apps answering one exact path (the status page at ``/``; issue 9).
         self.exact_routes: dict[str, ASGIApp] = {}
@@ -566,27 +564,3 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     if first < 0 or last < first:
         return None
     return first, min(last, size - 1)
-
-
-def create_app(settings: Settings | None = None, metrics_dir: Path | None = None) -> ProxyApp:
-    """Build the app for one worker process.
-
-    Worker processes started by ``gomodproxy serve`` get their settings from the environment
-    variable ``GOMODPROXY_SETTINGS_JSON`` (written by the parent, so no worker runs ``go env``)
-    and the shared metrics directory from ``GOMODPROXY_METRICS_DIR``.
-    """
-    from gomodproxy.config import load_settings
-    from gomodproxy.deps import build_service
-
-    if settings is None:
-        text = os.environ.get("GOMODPROXY_SETTINGS_JSON")
-        settings = Settings.from_json(text) if text else load_settings()
-    if metrics_dir is None and os.environ.get("GOMODPROXY_METRICS_DIR"):
-        metrics_dir = Path(os.environ["GOMODPROXY_METRICS_DIR"])
-    metrics = Metrics(metrics_dir)
-    metrics.counters(retry.STATS.read)
-    service = build_service(settings, observer=metrics, track_access=True)
-    request_log = RequestLog() if settings.access_log else None
-    app = ProxyApp(service, settings, metrics, request_log)
-    app.install_route_modules()
-    return app

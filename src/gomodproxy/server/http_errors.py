@@ -23,7 +23,7 @@ from gomodproxy.errors import (
     UpstreamError,
     VerificationError,
 )
-from gomodproxy.security.redact import redact
+from gomodproxy.redact.secrets import redact
 
 NO_STORE = b"no-store"
 NOT_FOUND_CACHE_CONTROL = b"public, max-age=60"

@@ -12,16 +12,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gomodproxy.deps import work_dir
+from gomodproxy.checksumdb.database import SumdbDatabase
+from gomodproxy.checksumdb.private import PrivateSumdb
+from gomodproxy.checksumdb.remote import RemoteResponse
 from gomodproxy.errors import GoModProxyError, NotFound
 from gomodproxy.gomod.dirhash import gomod_hash
+from gomodproxy.localfs.workdir import work_dir
 from gomodproxy.server.http_errors import error_response, plain_line
-from gomodproxy.service import Trace
+from gomodproxy.service.proxy import Trace
 from gomodproxy.sources.proxy import reason_from_body
 from gomodproxy.sumdb import note
-from gomodproxy.sumdb_adapter.database import SumdbDatabase
-from gomodproxy.sumdb_adapter.private import PrivateSumdb
-from gomodproxy.sumdb_adapter.remote import RemoteResponse
 
 PREFIX = "/sumdb/"
 
@@ -130,7 +130,7 @@ def install(app: Any) -> None:
         values = settings.values
         patterns = str(values.get("sumdb_private_patterns", "") or values.get("goprivate", ""))
         # The host-wide lock directory the single-flight locks use too.
-        lock_dir = work_dir(settings, service.store) / "locks"
+        lock_dir = work_dir(settings.temp_dir, service.store) / "locks"
         private = PrivateSumdb(
             signer, service.store, patterns=patterns, fetch_hashes=fetch_hashes, lock_dir=lock_dir
         )

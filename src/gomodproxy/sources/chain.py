@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from gomodproxy.errors import GoModProxyError, InvalidInput, NotFound
-from gomodproxy.sources.base import Source
+from gomodproxy.ports.source import Source
 
 T = TypeVar("T")
 

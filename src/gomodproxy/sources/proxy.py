@@ -25,10 +25,10 @@ from urllib.parse import quote, unquote, urlsplit
 import httpx
 
 from gomodproxy.errors import InvalidInput, NotFound, UpstreamError, UpstreamTimeout
-from gomodproxy.security.netguard import NetGuard
+from gomodproxy.ports.keys import artifact_key
 from gomodproxy.sources.bounded import ACCEPT_ENCODING, TooLarge, bounded_chunks
+from gomodproxy.sources.netguard import NetGuard
 from gomodproxy.sources.retry import Retrier, TransientUpstreamError
-from gomodproxy.storage.keys import artifact_key
 
 #: Redirect hops of any upstream proxy: never to link-local addresses (cloud metadata).
 _REDIRECT_GUARD = NetGuard(only=frozenset({"link-local"}))

@@ -10,11 +10,11 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from gomodproxy.config import Settings
+from gomodproxy.config.settings import Settings
 from gomodproxy.errors import NotFound
 from gomodproxy.gomod.globs import match_prefix_patterns
 from gomodproxy.gomod.proxylist import parse_goproxy
-from gomodproxy.sources.base import Source
+from gomodproxy.ports.source import Source
 from gomodproxy.sources.chain import ChainEntry, ProxyChain
 from gomodproxy.sources.proxy import open_proxy
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from gomodproxy.errors import NotFound
 from gomodproxy.gomod import module, pseudo, semver
-from gomodproxy.storage.base import BlobStore
+from gomodproxy.ports.storage import BlobStore
 
 __all__ = ["OFFLINE_MESSAGE", "StoreSource", "latest_from_list", "versions_from_keys"]
 

@@ -15,11 +15,11 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from gomodproxy.errors import ConfigError
-from gomodproxy.storage.base import BlobInfo, BlobStore
+from gomodproxy.ports.storage import BlobStore
 from gomodproxy.storage.filesystem import FilesystemStore
 from gomodproxy.storage.memory import MemoryStore
 
-__all__ = ["BlobInfo", "BlobStore", "FilesystemStore", "MemoryStore", "open_store"]
+__all__ = ["FilesystemStore", "MemoryStore", "open_store"]
 
 
 def open_store(url: str, **options: Any) -> BlobStore:

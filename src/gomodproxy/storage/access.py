@@ -18,8 +18,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from gomodproxy.errors import GoModProxyError
-from gomodproxy.storage.base import BlobStore
-from gomodproxy.storage.keys import split_version_key
+from gomodproxy.ports.keys import split_version_key
+from gomodproxy.ports.storage import BlobStore
 
 __all__ = ["PREFIX", "AccessLog", "day_of", "read_accessed"]
 

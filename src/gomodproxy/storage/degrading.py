@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gomodproxy.errors import StorageError
-from gomodproxy.procs import pid_alive
-from gomodproxy.storage.base import BlobInfo, BlobStore
+from gomodproxy.localfs.procs import pid_alive
+from gomodproxy.ports.storage import BlobInfo, BlobStore
 from gomodproxy.storage.filesystem import FilesystemStore
 
 log = logging.getLogger("gomodproxy.storage")

@@ -5,9 +5,9 @@ command, nginx or a plain ``cp -r`` can use it without us.
 
 Writes are atomic: the value goes to a temporary file in the key's own directory (so the final
 ``rename`` never crosses a filesystem), is fsynced, then renamed over the key, and the directory
-is fsynced. Temporary names start with ``.tmp-``, which no key element can (``keys.py``), so
-they never collide with a key, and ``list`` skips them. A failed write removes its temp file.
-Blocking calls run in worker threads; reads are streamed in chunks.
+is fsynced. Temporary names start with ``.tmp-``, which no key element can
+(``ports/keys.py``), so they never collide with a key, and ``list`` skips them. A failed write
+removes its temp file. Blocking calls run in worker threads; reads are streamed in chunks.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from gomodproxy.errors import NotFound, StorageError
-from gomodproxy.storage.base import BlobInfo
-from gomodproxy.storage.keys import TEMP_PREFIX, check_key, check_prefix
+from gomodproxy.ports.keys import TEMP_PREFIX, check_key, check_prefix
+from gomodproxy.ports.storage import BlobInfo
 
 CHUNK = 256 * 1024
 _FILE_MODE = 0o644

@@ -34,10 +34,10 @@ from functools import cmp_to_key
 
 from gomodproxy.errors import GoModProxyError, InvalidInput
 from gomodproxy.gomod import module, semver
+from gomodproxy.ports.keys import split_version_key
+from gomodproxy.ports.storage import BlobStore
 from gomodproxy.storage.access import PREFIX as ACCESS_PREFIX
 from gomodproxy.storage.access import day_of, read_accessed
-from gomodproxy.storage.base import BlobStore
-from gomodproxy.storage.keys import split_version_key
 
 __all__ = ["GcPlan", "Rules", "StoredVersion", "execute", "plan", "scan"]
 

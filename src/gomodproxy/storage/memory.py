@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from gomodproxy.errors import NotFound
-from gomodproxy.storage.base import BlobInfo
-from gomodproxy.storage.keys import check_key, check_prefix
+from gomodproxy.ports.keys import check_key, check_prefix
+from gomodproxy.ports.storage import BlobInfo
 
 CHUNK = 256 * 1024
 

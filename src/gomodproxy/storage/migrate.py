@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gomodproxy.errors import GoModProxyError, NotFound
-from gomodproxy.storage.base import BlobStore
-from gomodproxy.zipfiles import hash_zip
+from gomodproxy.localfs.zipfiles import hash_zip
+from gomodproxy.ports.storage import BlobStore
 
 
 @dataclass

@@ -35,8 +35,8 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from gomodproxy.errors import ConfigError, NotFound, StorageError
-from gomodproxy.storage.base import BlobInfo
-from gomodproxy.storage.keys import VERSION_EXTS, check_key, check_prefix
+from gomodproxy.ports.keys import VERSION_EXTS, check_key, check_prefix
+from gomodproxy.ports.storage import BlobInfo
 from gomodproxy.storage.oci_client import (
     OCI_MANIFEST,
     Manifest,

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from gomodproxy.errors import InvalidInput
 from gomodproxy.gomod import module
-from gomodproxy.storage.keys import split_version_key
+from gomodproxy.ports.keys import split_version_key
 
 MODULES = "modules"
 KEYS = "keys"

@@ -52,8 +52,8 @@ from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from gomodproxy.errors import ConfigError, GoModProxyError, NotFound, StorageError
-from gomodproxy.storage.base import BlobInfo
-from gomodproxy.storage.keys import check_key, check_prefix, split_version_key
+from gomodproxy.ports.keys import check_key, check_prefix, split_version_key
+from gomodproxy.ports.storage import BlobInfo
 from gomodproxy.storage.oci import LRU, MAX_CACHED
 
 if TYPE_CHECKING:
@@ -636,6 +636,6 @@ def _read_at(path: Path, offset: int, size: int) -> bytes:
 
 
 def _safe(url: str) -> str:
-    from gomodproxy.security.redact import redact
+    from gomodproxy.redact.secrets import redact
 
     return redact(url)

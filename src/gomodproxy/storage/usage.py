@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from gomodproxy.errors import InvalidInput
 from gomodproxy.gomod import module
-from gomodproxy.storage.base import BlobStore
-from gomodproxy.storage.keys import split_version_key
+from gomodproxy.ports.keys import split_version_key
+from gomodproxy.ports.storage import BlobStore
 
 __all__ = ["Usage", "measure"]
 

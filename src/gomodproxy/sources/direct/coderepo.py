@@ -403,7 +403,7 @@ class CodeRepo:
 
     async def zip(self, version: str, dest: Path) -> None:
         """Write the module zip of a canonical version to ``dest``."""
-        from gomodproxy.zipfiles import create_zip
+        from gomodproxy.localfs.zipfiles import create_zip
 
         files = await self.zip_files(version)
         await asyncio.to_thread(create_zip, dest, self.path, version, files)

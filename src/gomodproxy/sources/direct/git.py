@@ -31,7 +31,7 @@ from pathlib import Path
 
 from gomodproxy.errors import NotFound, UpstreamError, UpstreamTimeout
 from gomodproxy.gomod.coderepo import Origin, repo_sum, tag_sum
-from gomodproxy.security.netguard import NetGuard
+from gomodproxy.sources.netguard import NetGuard
 
 __all__ = ["Git", "GitRepo", "RevInfo", "UnknownRevision", "VcsError"]
 

@@ -8,20 +8,15 @@ from collections.abc import Awaitable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gomodproxy.config.origins import OriginOverride, parse_origin, parse_origins_config
 from gomodproxy.errors import InvalidInput, NotFound
 from gomodproxy.gomod import module as gomodule
 from gomodproxy.gomod.coderepo import Layout, ModuleVersionError, RevInfo, info_json
-from gomodproxy.security.netguard import NetGuard
-from gomodproxy.sources.base import Source
+from gomodproxy.ports.source import Source
 from gomodproxy.sources.direct.coderepo import CodeRepo
-from gomodproxy.sources.direct.discovery import (
-    Discovery,
-    OriginOverride,
-    RepoRoot,
-    parse_origin,
-    parse_origins_config,
-)
+from gomodproxy.sources.direct.discovery import Discovery, RepoRoot
 from gomodproxy.sources.direct.git import Git, GitRepo
+from gomodproxy.sources.netguard import NetGuard
 
 __all__ = ["DirectSource", "default_cache_dir", "from_settings"]
 
@@ -37,7 +32,7 @@ def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
 
 
 class DirectSource:
-    """A :class:`~gomodproxy.sources.base.Source` reading git repositories directly."""
+    """A :class:`~gomodproxy.ports.source.Source` reading git repositories directly."""
 
     name = "direct"
 

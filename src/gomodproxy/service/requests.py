@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from gomodproxy.errors import InvalidInput, NotFound
 from gomodproxy.gomod import module, semver
-from gomodproxy.storage.keys import MAX_ELEMENT_BYTES, MAX_KEY_BYTES
+from gomodproxy.ports.keys import MAX_ELEMENT_BYTES, MAX_KEY_BYTES
 
 KINDS = ("info", "mod", "zip")
 

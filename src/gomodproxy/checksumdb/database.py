@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from gomodproxy.checksumdb.remote import RemoteResponse, SumdbRemote
 from gomodproxy.errors import (
     GoModProxyError,
     InvalidInput,
@@ -42,12 +43,11 @@ from gomodproxy.errors import (
     UpstreamError,
     VerificationError,
 )
-from gomodproxy.storage.base import BlobStore
+from gomodproxy.ports.storage import BlobStore
 from gomodproxy.sumdb import client as flow
 from gomodproxy.sumdb.server import parse_lookup
 from gomodproxy.sumdb.tile import Tile, full_tile, parse_tile_path, tile_hash
 from gomodproxy.sumdb.tlog import stored_hash_index
-from gomodproxy.sumdb_adapter.remote import RemoteResponse, SumdbRemote
 
 T = TypeVar("T")
 #: Verified records and full tiles kept in memory (a record is a few hundred bytes, a full

@@ -82,7 +82,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("temp_dir", str, "", "directory for downloads in progress; default beside storage"),
     Option("shutdown_timeout", float, 30.0, "seconds in-flight requests get to finish on stop"),
     Option("redis", str, "", "redis:// URL for a shared metadata cache and locks (optional)"),
-    # Checksum database (issue 6; gomodproxy.verify, server/sumdb_routes.py).
+    # Checksum database (issue 6; gomodproxy.checksumdb.verify, server/sumdb_routes.py).
     Option("verify", str, "strict", "strict: refuse if GOSUMDB cannot be asked; or best-effort"),
     Option("sumdb_private_key", str, "", "signer key file of the private checksum database"),
     Option("sumdb_private_patterns", str, "", "globs the private database covers (GOPRIVATE)"),
@@ -231,7 +231,7 @@ def _origin_specs(raw: Any) -> list[str]:
 
 
 def _check(values: Mapping[str, Any]) -> None:
-    from gomodproxy.sources.direct.discovery import parse_origin
+    from gomodproxy.config.origins import parse_origin
 
     for spec in values["origins"]:
         parse_origin(spec)  # ConfigError with the reason

@@ -1,6 +1,6 @@
 """Storage keys: the one place that says what a key may look like, so every backend agrees.
 
-A key is the relative path of a ``file://`` GOPROXY tree (see ``storage/base.py``). Besides
+A key is the relative path of a ``file://`` GOPROXY tree (see ``ports/storage.py``). Besides
 the rules there (``/`` separators, no leading ``/``, no ``.``/``..`` elements) no element may
 start with a dot: module path elements, escaped versions, sumdb tile names and our ``_meta``
 names never do, so backends can name their temporary files ``.tmp-...`` without any chance of

@@ -16,8 +16,8 @@ import json
 import time
 
 from gomodproxy.errors import VerificationError
-from gomodproxy.storage.base import BlobStore
-from gomodproxy.storage.keys import artifact_key
+from gomodproxy.ports.keys import artifact_key
+from gomodproxy.ports.storage import BlobStore
 
 PREFIX = "_meta/refused/"
 

@@ -1,5 +1,5 @@
 """Verify-on-ingest: every ``.mod`` and ``.zip`` fetched from a source is checked against the
-checksum database before it is stored or served (the ``Verifier`` hook of ``service.py``).
+checksum database before it is stored or served (the ``Verifier`` port, ``ports/verifier.py``).
 
 Which modules are checked is decided exactly as the go command decides (modfetch/fetch.go
 ``useSumDB``): none when GOSUMDB is ``off``; otherwise every module whose path does not match
@@ -20,13 +20,13 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
+from gomodproxy.checksumdb.database import SumdbDatabase, SumdbUnavailable
+from gomodproxy.checksumdb.remote import SumdbRemote
 from gomodproxy.errors import ConfigError, InvalidInput, NotFound, UpstreamError, VerificationError
 from gomodproxy.gomod.dirhash import gomod_hash
 from gomodproxy.gomod.globs import match_prefix_patterns
 from gomodproxy.gomod.sumdbenv import SumDB, parse_gosumdb
-from gomodproxy.storage.base import BlobStore
-from gomodproxy.sumdb_adapter.database import SumdbDatabase, SumdbUnavailable
-from gomodproxy.sumdb_adapter.remote import SumdbRemote
+from gomodproxy.ports.storage import BlobStore
 
 __all__ = ["ChecksumMismatch", "SumdbVerifier", "from_settings"]
 

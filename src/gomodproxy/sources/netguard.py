@@ -26,8 +26,8 @@ import urllib.request
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from gomodproxy.config.networks import IPNetwork, parse_networks
 from gomodproxy.errors import UpstreamError
-from gomodproxy.security.auth import IPNetwork, parse_networks
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

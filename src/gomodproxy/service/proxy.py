@@ -44,10 +44,8 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, TypeVar, cast
 
-from gomodproxy import refusals, zipfiles, ziplimits
-from gomodproxy.cache.base import CacheEntry, MetadataCache, SingleFlight
 from gomodproxy.cache.memory import HotCache, LocalSingleFlight, MemoryMetadataCache
 from gomodproxy.errors import (
     GoModProxyError,
@@ -57,11 +55,16 @@ from gomodproxy.errors import (
     VerificationError,
 )
 from gomodproxy.gomod import module, semver
-from gomodproxy.livezip import LiveZip
-from gomodproxy.sources.base import Source
+from gomodproxy.localfs import zipfiles, ziplimits
+from gomodproxy.ports.cache import CacheEntry, MetadataCache, SingleFlight
+from gomodproxy.ports.keys import artifact_key
+from gomodproxy.ports.observer import NullObserver, Observer
+from gomodproxy.ports.source import Source
+from gomodproxy.ports.storage import BlobStore
+from gomodproxy.ports.verifier import NoVerifier, Verifier
+from gomodproxy.service import refusals
+from gomodproxy.service.livezip import LiveZip
 from gomodproxy.storage.access import AccessLog
-from gomodproxy.storage.base import BlobStore
-from gomodproxy.storage.keys import artifact_key
 
 T = TypeVar("T")
 log = logging.getLogger("gomodproxy.service")
@@ -77,51 +80,6 @@ CONTENT_TYPES = {
     "list": b"text/plain; charset=utf-8",
     "zip": b"application/zip",
 }
-
-
-class Verifier(Protocol):
-    """Checks hashes before an artifact is stored (the checksum database plugs in here).
-
-    Raise ``VerificationError`` on a mismatch, ``UpstreamError`` when the database cannot
-    be asked; return normally when the hash is right or the module is exempt.
-    """
-
-    def prefetch(self, path: str, version: str) -> None:
-        """A hint, before the download starts, that ``path@version`` will be verified: the
-        database may be asked now, while the bytes are on their way (never raises)."""
-
-    async def verify_mod(self, path: str, version: str, data: bytes) -> None: ...
-
-    async def verify_zip(self, path: str, version: str, h1: str) -> None: ...
-
-
-class NoVerifier:
-    """The default: accept everything (validation still runs)."""
-
-    def prefetch(self, path: str, version: str) -> None:
-        return None
-
-    async def verify_mod(self, path: str, version: str, data: bytes) -> None:
-        return None
-
-    async def verify_zip(self, path: str, version: str, h1: str) -> None:
-        return None
-
-
-class Observer(Protocol):
-    """Receives the events metrics are made of (see observability.Metrics)."""
-
-    def cache_lookup(self, tier: str, result: str) -> None: ...
-
-    def upstream(self, source: str, artifact: str, outcome: str, seconds: float) -> None: ...
-
-
-class NullObserver:
-    def cache_lookup(self, tier: str, result: str) -> None:
-        return None
-
-    def upstream(self, source: str, artifact: str, outcome: str, seconds: float) -> None:
-        return None
 
 
 @dataclass

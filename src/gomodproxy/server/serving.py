@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gomodproxy.config.networks import parse_networks
 from gomodproxy.errors import ConfigError, InvalidInput
-from gomodproxy.security.auth import authenticator_from_settings, parse_networks
+from gomodproxy.security.auth import authenticator_from_settings
 from gomodproxy.security.authz import parse_rules
 
 log = logging.getLogger("gomodproxy.security")
@@ -62,7 +63,7 @@ def check_security_settings(settings: Any) -> None:
 def uvicorn_options(host: str, port: int, level: str, shutdown_timeout: int) -> dict[str, Any]:
     """The uvicorn settings every way of serving shares (one worker or several, TLS or not)."""
     return {
-        "app": "gomodproxy.server.app:create_app",
+        "app": "gomodproxy.compose:create_app",
         "factory": True,
         "host": host,
         "port": port,

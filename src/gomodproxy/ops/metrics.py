@@ -43,8 +43,8 @@ from prometheus_client.core import (
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import CollectorRegistry
 
-from gomodproxy.linebuffer import BufferedLines
-from gomodproxy.procs import pid_alive
+from gomodproxy.localfs.procs import pid_alive
+from gomodproxy.ops.linebuffer import BufferedLines
 
 #: Histogram bucket upper bounds in seconds (the last, +Inf, is implicit).
 REQUEST_BUCKETS = (

@@ -25,13 +25,13 @@ import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from gomodproxy.checksumdb.remote import RemoteResponse
 from gomodproxy.errors import NotFound
 from gomodproxy.gomod.globs import match_prefix_patterns
-from gomodproxy.storage.base import BlobStore
+from gomodproxy.ports.storage import BlobStore
 from gomodproxy.sumdb import note
 from gomodproxy.sumdb.server import Log, gosum_record, parse_lookup
 from gomodproxy.sumdb.tile import parse_tile_path
-from gomodproxy.sumdb_adapter.remote import RemoteResponse
 
 #: (path, version) → (zip h1, go.mod h1), fetched and validated by the proxy service.
 HashFetcher = Callable[[str, str], Awaitable[tuple[str, str]]]

@@ -3,9 +3,9 @@
 What is masked: URL user-info (``https://user:token@host`` → ``https://***@host``), the value
 of ``Authorization`` headers, bearer tokens, our own ``gmp_`` tokens and the token shapes of
 common forges, AWS secrets (session tokens, presigned-URL signatures, secret keys written as
-``aws_secret_access_key = ...``), and ``password``/``login`` values of ``.netrc`` text. The
-doctor's masking (``doctor.mask``) is the base, so both parts of the program hide the same
-things.
+``aws_secret_access_key = ...``), and ``password``/``login`` values of ``.netrc`` text.
+``redact.mask``, which the doctor uses too, is the base, so both parts of the program hide the
+same things.
 
 Used by the server's error bodies (``server/http_errors._line``), the request log, every log
 record (``install_log_redaction`` puts a filter on the root handlers) and ``config show``.
@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from gomodproxy.doctor.mask import MASK, is_secret_name, mask
+from gomodproxy.redact.mask import MASK, is_secret_name, mask
 
 _AUTH_HEADER = re.compile(
     r"(?P<name>(?:proxy-)?authorization)(?P<sep>[\"']?\s*[:=]\s*[\"']?)"

@@ -39,17 +39,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gomodproxy.config.networks import IPNetwork, in_networks, parse_networks
 from gomodproxy.errors import ConfigError, GoModProxyError
 from gomodproxy.gomod import module
-from gomodproxy.observability import RequestLog
+from gomodproxy.ops.metrics import RequestLog
+from gomodproxy.ports.keys import MAX_KEY_BYTES
 from gomodproxy.security.auth import (
     AuthenticationFailed,
     Authenticator,
-    IPNetwork,
     Principal,
     authenticator_from_settings,
-    in_networks,
-    parse_networks,
 )
 from gomodproxy.security.authz import ALLOW, Decision, Policy, parse_rules
 from gomodproxy.security.ratelimit import (
@@ -59,8 +58,7 @@ from gomodproxy.security.ratelimit import (
     current_principal,
 )
 from gomodproxy.server.http_errors import NOT_FOUND_CACHE_CONTROL, not_found_body
-from gomodproxy.server.paths import KINDS, parse_request
-from gomodproxy.storage.keys import MAX_KEY_BYTES
+from gomodproxy.service.requests import KINDS, parse_request
 
 audit_log = logging.getLogger("gomodproxy.audit")
 

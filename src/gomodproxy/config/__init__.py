@@ -1,0 +1,6 @@
+"""Settings: defaults < TOML file < ``GOMODPROXY_*`` environment < flags, validated once.
+
+- ``settings``  the option table, loading, precedence and origins of each value
+- ``origins``   operator-configured repositories of direct mode (``PREFIX=git+URL``)
+- ``networks``  IP networks in settings
+"""

@@ -1,0 +1,9 @@
+"""The contracts between the proxy service and its adapters (protocols only, no I/O).
+
+- ``source``    Source: where module versions come from (upstream GOPROXY, direct git, chain)
+- ``storage``   BlobStore: key → bytes with atomic writes and streaming reads
+- ``keys``      the key scheme every BlobStore holds (a ``file://`` GOPROXY tree)
+- ``cache``     MetadataCache and SingleFlight (in-process, file locks or Redis)
+- ``verifier``  Verifier: the hash check run before anything is stored
+- ``observer``  Observer: cache lookups and upstream fetches, for metrics
+"""
