@@ -342,3 +342,78 @@ def test_split_and_removed_flags_are_ignored_by_go_build(
     for goflags in ("-ldflags=-s -w", "-insecure"):
         res = _go(proxy, app, "build", "-o", "/dev/null", ".", GOFLAGS=goflags)
         assert res.returncode == 0, (goflags, res.stderr)
+
+
+def test_language_version_switches_to_dot_zero(proxy: dict[str, str], tmp_path: Path) -> None:
+    """R21's and R28's claim for `go 1.N` without a patch number: an older Go switches to
+    go1.N.0 (it downloads that release)."""
+    d = _module(tmp_path / "lang", "module example.com/lang\n\ngo 1.99\n")
+    (d / "main.go").write_text("package main\n\nfunc main() {}\n")
+    res = _go(proxy, d, "build", "-o", "/dev/null", ".", GOTOOLCHAIN="auto")
+    assert "go: downloading go1.99.0" in res.stderr
+    (d / ".github" / "workflows").mkdir(parents=True)
+    (d / ".github" / "workflows" / "ci.yml").write_text(
+        "on: push\njobs:\n  b:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/setup-go@v5\n        with:\n          go-version: '1.22.3'\n"
+        "      - run: go build ./...\n"
+    )
+    report = _doctor(d, tmp_path)
+    (r21,) = _messages(report, "R21")
+    (r28,) = _messages(report, "R28")
+    assert "switches to go1.99.0" in r21
+    assert "downloads go1.99.0" in r28
+
+
+def test_goenv_off_ignores_what_go_env_w_writes(proxy: dict[str, str], tmp_path: Path) -> None:
+    """R25's claim: with GOENV=off `go env -w` still writes the user file at its default
+    place, and no go command reads it while GOENV=off."""
+    home = tmp_path / "home"
+    env = {**proxy, "GOENV": "off", "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".cfg")}
+    env.pop("GOPROXY")
+    assert _go(env, tmp_path, "env", "-w", "GOPRIVATE=corp.example").returncode == 0
+    assert "GOPRIVATE=corp.example" in (home / ".cfg" / "go" / "env").read_text()
+    assert _go(env, tmp_path, "env", "GOPRIVATE").stdout.strip() == ""
+    assert _go({**env, "GOENV": ""}, tmp_path, "env", "GOPRIVATE").stdout.strip() == "corp.example"
+
+
+def test_list_and_pattern_semantics(proxy: dict[str, str], tmp_path: Path) -> None:
+    """R03: entries after `direct` are ignored. R07: a GONOSUMDB that leaves out a GOPRIVATE
+    path sends it to the checksum database. R08: a GONOPROXY that leaves one out sends it to
+    the proxy."""
+    app = _module(tmp_path / "app", "module example.com/app\n\ngo 1.21\n")
+    dl = ("mod", "download", "example.com/dep@v1.0.0")
+    closed = f"http://127.0.0.1:{free_port()}"
+    offline = {"HTTPS_PROXY": closed, "HTTP_PROXY": closed}
+
+    def fresh(name: str) -> dict[str, str]:
+        return {"GOPATH": str(tmp_path / name), "GOMODCACHE": str(tmp_path / name / "m")}
+
+    after_direct = _go(
+        proxy, app, *dl, GOPROXY=f"direct,{proxy['GOPROXY']}", **offline, **fresh("a")
+    )
+    assert after_direct.returncode != 0  # went to the network, never to the tree after direct
+    assert _go(proxy, app, *dl, **fresh("b")).returncode == 0
+    sumdb = _unreachable_sumdb()
+    r07 = _go(
+        proxy,
+        app,
+        *dl,
+        GOPRIVATE="example.com,corp.example",
+        GONOSUMDB="corp.example",
+        GONOPROXY="none",
+        GOSUMDB=sumdb,
+        **fresh("c"),
+    )
+    assert "verifying" in r07.stderr  # example.com/dep was looked up in the checksum database
+    r08 = _go(
+        proxy,
+        app,
+        *dl,
+        GOPRIVATE="example.com,corp.example",
+        GONOPROXY="corp.example",
+        **offline,
+        **fresh("d"),
+    )
+    assert r08.returncode == 0  # example.com/dep came from the proxy, not from its origin
+    direct = _go(proxy, app, *dl, GOPRIVATE="example.com", **offline, **fresh("e"))
+    assert direct.returncode != 0  # the default GONOPROXY (GOPRIVATE) fetches it directly

@@ -582,32 +582,36 @@ def r19_r20_r21_toolchain(ctx: Context, eff: Effective) -> Iterator[Finding]:
             "install the Go version go.mod needs, or allow the toolchain download (GOPROXY and "
             "the checksum database must serve golang.org/toolchain)",
         )
-    no_release = is_language_version(need) and (gover_key(need) or (0, 0))[:2] >= (1, 21)
-    if auto and not off and not (which == "go" and no_release) and ctx.kind != "docker":
+    if auto and not off and ctx.kind != "docker":
         yield at(
             ctx,
             tc if tc.file else None,
             "R28",
             Severity.WARN,
             f"{gomod} asks for go {need} ({which} line) but this job sets up go "
-            f"{ctx.go_version}: the go command downloads go{need} (the module "
+            f"{ctx.go_version}: the go command downloads go{_release(need)} (the module "
             "golang.org/toolchain) and switches to it, so the job builds and tests with "
             "another Go than the one it installs",
-            f"install go {need} or newer (setup-go `go-version-file: go.mod`), or lower the "
-            f"{which} line",
+            f"install go {_release(need)} or newer (setup-go `go-version-file: go.mod`), or "
+            f"lower the {which} line",
         )
-    if which == "go" and no_release:
+    if which == "go" and is_language_version(need) and (gover_key(need) or (0, 0)) >= (1, 21):
         yield Finding(
             "R21",
-            Severity.WARN,
-            f"{gomod} says `go {need}` (no patch number) and the local go {ctx.go_version} is "
-            f"older: it tries to switch to go{need}, a release that does not exist "
-            "(`toolchain not available`)",
-            f"write `go {need}.0`, or add a `toolchain go{need}.N` line",
+            Severity.INFO,
+            f"{gomod} says `go {need}` (no patch number): the go command reads it as go "
+            f"{need}.0 and switches to go{need}.0 when the local Go is older (go "
+            f"{ctx.go_version} here)",
+            f"write `go {need}.0` to say what it means",
             gomod,
             int(str(ctx.facts.get("gomod_go_line") or 0)),
             (ctx.name,),
         )
+
+
+def _release(v: str) -> str:
+    """The release a go line names: ``1.22`` is ``1.22.0`` (a language version)."""
+    return f"{v}.0" if is_language_version(v) else v
 
 
 # ---------------------------------------------------------------------------------------------
@@ -657,8 +661,9 @@ def r25_goenv_off(ctx: Context, eff: Effective) -> Iterator[Finding]:
             s,
             "R25",
             Severity.INFO,
-            "GOENV=off: the user go env file is ignored and `go env -w` fails; only the "
-            "environment and $GOROOT/go.env apply",
+            "GOENV=off: the user go env file is ignored; `go env -w` still writes it (at its "
+            "default place) but no go command reads what it wrote, only the environment and "
+            "$GOROOT/go.env apply",
             "set every Go variable in the environment",
         )
 
