@@ -53,7 +53,7 @@ MODULES = [
     for i in range(ROUNDS + 1)
 ]
 BIG_MIB = int(os.environ.get("BENCH_SUMDB_BIG_MIB", "32"))
-#: Large zips from a throttled upstream, for the first-byte gain of streaming (issue 6).
+#: Large zips from a throttled upstream, for the first-byte gain of streaming .
 BIG = [
     ModuleVersion(
         f"example.com/big{i}", "v1.0.0", {"b.bin": random.Random(i).randbytes(BIG_MIB << 20)}

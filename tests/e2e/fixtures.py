@@ -253,7 +253,7 @@ def server_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env["GOENV"] = "off"
     env["GOFLAGS"] = ""
     # Fixture modules are in no public checksum database (and tests have no network): the
-    # proxy verifies against one only when a test names it (issue 6, tests/e2e/test_sumdb.py).
+    # proxy verifies against one only when a test names it (tests/e2e/test_sumdb.py).
     env["GOSUMDB"] = "off"
     env["GOSUMDB"] = "off"
     env["PYTHONUNBUFFERED"] = "1"

@@ -28,13 +28,13 @@ def add_settings_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--listen", metavar="HOST:PORT", help="address to listen on (127.0.0.1:3000)")
     p.add_argument("--storage", metavar="DIR|URL", help="storage directory or URL (./data)")
     p.add_argument("--workers", type=int, metavar="N", help="worker processes (CPU count)")
-    # issue 7 (scale-out): shared metadata cache and single-flight in Redis.
+    # Scale-out: shared metadata cache and single-flight in Redis.
     p.add_argument("--redis", metavar="URL", help="redis://HOST:PORT/DB shared by replicas")
     p.add_argument("--upstream", metavar="GOPROXY", help="upstream list, in GOPROXY syntax")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any setting (repeatable)")
     p.add_argument("--tls-cert", metavar="PEM", help="certificate chain: serve https")
     p.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert")
-    # issue 5 (direct mode): repository of a vanity path without a go-get meta server.
+    # Direct mode: the repository of a vanity path without a go-get meta server.
     p.add_argument(
         "--origin",
         action="append",
@@ -45,7 +45,7 @@ def add_settings_flags(p: argparse.ArgumentParser) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     flags: dict[str, Any] = dict(set_flag_pairs(args.set))
-    for name in ("listen", "storage", "workers", "redis"):  # redis: issue 7
+    for name in ("listen", "storage", "workers", "redis"):
         if getattr(args, name) is not None:
             flags[name] = getattr(args, name)
     if args.upstream is not None:
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     probe = build_service(settings)
     asyncio.run(_check_storage(probe))
-    # issue 10: TLS and access-control settings checked here, in the parent.
+    # TLS and access-control settings are checked here, in the parent, before any worker.
     from gomodproxy.server.serving import check_security_settings, tls_options
 
     check_security_settings(settings)
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         print("gomodproxy: granian is not installed; using uvicorn", file=sys.stderr)
         backend = "uvicorn"
     if tls:
-        backend = "uvicorn"  # issue 10: TLS (and its SIGHUP reload) is served by uvicorn
+        backend = "uvicorn"  # TLS (and its SIGHUP reload) is served by uvicorn
     # The banner goes through the same masking as the logs and ``config show``: the upstream
     # list may carry user-info (``https://user:token@host``).
     print(
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         if tls and workers <= 1:
-            # issue 10: one process, SIGHUP reloads the certificate into the live TLS context
+            # One process: SIGHUP reloads the certificate into the live TLS context
             # (with several workers uvicorn's supervisor answers SIGHUP by replacing them).
             from gomodproxy.server.serving import run_single_tls
 
@@ -169,7 +169,7 @@ def _serve_uvicorn(settings: Settings, host: str, port: int, workers: int, level
     uvicorn.run(
         **uvicorn_options(host, port, level, int(settings.shutdown_timeout)),
         workers=workers if workers > 1 else None,
-        # issue 10: https with several workers (SIGHUP makes uvicorn replace them)
+        # https with several workers (SIGHUP makes uvicorn replace them)
         ssl_certfile=str(settings.tls_cert) or None,
         ssl_keyfile=str(settings.tls_key) or None,
     )

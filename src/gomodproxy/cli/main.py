@@ -24,11 +24,13 @@ from gomodproxy.errors import (
     VerificationError,
 )
 
-#: Exit codes: 1 = the operation failed on its input, 2 = usage or configuration error,
-#: 3 = verification failure (security relevant), 4 = unexpected internal failure.
+#: Exit codes: 0 = success, 1 = the operation failed on its input (``doctor``: a finding at
+#: or above ``--fail-on``; ``diagnose``: no known cause found), 2 = usage or configuration
+#: error, 3 = verification failure (security relevant), 130 = interrupted (Ctrl-C).
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_VERIFY = 3
+EXIT_INTERRUPTED = 130
 
 GROUP_HELP = {
     "mod": "module building blocks: zip, hash, download, verify",
@@ -72,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(func(args))
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except VerificationError as exc:
         print(f"gomodproxy: {exc}", file=sys.stderr)
         return EXIT_VERIFY

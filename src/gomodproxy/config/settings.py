@@ -60,7 +60,7 @@ OPTIONS: tuple[Option, ...] = (
         "goinsecure", str, "", "globs allowed over plain http direct, as GOINSECURE", "GOINSECURE"
     ),
     Option("govcs", str, "", "version control systems direct mode may use, as GOVCS", "GOVCS"),
-    # Direct mode (issue 5; gomodproxy.sources.direct).
+    # Direct mode (gomodproxy.sources.direct).
     Option("vcs_cache", str, "", "bare git repository cache; default ~/.cache/gomodproxy/vcs"),
     Option(
         "origins",
@@ -82,7 +82,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("temp_dir", str, "", "directory for downloads in progress; default beside storage"),
     Option("shutdown_timeout", float, 30.0, "seconds in-flight requests get to finish on stop"),
     Option("redis", str, "", "redis:// URL for a shared metadata cache and locks (optional)"),
-    # Checksum database (issue 6; gomodproxy.checksumdb.verify, server/sumdb_routes.py).
+    # Checksum database (gomodproxy.checksumdb, server/sumdb_routes.py).
     Option("verify", str, "strict", "strict: refuse if GOSUMDB cannot be asked; or best-effort"),
     Option("sumdb_private_key", str, "", "signer key file of the private checksum database"),
     Option("sumdb_private_patterns", str, "", "globs the private database covers (GOPRIVATE)"),
@@ -96,7 +96,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     # Air-gapped serving (gomodproxy.sources.store): also implied by goproxy = "off".
     Option("offline", bool, False, "answer only from storage: lists, latest and the sumdb too"),
-    # Access control and hardening (issue 10; gomodproxy.security).
+    # Access control and hardening (gomodproxy.security, server/gate.py).
     Option("auth_file", str, "", "credentials file (gomodproxy user add); enables authentication"),
     Option("auth_trusted_header", str, "", "header naming the user, set by a fronting proxy"),
     Option("auth_trusted_networks", str, "", "addresses allowed to send auth_trusted_header"),
@@ -111,7 +111,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("tls_key", str, "", "PEM private key of tls_cert"),
     Option("direct_allow_networks", str, "", "private/loopback networks direct mode may contact"),
     Option("access_decisions_log", str, "", "file for access decisions; default stderr"),
-    # Operations (issue 9; gomodproxy.ops).
+    # Operations (gomodproxy.ops).
     Option("audit_log", str, "", "audit log: '-' for stdout or a file path; empty is off"),
     Option("audit_log_max_bytes", int, 100 * MiB, "rotate the audit log file at this size"),
     Option("audit_log_backups", int, 5, "rotated audit log files kept"),

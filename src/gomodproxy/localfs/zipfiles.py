@@ -99,7 +99,7 @@ def open_zip(path: str | os.PathLike[str]) -> Iterator[zipfile.ZipFile]:
         try:
             zf = zipfile.ZipFile(fh)
         # NotImplementedError: a directory entry claiming an unsupported zip version (found by
-        # the fuzz smoke test, issue 10).
+        # the fuzz smoke test).
         except (zipfile.BadZipFile, UnicodeDecodeError, ValueError, EOFError,
                 NotImplementedError) as e:  # fmt: skip
             raise InvalidInput("zip: not a valid zip file") from e

@@ -91,7 +91,7 @@ class Metrics:
         self.extra: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
         self._extra_help: dict[str, str] = {}
         self.inflight: Callable[[], int] = lambda: 0
-        #: Shared backends that can degrade → whether they are down now (issue 7).
+        #: Shared backends that can degrade → whether they are down now.
         self.degraded: Callable[[], dict[str, bool]] = dict
         #: name → (help, read() → {label tuple → value}); read at each snapshot.
         self.gauges: dict[str, tuple[str, Callable[[], dict[tuple[tuple[str, str], ...], float]]]]

@@ -46,9 +46,9 @@ log = logging.getLogger("gomodproxy.server")
 #: Modules that may add routes (checksum database, status page), if present.
 ROUTE_MODULES = (
     "gomodproxy.server.sumdb_routes",
-    # SLI, audit log, status page at "/", /admin/ (issue 9).
+    # SLI, audit log, status page at "/", /admin/.
     "gomodproxy.ops.routes",
-    # Last: it reads the mounted /sumdb/ routes (access control, rate limits; issue 10).
+    # Last: it reads the mounted /sumdb/ routes (access control, rate limits).
     "gomodproxy.server.gate",
 )
 
@@ -94,7 +94,7 @@ class ProxyApp:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.metrics.inflight = service.flight.inflight
-        self.metrics.degraded = self._degraded  # issue 7: gomodproxy_degraded{component}
+        self.metrics.degraded = self._degraded  # gomodproxy_degraded{component}
         self.request_log = request_log
         self.upstream_error_status = int(settings.upstream_error_status)
         self.immutable_cc = f"public, max-age={int(settings.immutable_max_age)}, immutable".encode()
@@ -107,10 +107,10 @@ class ProxyApp:
         self._tasks: list[asyncio.Task[None]] = []
         #: Limits, authentication and authorization (``gomodproxy.server.gate.Gate``).
         self.gate: Any = None
-        #: Apps answering one exact path (the status page at ``/``; issue 9).
+        #: Apps answering one exact path (the status page at ``/``).
         self.exact_routes: dict[str, ASGIApp] = {}
         #: Called for every response: (scope, route, status, bytes, cache, source, request,
-        #: error) → SLI outcome or "" (``gomodproxy.ops.observe.OpsObserver``; issue 9).
+        #: error) → SLI outcome or "" (``gomodproxy.ops.observe.OpsObserver``).
         self.on_response: Callable[..., str] | None = None
 
     def mount(self, prefix: str, app: ASGIApp) -> None:
@@ -228,7 +228,7 @@ class ProxyApp:
             route = req.kind
             service = self.service
             if req.kind in ("info", "mod", "zip"):
-                # Issue 6: a plain GET of a cold zip may stream while it is fetched.
+                # A plain GET of a cold zip may stream while it is fetched.
                 live = method == "GET" and all(n != b"range" for n, _ in scope["headers"])
                 art = await service.immutable(req.kind, req.path, req.version, trace, live=live)
             elif req.kind == "list":
@@ -322,7 +322,7 @@ class ProxyApp:
             (b"etag", art.etag.encode()),
             (b"cache-control", self.immutable_cc if art.immutable else self.mutable_cc),
         ]
-        if art.size < 0:  # issue 6: a zip streamed while fetched: chunked, no ETag yet
+        if art.size < 0:  # a zip streamed while fetched: chunked, no ETag yet
             headers = [headers[0], headers[3]]
         if art.kind == "zip":
             headers.append((b"accept-ranges", b"bytes"))
@@ -410,7 +410,7 @@ class ProxyApp:
             await self.service.store.stat("_meta/readyz")
         except Exception as exc:  # any storage failure means not ready
             return 503, f"storage not ready: {type(exc).__name__}\n".encode()
-        # issue 7 (scale-out): a shared backend that is down is reported; the replica still
+        # Scale-out: a shared backend that is down is reported; the replica still
         # serves (in-process cache and locks, fetch-through without storing).
         degraded = [name for name, down in self._degraded().items() if down]
         if degraded:

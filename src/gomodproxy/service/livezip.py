@@ -1,4 +1,4 @@
-"""A cold zip streamed to clients while it is still being fetched (issue 6).
+"""A cold zip streamed to clients while it is still being fetched.
 
 Theory of operation
 -------------------

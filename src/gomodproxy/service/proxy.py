@@ -199,7 +199,7 @@ class ProxyService:
         self._temp: Path | None = None
         self._owner_fd = -1
         self._background: set[asyncio.Task[Any]] = set()
-        #: Issue 6: cold zips being fetched, streamed to clients meanwhile.
+        #: Cold zips being fetched, streamed to clients meanwhile.
         self.stream_cold_zips = stream_cold_zips
         #: Bytes of a cold zip that must have arrived before streaming starts: smaller zips
         #: are verified before their first byte, so a refusal is a 403 that says why.
@@ -291,14 +291,14 @@ class ProxyService:
         trace.cache = "miss"
         if kind != "info":
             await refusals.check(self.store, kind, path, version)
-        if live and kind == "zip" and self.stream_cold_zips:  # issue 6: stream cold zips
+        if live and kind == "zip" and self.stream_cold_zips:
             return await self._live_zip(path, version, key, trace)
         return await self.flight.run(
             key, lambda: self._fetch_immutable(kind, path, version, key, trace)
         )
 
     async def _live_zip(self, path: str, version: str, key: str, trace: Trace) -> Artifact:
-        """Issue 6: join or start the fetch of a cold zip and stream it while it lands."""
+        """Join or start the fetch of a cold zip and stream it while it lands."""
         lz = self._live.get(key)
         if lz is None:
             lz = self._live[key] = LiveZip(key, self.stream_cold_zips_after)
@@ -416,7 +416,7 @@ class ProxyService:
         tmp = Path(name)
         try:
             if on_tmp is not None:
-                on_tmp(tmp)  # issue 6: a LiveZip watches the download
+                on_tmp(tmp)  # a LiveZip watches the download
 
             async def fetch() -> str:
                 await self.source.zip(path, version, tmp)

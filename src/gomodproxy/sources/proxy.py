@@ -180,7 +180,7 @@ class HTTPProxySource(_SmallReads):
                         )
                     if target.userinfo and target.host != url.host:
                         target = target.copy_with(username=None, password=None)
-                    # issue 10: an upstream may not redirect us to cloud metadata (link-local).
+                    # An upstream may not redirect us to cloud metadata (link-local).
                     await _REDIRECT_GUARD.check_url(str(target), f"{self.name}: redirect to")
                     url = target
                     continue
