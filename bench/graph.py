@@ -160,6 +160,20 @@ def group_pids(leader: int) -> list[int]:
     return sorted(pids)
 
 
+def cpu_seconds(leader: int) -> float:
+    """User + system CPU time used so far by the processes of ``leader``'s group (their
+    children that exited included): a cost that noise from other processes hardly moves."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in group_pids(leader):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15]) / tick  # utime stime cutime cstime
+    return total
+
+
 def peak_rss_mib(leader: int) -> dict[int, float]:
     """Peak resident set size (VmHWM) of each process in the group, MiB."""
     peaks = {}
@@ -246,9 +260,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = [a for s in args.set for a in ("--set", s)]
         server = start_server(storage, upstream, workers=0, args=settings, env=env, timeout=60)
         stack.callback(server.stop)
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), cpu_seconds(server.proc.pid)
         cold = replay(exe, "gomodproxy cold fill", server.url, listing, 8, work / "d-cold")
         cold_wall = time.perf_counter() - t0
+        cold_cpu = cpu_seconds(server.proc.pid) - cpu0
         passes.append(cold)
         mismatched = compare(work / "d-direct", work / "d-cold")
         largest_zip = max(
@@ -266,13 +281,17 @@ def main(argv: list[str] | None = None) -> int:
         nginx = Nginx(storage, work / "nginx", free_port())
         stack.callback(nginx.stop)
         warm: dict[tuple[str, int], list[Pass]] = {}
+        warm_cpu = {"gomodproxy warm": 0.0, "nginx on its store": 0.0}
+        leaders = {"gomodproxy warm": server.proc.pid, "nginx on its store": nginx.proc.pid}
         for c in conns:
             for _ in range(args.rounds):
                 for name, base in (
                     ("gomodproxy warm", server.url),
                     ("nginx on its store", nginx.url),
                 ):
+                    cpu0 = cpu_seconds(leaders[name])
                     p = replay(exe, name, base, listing, c, work / f"d-{name[:5]}-{c}")
+                    warm_cpu[name] += cpu_seconds(leaders[name]) - cpu0
                     warm.setdefault((name, c), []).append(p)
             mismatched += compare(work / "d-direct", work / f"d-gomod-{c}")
         rss_warm = peak_rss_mib(server.proc.pid)
@@ -296,10 +315,19 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {os.getloadavg()[0]:.2f} at the end"
     )
     print(table([direct, cold], {8: direct}))
-    print(f"cold fill: {cold.wall_seconds / direct.wall_seconds:.2f}x the upstream directly")
+    print(
+        f"cold fill: {cold.wall_seconds / direct.wall_seconds:.2f}x the upstream directly; "
+        f"gomodproxy used {cold_cpu:.1f} CPU s"
+    )
     for c in conns:
         ours, theirs = warm_median[("gomodproxy warm", c)], warm_median[("nginx on its store", c)]
         print(table([theirs, ours], {c: theirs}))
+    passes_run = len(conns) * args.rounds
+    print(
+        "CPU s per warm pass: gomodproxy "
+        f"{warm_cpu['gomodproxy warm'] / passes_run:.2f}, nginx "
+        f"{warm_cpu['nginx on its store'] / passes_run:.2f}"
+    )
     print(
         f"bodies differing from the upstream's: {len(mismatched)}"
         + (f" (first: {mismatched[0]})" if mismatched else "")
@@ -319,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
             "direct": asdict(direct),
             "cold": asdict(cold),
             "cold_wall_client_seconds": cold_wall,
+            "cold_cpu_seconds": cold_cpu,
+            "warm_cpu_seconds": warm_cpu,
             "warm": {f"{k[0]} c={k[1]}": [asdict(p) for p in v] for k, v in warm.items()},
             "mismatched": mismatched,
             "retries": retries,

@@ -187,6 +187,30 @@ class TestImmutable:
         art = await service.immutable("mod", "example.com/m", "v1.0.0", Trace())
         assert art.data == b"// fork\nmodule github.com/orig/m\n"
 
+    async def test_lookups_start_early(self, service: ProxyService, source: FakeSource) -> None:
+        """The verifier hears of a version before its download, and of the requirements of a
+        go.mod fetched (the go command asks for those next) as speculative hints."""
+        hints: list[tuple[str, str, bool]] = []
+
+        class Recording(NoVerifier):
+            def prefetch(self, path: str, version: str, *, speculative: bool = False) -> None:
+                hints.append((path, version, speculative))
+
+        source.answers[("mod", "example.com/m", "v1.0.0")] = (
+            b"module example.com/m\n\nrequire (\n\texample.com/a v1.2.0\n"
+            b"\texample.com/b v0.1.0 // indirect\n)\n"
+        )
+        service.verifier = Recording()
+        await service.immutable("mod", "example.com/m", "v1.0.0", Trace())
+        await service.immutable("zip", "example.com/m", "v1.0.0", Trace())
+        await service.immutable("info", "example.com/m", "v1.0.0", Trace())
+        assert hints == [
+            ("example.com/m", "v1.0.0", False),
+            ("example.com/a", "v1.2.0", True),
+            ("example.com/b", "v0.1.0", True),
+            ("example.com/m", "v1.0.0", False),
+        ]
+
     async def test_verifier_runs_before_storing(self, service: ProxyService) -> None:
         """A verifier refusal keeps the artifact out of storage."""
 

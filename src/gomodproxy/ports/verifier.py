@@ -12,9 +12,11 @@ class Verifier(Protocol):
     be asked; return normally when the hash is right or the module is exempt.
     """
 
-    def prefetch(self, path: str, version: str) -> None:
+    def prefetch(self, path: str, version: str, *, speculative: bool = False) -> None:
         """A hint, before the download starts, that ``path@version`` will be verified: the
-        database may be asked now, while the bytes are on their way (never raises)."""
+        database may be asked now, while the bytes are on their way (never raises).
+        ``speculative``: it probably will be asked for soon (a requirement of a go.mod just
+        fetched); a verifier may skip such hints when busy."""
 
     async def verify_mod(self, path: str, version: str, data: bytes) -> None: ...
 
@@ -24,7 +26,7 @@ class Verifier(Protocol):
 class NoVerifier:
     """The default: accept everything (validation still runs)."""
 
-    def prefetch(self, path: str, version: str) -> None:
+    def prefetch(self, path: str, version: str, *, speculative: bool = False) -> None:
         return None
 
     async def verify_mod(self, path: str, version: str, data: bytes) -> None:
