@@ -350,3 +350,38 @@ class TestTamperedBundle:
         assert out.returncode == 3, out.stdout + out.stderr
         assert "example.com/lib@v1.0.0: verifying module: checksum mismatch" in out.stderr
         assert not any(p.is_file() for p in store.rglob("*") if ".gomodproxy" not in p.parts)
+
+
+class TestMirrorSources:
+    def test_a_go_mod_or_go_work_is_walked_by_mvs(self, world: World, tmp_path: Path) -> None:
+        """Without a go.sum the module graph is walked: every reachable version's go.mod,
+        and zips only for the selected versions (dep v1.1.0, not the v1.0.0 the app asks)."""
+        app = app_dir(tmp_path / "app")
+        (tmp_path / "go.work").write_text("go 1.22\n\nuse ./app\n")
+        for i, source in enumerate([app, tmp_path / "go.work"]):
+            store = tmp_path / f"store{i}"
+            up = ["--storage", str(store), "--upstream", world.upstream.as_uri()]
+            out = cli("mirror", "--json", str(source), *up, env=world.with_db)
+            assert out.returncode == 0, out.stdout + out.stderr
+            v = store / "example.com"
+            assert (v / "dep" / "@v" / "v1.0.0.mod").is_file()
+            assert not (v / "dep" / "@v" / "v1.0.0.zip").exists()
+            for mod, version in [("dep", "v1.1.0"), ("lib", "v1.0.0"), ("tip", PSEUDO)]:
+                assert (v / mod / "@v" / f"{version}.zip").is_file(), (source, mod)
+                assert (v / mod / "@v" / f"{version}.ziphash").is_file()
+
+    def test_failures_are_listed_with_a_non_zero_exit(self, world: World, tmp_path: Path) -> None:
+        """A go.sum line whose hash differs and a version that does not exist both fail,
+        each named with its reason; the rest is mirrored."""
+        lines = [ln for ln in world.online_gosum.decode().splitlines() if "dep" in ln]
+        bad = lines[0].rsplit(" ", 1)[0] + " h1:" + "A" * 43 + "="
+        gosum = tmp_path / "go.sum"
+        gosum.write_text("\n".join([bad, "example.com/absent v1.0.0/go.mod h1:x=", *lines[1:]]))
+        up = ["--storage", str(tmp_path / "s"), "--upstream", world.upstream.as_uri()]
+        out = cli("mirror", "--plain", str(gosum), *up, env=world.with_db)
+        assert out.returncode == 1, out.stdout + out.stderr
+        assert "2 failed:" in out.stderr
+        assert "example.com/dep@v1.1.0: zip hash h1:" in out.stderr
+        assert "differs from the go.sum line h1:AAAA" in out.stderr
+        assert "example.com/absent@v1.0.0: " in out.stderr
+        assert "mirror: [" in out.stdout  # plain progress lines
