@@ -21,7 +21,11 @@ from gomodproxy.ports.storage import BlobStore
 
 __all__ = ["OFFLINE_MESSAGE", "StoreSource", "latest_from_list", "versions_from_keys"]
 
-OFFLINE_MESSAGE = "not in the offline store (the proxy is offline)"
+#: Names both switches, so a user who set either one sees why nothing is fetched.
+OFFLINE_MESSAGE = (
+    "not in the store, and the proxy is offline (GOPROXY=off or offline = true):"
+    " it serves only what mirror or import stored"
+)
 
 
 def versions_from_keys(names: list[str]) -> list[str]:
