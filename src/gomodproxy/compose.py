@@ -26,7 +26,7 @@ from gomodproxy.ports.verifier import Verifier
 from gomodproxy.server.app import ProxyApp
 from gomodproxy.service.proxy import ProxyService
 from gomodproxy.sources import retry
-from gomodproxy.sources.router import build_source
+from gomodproxy.sources.router import build_source, route_private
 from gomodproxy.sources.store import StoreSource
 from gomodproxy.storage import open_store
 from gomodproxy.storage.access import AccessLog
@@ -58,7 +58,7 @@ def build_service(
     store = open_store(settings.storage)
     source: Source
     if settings.is_offline():
-        source = StoreSource(store)
+        source = route_private(settings, StoreSource(store))
     else:
         try:
             source = build_source(settings)

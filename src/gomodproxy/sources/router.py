@@ -8,6 +8,7 @@ says; every other path walks the GOPROXY list, where a ``direct`` entry is the d
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 
 from gomodproxy.config.settings import Settings
@@ -129,7 +130,14 @@ def build_source(settings: Settings) -> Router:
                 max_zip_bytes=settings.max_zip_bytes,
             )
             entries.append(ChainEntry(source, fallback))
-    chain = ProxyChain(entries)
-    return Router(
-        chain, get_direct() if settings.gonoproxy else UnavailableDirect(), settings.gonoproxy
-    )
+    return route_private(settings, ProxyChain(entries), get_direct)
+
+
+def route_private(
+    settings: Settings, chain: Source, get_direct: Callable[[], Source] | None = None
+) -> Router:
+    """``chain`` for public paths; GONOPROXY matches go direct, even when ``chain`` is the
+    offline store, so private repositories inside an air gap stay reachable."""
+    if not settings.gonoproxy:
+        return Router(chain, UnavailableDirect(), "")
+    return Router(chain, (get_direct or (lambda: direct_source(settings)))(), settings.gonoproxy)
