@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,9 +15,11 @@ from gomodproxy.config.settings import load_settings
 from gomodproxy.errors import UpstreamError, UpstreamTimeout
 from gomodproxy.ops.metrics import Metrics, RequestLog
 from gomodproxy.server.app import ProxyApp
-from gomodproxy.service.proxy import ProxyService
+from gomodproxy.service.proxy import FILE_RECHECK, ProxyService, Trace
 from gomodproxy.service.requests import BadRequest, parse_request
+from gomodproxy.storage.filesystem import FilesystemStore
 from gomodproxy.storage.memory import MemoryStore
+from tests.e2e.fixtures import ModuleVersion
 from tests.unit.test_service import FakeSource
 
 MOD = "example.com/m"
@@ -268,3 +271,88 @@ def test_parse_request_bad_version_escape() -> None:
     """An upper-case letter in a version on the wire is a bad request."""
     with pytest.raises(BadRequest):
         parse_request("/a.com/b/@v/v1.0.0-RC1.info")
+
+
+class TestPathsend:
+    """Stored zips go out as ``http.response.pathsend`` when the server offers it."""
+
+    @staticmethod
+    async def call(
+        app: ProxyApp, path: str, *, method: str = "GET", pathsend: bool = True, **headers: str
+    ) -> list[dict[str, object]]:
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+            "extensions": {"http.response.pathsend": {}} if pathsend else {},
+            "client": ("127.0.0.1", 1),
+        }
+        sent: list[dict[str, object]] = []
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: dict[str, object]) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)  # type: ignore[arg-type]
+        return sent
+
+    @pytest.fixture
+    async def stored(self, tmp_path: Path, source: FakeSource) -> tuple[ProxyApp, Path, bytes]:
+        """A filesystem store holding the zip (fetched once), and an app over it."""
+        # 256 KiB that do not compress: above the size sent from memory.
+        blob = random.Random(5).randbytes(256 << 10)
+        data = ModuleVersion(MOD, "v1.0.0", {"blob": blob}).zip_bytes()
+        source.answers[("zip", MOD, "v1.0.0")] = data
+        store = FilesystemStore(tmp_path / "data")
+        service = ProxyService(store, source, temp_dir=tmp_path / "work")
+        await service.immutable("zip", MOD, "v1.0.0", Trace())
+        service.hot.discard(f"{MOD}/@v/v1.0.0.zip")  # as in a new worker
+        cfg = load_settings(env={}, flags={"goproxy": "off"}, ask_go=False)
+        return ProxyApp(service, cfg, Metrics()), tmp_path / "data", data
+
+    async def test_file_is_sent_by_path_then_from_the_record(
+        self, stored: tuple[ProxyApp, Path, bytes]
+    ) -> None:
+        app, root, data = stored
+        url = f"/{MOD}/@v/v1.0.0.zip"
+        for _ in range(2):  # from storage, then from the record kept in memory
+            start, body = await self.call(app, url)
+            assert start["status"] == 200
+            assert dict(start["headers"])[b"content-length"] == str(len(data)).encode()  # type: ignore[call-overload]
+            assert body == {"type": "http.response.pathsend", "path": str(root / url[1:])}
+        assert (root / url[1:]).read_bytes() == data
+        head = await self.call(app, url, method="HEAD")
+        assert head[-1] == {"type": "http.response.body", "body": b""}
+        ranged = await self.call(app, url, Range="bytes=10-19")
+        assert ranged[0]["status"] == 206
+        assert b"".join(m.get("body", b"") for m in ranged[1:]) == data[10:20]  # type: ignore[misc]
+
+    async def test_without_pathsend_the_bytes_are_sent(
+        self, stored: tuple[ProxyApp, Path, bytes]
+    ) -> None:
+        app, _, data = stored
+        sent = await self.call(app, f"/{MOD}/@v/v1.0.0.zip", pathsend=False)
+        assert sent[0]["status"] == 200
+        assert b"".join(m.get("body", b"") for m in sent[1:]) == data  # type: ignore[misc]
+        assert all(m["type"] != "http.response.pathsend" for m in sent)
+
+    async def test_a_removed_file_is_noticed(
+        self, stored: tuple[ProxyApp, Path, bytes], source: FakeSource
+    ) -> None:
+        """A record is checked again after FILE_RECHECK seconds: a zip gc removed is fetched
+        again, not sent by a path that no longer exists."""
+        app, root, _ = stored
+        url = f"/{MOD}/@v/v1.0.0.zip"
+        await self.call(app, url)
+        (root / url[1:]).unlink()
+        art = app.service.hot.get(url[1:])
+        assert art is not None
+        art.checked -= FILE_RECHECK
+        again = ModuleVersion(MOD, "v1.0.0", {"x.go": b"package m\n"}).zip_bytes()
+        source.answers[("zip", MOD, "v1.0.0")] = again
+        sent = await self.call(app, url)
+        assert sent[0]["status"] == 200
+        assert b"".join(m.get("body", b"") for m in sent[1:]) == again  # type: ignore[misc]

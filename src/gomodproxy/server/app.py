@@ -25,6 +25,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
 
 from gomodproxy.config.settings import Settings
@@ -62,18 +63,26 @@ class _Prepared:
 
     __slots__ = ("body", "log_middle", "start")
 
-    def __init__(self, headers: list[tuple[bytes, bytes]], data: bytes, req: ModRequest) -> None:
+    def __init__(
+        self, headers: list[tuple[bytes, bytes]], data: bytes | Path, req: ModRequest
+    ) -> None:
         self.start: Message = {"type": "http.response.start", "status": 200, "headers": headers}
-        self.body: Message = {"type": "http.response.body", "body": data}
+        self.body: Message
+        if isinstance(data, Path):  # the server sends the file (ASGI pathsend)
+            self.body = {"type": "http.response.pathsend", "path": str(data)}
+        else:
+            self.body = {"type": "http.response.body", "body": data}
         fields = {
             "route": req.kind,
             "path": "",  # filled per request: HEAD and GET share the artifact
             "module": req.path,
             "version": req.version,
             "cache": "hit",
-            "source": "memory",
+            "source": "memory" if isinstance(data, bytes) else "storage",
             "status": 200,
-            "bytes": len(data),
+            "bytes": len(data)
+            if isinstance(data, bytes)
+            else int(dict(headers)[b"content-length"]),
             "sli": "success",
         }
         text = json.dumps(fields, separators=(",", ":"))[1:-1]
@@ -147,7 +156,7 @@ class ProxyApp:
                 return
         if method == "GET" or method == "HEAD":
             art = self._hot.get(path[1:])
-            if art is not None and art.http_cache is not None:
+            if art is not None and art.http_cache is not None and art.fresh(time.monotonic()):
                 for name, _ in scope["headers"]:
                     if name == b"if-none-match" or name == b"range":
                         break
@@ -230,7 +239,9 @@ class ProxyApp:
             if req.kind in ("info", "mod", "zip"):
                 # A plain GET of a cold zip may stream while it is fetched.
                 live = method == "GET" and all(n != b"range" for n, _ in scope["headers"])
-                art = await service.immutable(req.kind, req.path, req.version, trace, live=live)
+                art = await service.immutable(
+                    req.kind, req.path, req.version, trace, live=live, files=_pathsend(scope)
+                )
             elif req.kind == "list":
                 art = await service.list(req.path, trace)
             elif req.kind == "latest":
@@ -331,8 +342,11 @@ class ProxyApp:
     async def _artifact(
         self, scope: Scope, send: Send, method: str, art: Artifact, req: ModRequest
     ) -> tuple[int, int]:
-        if art.immutable and art.data is not None and art.http_cache is None:
-            art.http_cache = _Prepared(self._headers(art), art.data, req)
+        if art.immutable and art.http_cache is None:
+            if art.data is not None:
+                art.http_cache = _Prepared(self._headers(art), art.data, req)
+            elif art.path is not None and _pathsend(scope):
+                art.http_cache = _Prepared(self._headers(art), art.path, req)
         if_none_match = range_header = if_range = None
         for name, value in scope["headers"]:
             if name == b"if-none-match":
@@ -521,6 +535,12 @@ class _TrackedSend:
             self.status = int(message["status"])
         elif message["type"] == "http.response.body":
             self.size += len(message.get("body", b""))
+
+
+def _pathsend(scope: Scope) -> bool:
+    """Whether the server sends files named in ``http.response.pathsend`` (granian does;
+    uvicorn does not, and gets the bytes)."""
+    return "http.response.pathsend" in (scope.get("extensions") or {})
 
 
 def _etag_matches(header: bytes, etag: str) -> bool:

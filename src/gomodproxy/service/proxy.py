@@ -72,6 +72,11 @@ log = logging.getLogger("gomodproxy.service")
 #: What the go command accepts at most (x/mod/zip).
 MAX_ZIP_BYTES = 500 << 20
 _NOT_FOUND_MARK = b"\x00not-found\x00"
+#: Zips from this size up are sent from their file when the server can (smaller ones cost
+#: less from memory than an open and a read); what such a record counts in the hot cache.
+FILE_MIN_BYTES = 16 << 10
+FILE_RECORD_BYTES = 512
+FILE_RECHECK = 30.0
 
 CONTENT_TYPES = {
     "info": b"application/json",
@@ -96,6 +101,16 @@ class Artifact:
     store: BlobStore | None = None
     #: A slot the HTTP layer uses to keep pre-encoded headers for this artifact.
     http_cache: Any = None
+    #: A local file holding exactly the bytes (a filesystem store's zip): the HTTP server
+    #: can send it without the bytes passing through Python.
+    path: Path | None = None
+    #: When ``path`` was last seen to exist (time.monotonic): storage is immutable, but gc
+    #: may remove a version, so a record is checked again after ``FILE_RECHECK`` seconds.
+    checked: float = 0.0
+
+    def fresh(self, now: float) -> bool:
+        """False for a file record due for a check (the HTTP layer then asks the service)."""
+        return self.path is None or now - self.checked < FILE_RECHECK
 
 
 @dataclass
@@ -263,16 +278,33 @@ class ProxyService:
     # -- immutable artifacts -------------------------------------------------------------
 
     async def immutable(
-        self, kind: str, path: str, version: str, trace: Trace, *, live: bool = False
+        self,
+        kind: str,
+        path: str,
+        version: str,
+        trace: Trace,
+        *,
+        live: bool = False,
+        files: bool = False,
     ) -> Artifact:
         """``.info``, ``.mod`` or ``.zip`` of a canonical version.
 
         With ``live`` (a client's GET), a cold zip may come back while it is still being
         fetched: size -1, no ETag, bytes streamed with the tail held back until verified
         (see ``livezip``). Callers that need the stored artifact leave ``live`` off.
+
+        With ``files`` (the HTTP server can send a file itself), a stored zip that is a local
+        file comes back as its ``path`` instead of its bytes; only that small record is kept
+        in memory, so later hits need neither a read nor a stat (stored zips never change).
         """
         key = artifact_key(kind, path, version)
         art = self.hot.get(key)
+        if art is not None and not art.fresh(time.monotonic()):
+            if await self.store.stat(key) is None:
+                self.hot.discard(key)  # removed (gc): answer as if never stored
+                art = None
+            else:
+                art.checked = time.monotonic()
         if art is not None:
             self.observer.cache_lookup("memory", "hit")
             trace.cache, trace.source = "hit", "memory"
@@ -280,7 +312,7 @@ class ProxyService:
                 self.access.touch(key)
             return art
         self.observer.cache_lookup("memory", "miss")
-        art = await self._from_storage(kind, key)
+        art = await self._from_storage(kind, key, files=files)
         if art is not None:
             self.observer.cache_lookup("storage", "hit")
             trace.cache, trace.source = "hit", "storage"
@@ -330,7 +362,7 @@ class ProxyService:
         # HTTP layer makes of ``Artifact.store``.
         return Artifact("zip", key, -1, "", True, store=cast(BlobStore, lz))
 
-    async def _from_storage(self, kind: str, key: str) -> Artifact | None:
+    async def _from_storage(self, kind: str, key: str, *, files: bool = False) -> Artifact | None:
         if kind != "zip":
             small = await self.store.get(key)
             if small is None:
@@ -347,6 +379,19 @@ class ProxyService:
             if h1
             else f'"{info.size:x}-{int(info.mtime):x}"'
         )
+        if files and info.local_path is not None and info.size >= FILE_MIN_BYTES:
+            art = Artifact(
+                kind,
+                key,
+                info.size,
+                etag,
+                True,
+                store=self.store,
+                path=info.local_path,
+                checked=time.monotonic(),
+            )
+            self.hot.put(key, art, FILE_RECORD_BYTES)
+            return art
         if not self.hot.fits(info.size):
             return Artifact(kind, key, info.size, etag, True, store=self.store)
         data = await self.store.get(key)
