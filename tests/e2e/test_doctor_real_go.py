@@ -417,3 +417,33 @@ def test_list_and_pattern_semantics(proxy: dict[str, str], tmp_path: Path) -> No
     assert r08.returncode == 0  # example.com/dep came from the proxy, not from its origin
     direct = _go(proxy, app, *dl, GOPRIVATE="example.com", **offline, **fresh("e"))
     assert direct.returncode != 0  # the default GONOPROXY (GOPRIVATE) fetches it directly
+
+
+def test_spaces_in_patterns_and_plain_http(proxy: dict[str, str], tmp_path: Path) -> None:
+    """R09: a space after a comma is part of the pattern, which then never matches. R05/R10:
+    an http:// GOPROXY is used without GOINSECURE."""
+    app = _module(tmp_path / "app", "module example.com/app\n\ngo 1.21\n")
+    closed = f"http://127.0.0.1:{free_port()}"
+    dl = ("mod", "download", "example.com/dep@v1.0.0")
+    spaced = _go(
+        proxy,
+        app,
+        *dl,
+        GOPRIVATE="corp.example, example.com",
+        HTTPS_PROXY=closed,
+        GOPATH=str(tmp_path / "a"),
+        GOMODCACHE=str(tmp_path / "a" / "m"),
+    )
+    assert spaced.returncode == 0, spaced.stderr  # from the proxy: " example.com" is not private
+    with UpstreamServer(tmp_path / "tree") as server:
+        plain = _go(
+            proxy,
+            app,
+            *dl,
+            GOPROXY=server.url,
+            GOINSECURE="",
+            GOPATH=str(tmp_path / "b"),
+            GOMODCACHE=str(tmp_path / "b" / "m"),
+        )
+    assert plain.returncode == 0, plain.stderr
+    assert server.hits["/example.com/dep/@v/v1.0.0.zip"] == 1

@@ -75,9 +75,11 @@ class TestShellScript:
 
 
 def test_secret_names_are_whole_words() -> None:
-    for name in ("GITHUB_TOKEN", "GITHUB_PASS", "NPM_AUTH_TOKEN", "SSH_PRIVATE_KEY", "GH_PAT"):
+    for name in ("GITHUB_TOKEN", "GITHUB_PASS", "NPM_AUTH_TOKEN", "SSH_PRIVATE_KEY", "GIT_AUTH"):
         assert is_secret_name(name), name
     for name in ("AUTHOR", "OAUTH_CALLBACK_URL", "NETRC_FILE", "TOKEN_PATH", "GPG_KEY", "GOAUTH"):
+        assert not is_secret_name(name), name
+    for name in ("GF_AUTH_ANONYMOUS_ENABLED", "SESSION_TOKEN_COOKIE_NAME", "AUTH_MODE"):
         assert not is_secret_name(name), name
 
 

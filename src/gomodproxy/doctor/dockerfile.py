@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from gomodproxy.doctor import shellscript, shellwords
 from gomodproxy.doctor.model import Context, Finding, Setting, Severity
 from gomodproxy.doctor.names import GO_KEYS
-from gomodproxy.doctor.secretnames import is_secret_name
+from gomodproxy.doctor.secretnames import is_plain_value, is_secret_name
 from gomodproxy.redact.mask import has_userinfo
 
 INSTRUCTIONS = frozenset(
@@ -462,7 +462,8 @@ class _Evaluator:
             self.snapshot(self.cur, {})
 
     def secret_decl(self, kind: str, name: str, raw: str | None, line: int) -> None:
-        if is_secret_name(name) or (raw and has_userinfo(raw)):
+        named = is_secret_name(name) and (raw is None or not is_plain_value(raw) or raw == "")
+        if named or (raw and has_userinfo(raw)):
             self.finding(
                 "D03",
                 Severity.ERROR,

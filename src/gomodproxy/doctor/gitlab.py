@@ -212,10 +212,12 @@ def _resolve(
     return out
 
 
-def _lines(obj: Any) -> list[str]:
+def _numbered(obj: Any, line: int) -> list[tuple[str, int]]:
+    """The lines of a ``script``/``before_script`` with the line each item starts on."""
     if isinstance(obj, LSeq):
-        return [str(x) for x in obj if x is not None]
-    return [str(obj)] if obj else []
+        lines = obj.item_lines + [line] * (len(obj) - len(obj.item_lines))
+        return [(str(x), n) for x, n in zip(obj, lines, strict=True) if x is not None]
+    return [(str(obj), line)] if obj else []
 
 
 def _context(
@@ -238,13 +240,13 @@ def _context(
         **{k: v for k, v in image_env(img, file, job.line_of("image")).items() if k in GO_KEYS},
         **env,
     }
+    before = job.get("before_script", default.get("before_script"))
     script = [
-        *_lines(job.get("before_script", default.get("before_script"))),
-        *_lines(job.get("script")),
+        *_numbered(before, job.line_of("before_script") or default.line_of("before_script")),
+        *_numbered(job.get("script"), job.line_of("script")),
     ]
-    line = job.line_of("script")
     local: dict[str, Setting] = {}
-    for text in script:
+    for text, line in script:
         for cmd in shellscript.commands(text):
             for k, raw in shellscript.exported(cmd):
                 local[k] = _script_setting(k, raw, "export in script", file, line)
@@ -258,7 +260,7 @@ def _context(
                     for k, v in cmd.assigns
                 }
                 ctx.env.update({**local, **inline})
-    tokens = {r for t in script for r in _REF.findall(t)} | {
+    tokens = {r for t, _ in script for r in _REF.findall(t)} | {
         r for s in env.values() for r in _REF.findall(s.value)
     }
     ctx.facts.update(

@@ -26,7 +26,6 @@ _SECRET_WORDS = frozenset(
         "NETRC",
         "PAT",
         "APIKEY",
-        "AUTH",
     ]
 )
 #: ``<word>_KEY`` is a secret for these words (``API_KEY``, ``SSH_PRIVATE_KEY``), not for
@@ -72,4 +71,14 @@ def is_secret_name(name: str) -> bool:
             return True
         if w == "KEY" and i > 0 and words[i - 1] in _KEY_OWNERS:
             return True
-    return False
+    # AUTH names a secret only as the last word (GIT_AUTH); GF_AUTH_ANONYMOUS_ENABLED is a
+    # setting about authentication.
+    return words[-1] == "AUTH"
+
+
+_PLAIN = re.compile(r"(?i)^(?:true|false|yes|no|on|off|none|\d{1,6}|)$")
+
+
+def is_plain_value(value: str) -> bool:
+    """True for values that cannot be a credential: booleans, small numbers, empty."""
+    return _PLAIN.match(value.strip().strip("'\"")) is not None
