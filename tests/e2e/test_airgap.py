@@ -59,7 +59,14 @@ DEP = _pkg("example.com/dep", "v1.1.0", "dep")
 LIB = _pkg("example.com/lib", "v1.0.0", "lib", "\nrequire example.com/dep v1.1.0\n")
 TIP = _pkg("example.com/tip", PSEUDO, "tip")
 TIP_OLD = _pkg("example.com/tip", PSEUDO_OLD, "tip")
-MODULES = [DEP_OLD, DEP, LIB, TIP, TIP_OLD]
+RETRACTING = [
+    _pkg("example.com/ret", "v1.0.0", "ret"),
+    _pkg("example.com/ret", "v1.1.0", "ret", "\nretract v1.1.0 // broken\n"),
+    _pkg("example.com/ret", "v1.2.0-rc.1", "ret"),
+    _pkg("example.com/pre", "v0.1.0-beta.1", "pre"),
+    _pkg("example.com/pre", "v0.1.0-beta.2", "pre"),
+]
+MODULES = [DEP_OLD, DEP, LIB, TIP, TIP_OLD, *RETRACTING]
 APP_GOMOD = """module example.com/app
 
 go 1.22
@@ -369,6 +376,26 @@ class TestMirrorSources:
             for mod, version in [("dep", "v1.1.0"), ("lib", "v1.0.0"), ("tip", PSEUDO)]:
                 assert (v / mod / "@v" / f"{version}.zip").is_file(), (source, mod)
                 assert (v / mod / "@v" / f"{version}.ziphash").is_file()
+
+    def test_latest_is_resolved_as_the_go_command_resolves_it(
+        self, world: World, tmp_path: Path, go_env: dict[str, str]
+    ) -> None:
+        """MODULE@latest mirrors the version ``go list -m M@latest`` names: retracted
+        releases skipped, pre-releases only when there is no release."""
+        for path in ("example.com/ret", "example.com/pre", "example.com/dep"):
+            env = {**go_env, "GOPROXY": world.upstream.as_uri(), "GOFLAGS": "-modcacherw"}
+            want = json.loads(go(env, "list", "-m", "-json", f"{path}@latest").stdout)["Version"]
+            store = tmp_path / path.replace("/", "_")
+            up = ["--storage", str(store), "--upstream", world.upstream.as_uri()]
+            out = cli("mirror", "--json", f"{path}@latest", *up, env=world.with_db)
+            assert out.returncode == 0, out.stdout + out.stderr
+            zips = [
+                e["Version"]
+                for e in map(json.loads, out.stdout.splitlines()[:-1])
+                if e["Path"] == path
+            ]
+            assert want in zips, (path, want, zips)
+            assert (store / path / "@v" / f"{want}.zip").is_file()
 
     def test_failures_are_listed_with_a_non_zero_exit(self, world: World, tmp_path: Path) -> None:
         """A go.sum line whose hash differs and a version that does not exist both fail,

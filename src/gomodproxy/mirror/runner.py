@@ -19,12 +19,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cmp_to_key
 from typing import Protocol
 
-from gomodproxy.errors import GoModProxyError, UpstreamError, VerificationError
+from gomodproxy.errors import GoModProxyError, InvalidInput, UpstreamError, VerificationError
 from gomodproxy.gomod import dirhash, module, semver
+from gomodproxy.gomod.modfile import parse_gomod
 from gomodproxy.gomod.modgraph import ModuleGraph
 from gomodproxy.gomod.module import ModuleVersion
 from gomodproxy.mirror.plan import Plan
@@ -81,8 +83,10 @@ class Progress(Protocol):
 
 
 async def resolve(service: ProxyService, path: str, query: str) -> str:
-    """The canonical version a query names: itself, ``latest`` from the list (the highest
-    release, else the highest pre-release), else ``@latest``; other queries via .info."""
+    """The canonical version a query names: itself; for ``latest`` as cmd/go/internal/modload
+    queries it, the highest release that is not retracted, else the highest such pre-release,
+    else ``@latest`` (retractions read from the go.mod of the highest listed version); other
+    queries via .info."""
     if semver.is_valid(query) and module.canonical_version(query) == query:
         try:
             module.check(path, query)
@@ -98,9 +102,13 @@ async def resolve(service: ProxyService, path: str, query: str) -> str:
             if line.split() and semver.is_valid(line.split()[0])
         ]
         releases = [v for v in versions if not semver.prerelease(v)]
-        pool = releases or versions
-        if pool:
-            return max(pool, key=cmp_to_key(semver.compare))
+        pre = [v for v in versions if semver.prerelease(v)]
+        if versions:
+            retracted = await _retractions(service, path, max(releases or pre, key=_semver))
+            for pool in (releases, pre):
+                allowed = [v for v in pool if not retracted(v)]
+                if allowed:
+                    return max(allowed, key=_semver)
         art = await service.latest(path, Trace())
     else:
         art = await service.query(path, query, Trace())
@@ -108,6 +116,23 @@ async def resolve(service: ProxyService, path: str, query: str) -> str:
     if not isinstance(version, str) or not version:
         raise UpstreamError(f"{path}@{query}: no version in the answer")
     return version
+
+
+_semver = cmp_to_key(semver.compare)
+
+
+async def _retractions(service: ProxyService, path: str, top: str) -> Callable[[str], bool]:
+    """Whether a version is retracted by the go.mod of ``top`` (lax parse, as the go command)."""
+    mod = await service.immutable("mod", path, top, Trace())
+    try:
+        intervals = parse_gomod(mod.data or b"").retract
+    except InvalidInput:
+        intervals = ()
+
+    def retracted(v: str) -> bool:
+        return any(semver.compare(r.low, v) <= 0 <= semver.compare(r.high, v) for r in intervals)
+
+    return retracted
 
 
 class _Run:
