@@ -14,6 +14,7 @@ import pytest
 
 from gomodproxy.storage import MemoryStore, open_store
 from gomodproxy.storage.degrading import DegradingStore
+from tests.conftest import free_port
 from tests.e2e.servers import MinioServer, RegistryServer, minio_binary, need, running
 
 pytestmark = pytest.mark.e2e
@@ -82,3 +83,15 @@ def test_spools_of_dead_processes_are_removed(tmp_path: Path) -> None:
     assert not stale.exists()
     assert mine.exists()
     asyncio.run(store.aclose())
+
+
+async def test_unreachable_s3_endpoint_starts_degraded() -> None:
+    """At start-up an endpoint that does not answer is an outage, not a configuration error:
+    the check passes and the store starts degraded (it recovers when the server answers)."""
+    url = f"s3://k:s@bucket/p?endpoint=http://127.0.0.1:{free_port()}"
+    store = open_store(url, retries=0)
+    assert isinstance(store, DegradingStore)
+    await store.check()
+    assert store.degraded
+    assert "Could not connect" in store.status()["last_error"]
+    await store.aclose()
