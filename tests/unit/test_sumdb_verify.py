@@ -241,11 +241,12 @@ class TestDatabase:
 
     async def test_remembered_records_respect_quarantine(self) -> None:
         """A record verified before a fork was found is not used once the database is
-        quarantined."""
+        quarantined (by another process: noticed within a second)."""
         store = MemoryStore()
         db = make_db(FakeDB(make_log()), store)
         await db.lookup("example.com/a", "v1.0.0")
         await store.put(db.fork_key, b"SECURITY ERROR\n")
+        db._checked_fork -= 1.0  # a second later
         with pytest.raises(Quarantined):
             await db.lookup("example.com/a", "v1.0.0/go.mod")
 

@@ -114,6 +114,7 @@ class SumdbDatabase:
         #: Full tiles (immutable) read or authenticated, and tile reads in flight.
         self._tiles: OrderedDict[str, bytes] = OrderedDict()
         self._tile_flights: dict[str, asyncio.Task[bytes]] = {}
+        self._checked_fork = -1e9  # time.monotonic() of the last look for the fork marker
 
     # -- keys --------------------------------------------------------------------------
 
@@ -193,7 +194,13 @@ class SumdbDatabase:
         )
 
     async def _not_quarantined(self) -> None:
+        # One storage read a second at most: another process may write the marker.
+        now = time.monotonic()
+        if now - self._checked_fork < 1.0:
+            return
         report = await self.store.get(self.fork_key)
+        if report is None:
+            self._checked_fork = now
         if report is not None:
             raise Quarantined(
                 f"checksum database {self.name} is quarantined: it was caught serving "
@@ -226,6 +233,7 @@ class SumdbDatabase:
                 exc.report,
             )
             await self.store.put(self.fork_key, exc.report.encode())
+            self._checked_fork = -1e9
             raise
 
     async def _run(self, gen: flow.Flow[T], run: _Run) -> T:
@@ -282,16 +290,18 @@ class SumdbDatabase:
         full = full_tile(t)
         want = t.w * 32
         if run.use_cache:
+            # The widest copy of this tile seen (a narrower one is a prefix of it).
             kept = self._tiles.get(full.path())
-            if kept is not None:
+            if kept is not None and len(kept) >= want:
                 self._tiles.move_to_end(full.path())
                 run.used_cache = True
                 return kept[:want]
-            data = await self.stored_tile(t, wider=self.offline)
+            # A narrower copy in memory means the tree grew since: storage will not have
+            # this width either (unless another process fetched it), the network has.
+            data = None if kept is not None else await self.stored_tile(t, wider=self.offline)
             if data is not None:
                 run.used_cache = True
-                if t == full:
-                    self._keep_tile(full, data)
+                self._keep_tile(t, data)
                 return data
         if self.offline:
             raise SumdbUnavailable(f"{self.name}: tile {t.path()} is not stored (offline)")
@@ -315,9 +325,11 @@ class SumdbDatabase:
             return (await self.remote.read("/" + full.path()))[:want]
 
     def _keep_tile(self, t: Tile, data: bytes) -> None:
-        """Keep an authenticated (or stored, hence once authenticated) full tile in memory."""
-        if t.w == 1 << t.h and len(data) == t.w * 32:
-            self._tiles[t.path()] = data
+        """Keep an authenticated (or stored, hence once authenticated) tile in memory, under
+        its full tile's name: the widest copy wins."""
+        name = full_tile(t).path()
+        if len(data) == t.w * 32 and len(data) > len(self._tiles.get(name, b"")):
+            self._tiles[name] = data
             while len(self._tiles) > TILES_KEPT:
                 self._tiles.popitem(last=False)
 
