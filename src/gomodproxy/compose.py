@@ -24,7 +24,8 @@ from gomodproxy.ports.source import Source
 from gomodproxy.ports.storage import BlobStore
 from gomodproxy.ports.verifier import Verifier
 from gomodproxy.server.app import ProxyApp
-from gomodproxy.service.proxy import ProxyService
+from gomodproxy.service.freshness import FreshnessPolicy
+from gomodproxy.service.proxy import ColdZips, ProxyService, ServiceOptions
 from gomodproxy.sources import retry
 from gomodproxy.sources.router import build_source, route_private
 from gomodproxy.sources.store import StoreSource
@@ -73,16 +74,19 @@ def build_service(
         flight=flight,
         verifier=verifier_for(settings, store),
         observer=observer,
-        hot_cache_bytes=settings.hot_cache_bytes,
-        hot_cache_item_bytes=settings.hot_cache_item_bytes,
-        list_ttl=settings.list_ttl,
-        stale_ttl=settings.stale_ttl,
-        max_zip_bytes=settings.max_zip_bytes,
-        temp_dir=work / "tmp",
-        stream_cold_zips=bool(settings.values.get("stream_cold_zips", True)),
-        stream_cold_zips_after=int(settings.values.get("stream_cold_zips_after", 32 << 20)),
-        offline=settings.is_offline(),
         access=AccessLog(store) if track_access else None,
+        options=ServiceOptions(
+            freshness=FreshnessPolicy(settings.list_ttl, settings.stale_ttl),
+            hot_cache_bytes=settings.hot_cache_bytes,
+            hot_cache_item_bytes=settings.hot_cache_item_bytes,
+            max_zip_bytes=settings.max_zip_bytes,
+            cold_zips=ColdZips(
+                bool(settings.values.get("stream_cold_zips", True)),
+                int(settings.values.get("stream_cold_zips_after", 32 << 20)),
+            ),
+            offline=settings.is_offline(),
+        ),
+        temp_dir=work / "tmp",
     )
 
 

@@ -28,6 +28,17 @@ class TestMetadataCache:
         now[0] = 110.0
         assert await cache.get("k") is None
 
+    async def test_not_found_is_a_field(self) -> None:
+        """A remembered not-found is typed, its message the value; other entries are not."""
+        cache = MemoryMetadataCache()
+        await cache.set("absent", b"no such module", keep=10, not_found=True)
+        await cache.set("list", b"v1.0.0\n", keep=10)
+        absent, present = await cache.get("absent"), await cache.get("list")
+        assert absent is not None
+        assert present is not None
+        assert (absent.value, absent.not_found) == (b"no such module", True)
+        assert present.not_found is False
+
     async def test_bounded_count(self) -> None:
         """The oldest insertion goes first when the cache is full."""
         cache = MemoryMetadataCache(max_entries=2)

@@ -14,7 +14,7 @@ import pytest
 from gomodproxy.errors import NotFound, UpstreamError, VerificationError
 from gomodproxy.ports.verifier import NoVerifier
 from gomodproxy.service.livezip import HOLD
-from gomodproxy.service.proxy import Artifact, ProxyService, Trace
+from gomodproxy.service.proxy import Artifact, ProxyService, ServiceOptions, Trace
 from gomodproxy.storage.memory import MemoryStore
 from tests.e2e.fixtures import ModuleVersion
 
@@ -108,7 +108,7 @@ def world(tmp_path: Path) -> tuple[ProxyService, SlowSource, GatedVerifier, byte
         source,  # type: ignore[arg-type]
         verifier=verifier,
         temp_dir=tmp_path,
-        hot_cache_item_bytes=1,
+        options=ServiceOptions(hot_cache_item_bytes=1),
     )
     return svc, source, verifier, data
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -85,6 +86,26 @@ class TestMetadataCache:
         assert entry.value == b"v1.0.0\n"
         assert abs(entry.stored_at - time.time()) < 5
         assert r.caches[1].tier == "redis"
+        await r.aclose()
+
+    async def test_not_found_entries_typed_and_in_the_earlier_wire_form(self, url: str) -> None:
+        """A remembered not-found is a typed entry; in Redis it has the form earlier releases
+        wrote and read (storage time, then a NUL-framed mark and the message), so replicas of
+        both kinds share one Redis during a rolling upgrade."""
+        r = Replicas(url, 2)
+        await r.caches[0].set("example.com/x/@v/list", b"not found: x", keep=60, not_found=True)
+        entry = await r.caches[1].get("example.com/x/@v/list")
+        assert entry is not None
+        assert (entry.value, entry.not_found) == (b"not found: x", True)
+        client = r.backends[0].client
+        raw = await client.get(r.backends[0].key("meta", "example.com/x/@v/list"))
+        assert raw[8:] == b"\x00not-found\x00not found: x"
+        # Written by an earlier release: read as a typed not-found.
+        old = struct.pack("!d", time.time()) + b"\x00not-found\x00gone"
+        await client.set(r.backends[0].key("meta", "example.com/y/@latest"), old, px=60_000)
+        entry = await r.caches[1].get("example.com/y/@latest")
+        assert entry is not None
+        assert (entry.value, entry.not_found) == (b"gone", True)
         await r.aclose()
 
     async def test_entries_expire_after_keep(self, url: str) -> None:

@@ -15,7 +15,8 @@ from gomodproxy.config.settings import load_settings
 from gomodproxy.errors import UpstreamError, UpstreamTimeout
 from gomodproxy.ops.metrics import Metrics, RequestLog
 from gomodproxy.server.app import ProxyApp
-from gomodproxy.service.proxy import FILE_RECHECK, ProxyService, Trace
+from gomodproxy.service.freshness import FreshnessPolicy
+from gomodproxy.service.proxy import FILE_RECHECK, ProxyService, ServiceOptions, Trace
 from gomodproxy.service.requests import BadRequest, parse_request
 from gomodproxy.storage.filesystem import FilesystemStore
 from gomodproxy.storage.memory import MemoryStore
@@ -30,7 +31,8 @@ def make_app(
 ) -> tuple[ProxyApp, io.StringIO]:
     flags = {"goproxy": "off", "storage": "memory://", **settings}
     cfg = load_settings(env={}, flags=flags, ask_go=False)
-    service = ProxyService(MemoryStore(), source, temp_dir=tmp_path, list_ttl=cfg.list_ttl)
+    options = ServiceOptions(freshness=FreshnessPolicy(list_ttl=cfg.list_ttl))
+    service = ProxyService(MemoryStore(), source, temp_dir=tmp_path, options=options)
     out = io.StringIO()
     metrics = Metrics()
     service.observer = metrics

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import time
 import zipfile
 from collections import Counter
@@ -14,8 +15,11 @@ import pytest
 
 from gomodproxy.config.settings import load_settings
 from gomodproxy.errors import InvalidInput, NotFound, UpstreamError, VerificationError
+from gomodproxy.gomod import modfile
 from gomodproxy.ports.verifier import NoVerifier
-from gomodproxy.service.proxy import ProxyService, Trace, module_line
+from gomodproxy.service.freshness import FreshnessPolicy
+from gomodproxy.service.proxy import ProxyService, ServiceOptions, Trace
+from gomodproxy.service.validate import check_mod
 from gomodproxy.sources.chain import ChainEntry, ProxyChain
 from gomodproxy.sources.router import Router, UnavailableDirect, build_source
 from gomodproxy.storage.memory import MemoryStore
@@ -113,7 +117,11 @@ def clock() -> Clock:
 @pytest.fixture
 def service(source: FakeSource, clock: Clock, tmp_path: Path) -> ProxyService:
     return ProxyService(
-        MemoryStore(), source, temp_dir=tmp_path / "work", list_ttl=60, stale_ttl=3600, clock=clock
+        MemoryStore(),
+        source,
+        temp_dir=tmp_path / "work",
+        options=ServiceOptions(freshness=FreshnessPolicy(list_ttl=60, stale_ttl=3600)),
+        clock=clock,
     )
 
 
@@ -233,7 +241,12 @@ class TestImmutable:
 
     async def test_large_zip_streams_from_storage(self, source: FakeSource, tmp_path: Path) -> None:
         """A zip larger than the hot-cache item limit is not held in memory."""
-        svc = ProxyService(MemoryStore(), source, temp_dir=tmp_path, hot_cache_item_bytes=10)
+        svc = ProxyService(
+            MemoryStore(),
+            source,
+            temp_dir=tmp_path,
+            options=ServiceOptions(hot_cache_item_bytes=10),
+        )
         art = await svc.immutable("zip", "example.com/m", "v1.0.0", Trace())
         assert art.data is None
         assert art.store is svc.store
@@ -270,8 +283,7 @@ class TestMutable:
             source,
             temp_dir=tmp_path / "w2",
             clock=clock,
-            list_ttl=60,
-            stale_ttl=3600,
+            options=ServiceOptions(freshness=FreshnessPolicy(list_ttl=60, stale_ttl=3600)),
         )
         source.answers[("list", "example.com/m", "")] = UpstreamError("down")
         clock.now += 10_000_000  # older than stale_ttl: the error shows
@@ -349,18 +361,46 @@ class TestChain:
 
 
 @pytest.mark.parametrize(
-    ("gomod", "expected"),
+    "gomod",
     [
-        (b"module example.com/m\n", "example.com/m"),
-        (b'// c\nmodule "example.com/q" // x\n', "example.com/q"),
-        (b"module (\n\texample.com/b\n)\n", "example.com/b"),
-        (b"go 1.20\n", None),
-        (b"\xff\xfe", None),
+        b"module example.com/m\n",
+        b'// c\nmodule "example.com/m" // x\n',
+        # A Go string escape: modfile.ModulePath unquotes it, as the go command does.
+        b'module "ex\\x61mple.com/m"\n',
+        b"module `example.com/m`\n",
+        b"go 1.20\r\nmodule\texample.com/m\r\n",
+        # ModulePath reads "(" from the block form; the major-version rule lets it through.
+        b"module (\n\texample.com/m\n)\n",
     ],
 )
-def test_module_line(gomod: bytes, expected: str | None) -> None:
-    """The module directive is read in its plain, quoted and block forms."""
-    assert module_line(gomod) == expected
+def test_check_mod_accepts_the_module_line(gomod: bytes) -> None:
+    """The module directive is read as the go command reads it (``modfile.ModulePath``)."""
+    check_mod(gomod, "example.com/m", "v1.0.0")
+
+
+@pytest.mark.parametrize(
+    ("gomod", "error"),
+    [
+        (b"go 1.20\n", "no module line"),
+        (b"\xff\xfe", "no module line"),
+        (b'module "example.com/m\n', "no module line"),  # unterminated string
+        (b"module example.com/M\n", "in another case"),
+        (b"module example.com/m/v2\n", "declares module 'example.com/m/v2'"),
+    ],
+)
+def test_check_mod_refuses(gomod: bytes, error: str) -> None:
+    with pytest.raises(UpstreamError, match=re.escape(error)):
+        check_mod(gomod, "example.com/m", "v1.0.0")
+
+
+def test_check_mod_agrees_with_module_path_on_escapes() -> None:
+    """``module "ex\\x61mple.com/m"`` declares example.com/m: the private line parser that
+    read it as no module at all is gone, the validator uses the oracle-tested one."""
+    gomod = b'module "ex\\x61mple.com/m"\n'
+    assert modfile.module_path(gomod) == "example.com/m"
+    check_mod(gomod, "example.com/m", "v1.0.0")
+    with pytest.raises(UpstreamError, match=re.escape("declares module 'example.com/m'")):
+        check_mod(gomod, "example.com/m/v2", "v2.0.0")
 
 
 def test_invalid_input_is_value_error() -> None:

@@ -22,12 +22,12 @@ from pathlib import Path
 from gomodproxy.bundle.archive import BundleWriter
 from gomodproxy.bundle.manifest import MANIFEST_NAME, Entry, Manifest, is_bundle_key
 from gomodproxy.checksumdb.database import SumdbDatabase
-from gomodproxy.errors import GoModProxyError, InvalidInput, NotFound
+from gomodproxy.errors import GoModProxyError, NotFound
 from gomodproxy.gomod import module
 from gomodproxy.gomod.dirhash import gomod_hash
 from gomodproxy.gomod.modgraph import SumLine
 from gomodproxy.localfs.zipfiles import hash_zip
-from gomodproxy.ports.keys import split_version_key
+from gomodproxy.ports.keys import parse_version_key, ziphash_key
 from gomodproxy.ports.storage import BlobStore
 from gomodproxy.sumdb import note
 from gomodproxy.sumdb.closure import plan_reads, widest_tiles
@@ -88,7 +88,7 @@ async def _digest(store: BlobStore, key: str) -> tuple[int, str]:
 
 
 async def _zip_h1(store: BlobStore, key: str, work: Path) -> str:
-    stored = await store.get(key + "hash")
+    stored = await store.get(ziphash_key(key))
     if stored:
         return stored.decode("ascii").strip()
     fd, name = tempfile.mkstemp(suffix=".zip", dir=work)
@@ -105,13 +105,10 @@ async def _select(store: BlobStore, selection: Selection) -> dict[tuple[str, str
     """Selected (path, version) → their keys, from one listing of the store."""
     found: dict[tuple[str, str], list[str]] = {}
     async for key in store.list(""):
-        split = split_version_key(key)
+        split = parse_version_key(key)
         if split is None or not is_bundle_key(key):
             continue
-        try:
-            path, version = module.unescape_path(split[0]), module.unescape_version(split[1])
-        except InvalidInput:
-            continue
+        path, version = split.path, split.version
         kinds = selection.wants(path, version)
         if kinds is None or split[2] not in kinds:
             continue

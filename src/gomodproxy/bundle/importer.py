@@ -39,11 +39,11 @@ from gomodproxy.bundle.manifest import MANIFEST_NAME, Entry, Manifest, is_bundle
 from gomodproxy.checksumdb.database import SumdbDatabase
 from gomodproxy.checksumdb.verify import SumdbVerifier
 from gomodproxy.errors import InvalidInput, VerificationError
-from gomodproxy.gomod import module
+from gomodproxy.gomod import modfile, module
 from gomodproxy.gomod.dirhash import gomod_hash
-from gomodproxy.ports.keys import check_key, split_version_key
+from gomodproxy.ports.keys import check_key, split_version_key, ziphash_key
 from gomodproxy.ports.storage import BlobStore
-from gomodproxy.service.proxy import MAX_ZIP_BYTES, check_and_hash_zip, module_line
+from gomodproxy.service.validate import MAX_ZIP_BYTES, check_and_hash_zip
 from gomodproxy.storage.filesystem import FilesystemStore
 
 __all__ = ["ImportReport", "TamperedBundle", "import_bundle", "import_gomodcache"]
@@ -162,7 +162,7 @@ def _check_version(staging: Path, path: str, version: str, files: dict[str, Entr
                 raise TamperedBundle(
                     f"{entry.key}: go.mod hash {gomod_hash(data)}, the manifest says {entry.h1}"
                 )
-            if module_line(data) is None:
+            if not modfile.module_path(data):
                 raise TamperedBundle(f"{entry.key}: go.mod of {target} has no module line")
         elif ext == "zip":
             try:
@@ -236,7 +236,7 @@ async def _commit(
                 continue
             if ext == "zip":
                 # As on ingest: a visible zip always has its .ziphash.
-                await store.put(entry.key + "hash", entry.h1.encode("ascii"))
+                await store.put(ziphash_key(entry.key), entry.h1.encode("ascii"))
             await store.put_file(entry.key, staging / entry.key)
             report.files += 1
             report.bytes += entry.size

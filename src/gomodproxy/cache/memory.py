@@ -34,10 +34,10 @@ class MemoryMetadataCache:
             return None
         return entry
 
-    async def set(self, key: str, value: bytes, keep: float) -> None:
+    async def set(self, key: str, value: bytes, keep: float, *, not_found: bool = False) -> None:
         now = self._clock()
         self._entries.pop(key, None)
-        self._entries[key] = (CacheEntry(value, now), now + keep)
+        self._entries[key] = (CacheEntry(value, now, not_found), now + keep)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 

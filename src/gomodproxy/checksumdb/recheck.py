@@ -8,24 +8,18 @@ import tempfile
 from pathlib import Path
 
 from gomodproxy.checksumdb.verify import SumdbVerifier
-from gomodproxy.errors import GoModProxyError, InvalidInput
-from gomodproxy.gomod.module import unescape_path, unescape_version
+from gomodproxy.errors import GoModProxyError
 from gomodproxy.localfs.zipfiles import hash_zip
+from gomodproxy.ports.keys import parse_version_key, ziphash_key
 from gomodproxy.ports.storage import BlobStore
 
 
 def _split(key: str) -> tuple[str, str, str] | None:
-    """(path, version, kind) of ``<escaped path>/@v/<escaped version>.<kind>``."""
-    epath, sep, rest = key.rpartition("/@v/")
-    if not sep or key.startswith(("_meta/", "sumdb/")):
+    """(path, version, kind) of a ``.mod`` or ``.zip`` key."""
+    if key.startswith(("_meta/", "sumdb/")):
         return None
-    base, dot, kind = rest.rpartition(".")
-    if not dot or kind not in ("mod", "zip"):
-        return None
-    try:
-        return unescape_path(epath), unescape_version(base), kind
-    except InvalidInput:
-        return None
+    split = parse_version_key(key)
+    return split if split is not None and split.ext in ("mod", "zip") else None
 
 
 async def verify_store(store: BlobStore, verifier: SumdbVerifier) -> tuple[int, list[str]]:
@@ -49,7 +43,7 @@ async def verify_store(store: BlobStore, verifier: SumdbVerifier) -> tuple[int, 
                 h1 = await asyncio.to_thread(hash_zip, info.local_path)
             else:
                 h1 = await _hash_blob(store, key)
-            stored = (await store.get(key + "hash") or b"").decode().strip()
+            stored = (await store.get(ziphash_key(key)) or b"").decode().strip()
             if stored and stored != h1:
                 problems.append(f"{path}@{version}: zip hash {h1} differs from stored {stored}")
             await verifier.verify_zip(path, version, h1)

@@ -19,6 +19,7 @@ from gomodproxy.cli.cmd_serve import add_settings_flags, settings_from_args
 from gomodproxy.errors import GoModProxyError
 from gomodproxy.gomod import dirhash, module
 from gomodproxy.mirror.runner import resolve
+from gomodproxy.ports.keys import ziphash_key
 from gomodproxy.service.proxy import ProxyService, Trace
 
 #: Go's encoding/json escapes these even inside MarshalIndent output.
@@ -62,7 +63,7 @@ async def download_one(service: ProxyService, target: str) -> dict[str, Any]:
             stat = await service.store.stat(art.key)
             if stat is not None and stat.local_path is not None:
                 out[field] = str(stat.local_path)
-        h1 = await service.store.get(zipped.key + "hash")
+        h1 = await service.store.get(ziphash_key(zipped.key))
         if h1:
             out["Sum"] = h1.decode("ascii").strip()
         out["GoModSum"] = dirhash.gomod_hash(mod.data or b"")

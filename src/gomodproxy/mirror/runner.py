@@ -30,6 +30,7 @@ from gomodproxy.gomod.modfile import parse_gomod
 from gomodproxy.gomod.modgraph import ModuleGraph
 from gomodproxy.gomod.module import ModuleVersion
 from gomodproxy.mirror.plan import Plan
+from gomodproxy.ports.keys import ziphash_key
 from gomodproxy.service.proxy import ProxyService, Trace
 
 __all__ = ["Failure", "MirrorReport", "Progress", "mirror", "resolve"]
@@ -182,7 +183,7 @@ class _Run:
                 if want and got != want:
                     raise _mismatch(mv, "go.mod", got, want)
             elif kind == "zip" and sums.get("zip"):
-                stored = await self.service.store.get(art.key + "hash")
+                stored = await self.service.store.get(ziphash_key(art.key))
                 got = (stored or b"").decode("ascii", "replace").strip()
                 if got != sums["zip"]:
                     raise _mismatch(mv, "zip", got, sums["zip"])

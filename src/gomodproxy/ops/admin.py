@@ -33,6 +33,7 @@ from urllib.parse import parse_qs
 from gomodproxy.errors import GoModProxyError, InvalidInput
 from gomodproxy.gomod import module
 from gomodproxy.ops.audit import AuditLog, make_record
+from gomodproxy.ports.keys import version_key, versions_prefix
 from gomodproxy.service import refusals
 
 Scope = MutableMapping[str, Any]
@@ -50,8 +51,7 @@ def version_keys(path: str, version: str) -> list[str]:
     module.check_path(path)
     if module.canonical_version(version) != version:
         raise InvalidInput(f"version {version!r} is not a canonical semantic version")
-    base = f"{module.escape_path(path)}/@v/{module.escape_version(version)}"
-    return [f"{base}.{ext}" for ext in ARTIFACT_EXTS]
+    return [version_key(path, version, ext) for ext in ARTIFACT_EXTS]
 
 
 class AdminApp:
@@ -181,7 +181,7 @@ class AdminApp:
         store = service.store
         if only:
             module.check_path(only)
-            store = _Prefixed(store, module.escape_path(only) + "/@v/")
+            store = _Prefixed(store, versions_prefix(only))
         checked, problems = await verify_store(store, verifier)
         return {"checked": checked, "problems": problems}
 

@@ -85,10 +85,10 @@ class TimedMetadataCache:
         finally:
             self._observe("get", start)
 
-    async def set(self, key: str, value: bytes, keep: float) -> None:
+    async def set(self, key: str, value: bytes, keep: float, *, not_found: bool = False) -> None:
         start = time.perf_counter()
         try:
-            await self.inner.set(key, value, keep)
+            await self.inner.set(key, value, keep, not_found=not_found)
         finally:
             self._observe("set", start)
 

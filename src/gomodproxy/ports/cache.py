@@ -23,10 +23,15 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class CacheEntry:
-    """A cached metadata answer and the UNIX time it was stored."""
+    """A cached metadata answer and the UNIX time it was stored.
+
+    ``not_found``: the answer was "absent" (remembered so the go command's probes of every
+    prefix of an import path do not each reach the upstream); ``value`` is then the message.
+    """
 
     value: bytes
     stored_at: float
+    not_found: bool = False
 
 
 @runtime_checkable
@@ -39,8 +44,9 @@ class MetadataCache(Protocol):
     async def get(self, key: str) -> CacheEntry | None:
         """The entry, or None when absent or older than its ``keep``."""
 
-    async def set(self, key: str, value: bytes, keep: float) -> None:
-        """Store ``value`` now, to be kept for ``keep`` seconds."""
+    async def set(self, key: str, value: bytes, keep: float, *, not_found: bool = False) -> None:
+        """Store ``value`` now, to be kept for ``keep`` seconds (``not_found``: see
+        ``CacheEntry``)."""
 
     async def aclose(self) -> None:
         """Release connections."""

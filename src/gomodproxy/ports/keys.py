@@ -9,8 +9,10 @@ colliding with a real key, and skip dot names when listing.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from gomodproxy.errors import InvalidInput
-from gomodproxy.gomod.module import escape_path, escape_version
+from gomodproxy.gomod.module import escape_path, escape_version, unescape_path, unescape_version
 
 #: Longest key element in bytes: a file name (NAME_MAX) on every filesystem we store on, and
 #: in the go command's module cache, so no servable module or version needs a longer one.
@@ -59,6 +61,72 @@ def artifact_key(kind: str, path: str, version: str = "") -> str:
         return f"{epath}/@latest"
     ext = "info" if kind == "query" else kind
     return f"{epath}/@v/{escape_version(version)}.{ext}"
+
+
+def version_key(path: str, version: str, ext: str) -> str:
+    """The key of one of a version's files: ``ext`` is one of ``VERSION_EXTS``.
+
+    Raises:
+        InvalidInput: the path or version cannot be escaped.
+    """
+    if ext not in VERSION_EXTS:
+        raise InvalidInput(f"no version file has the extension {ext!r}")
+    return join_version_key(escape_path(path), escape_version(version), ext)
+
+
+def join_version_key(escaped_path: str, escaped_version: str, ext: str) -> str:
+    """``version_key`` from parts already escaped (the inverse of ``split_version_key``)."""
+    return f"{escaped_path}/@v/{escaped_version}.{ext}"
+
+
+def ziphash_key(zip_key: str) -> str:
+    """The key of the h1 hash stored beside the zip at ``zip_key``."""
+    return zip_key + "hash"
+
+
+def versions_prefix(path: str) -> str:
+    """The prefix every version file of module ``path`` starts with (lists them all).
+
+    Raises:
+        InvalidInput: the path cannot be escaped.
+    """
+    return f"{escape_path(path)}/@v/"
+
+
+class VersionKey(NamedTuple):
+    """A version file's key taken apart: the module path and version unescaped."""
+
+    path: str
+    version: str
+    ext: str
+
+
+def parse_version_key(key: str) -> VersionKey | None:
+    """``<escaped path>/@v/<escaped version>.<ext>`` unescaped, or None for any other key
+    (lists, ``@latest``, ``sumdb/...``, ``_meta/...``, or an element that does not unescape)."""
+    split = split_version_key(key)
+    if split is None:
+        return None
+    try:
+        return VersionKey(unescape_path(split[0]), unescape_version(split[1]), split[2])
+    except InvalidInput:
+        return None
+
+
+def module_of_key(key: str) -> str:
+    """The module path of a version file, ``@v/list`` or ``@latest`` key, or "" for others."""
+    if key.endswith("/@latest"):
+        head = key[: -len("/@latest")]
+    else:
+        head, sep, _ = key.partition("/@v/")
+        if not sep:
+            return ""
+    if not head:
+        return ""
+    try:
+        return unescape_path(head)
+    except InvalidInput:
+        return ""
 
 
 def check_prefix(prefix: str) -> None:

@@ -18,6 +18,7 @@ from gomodproxy.checksumdb.remote import RemoteResponse
 from gomodproxy.errors import GoModProxyError, NotFound
 from gomodproxy.gomod.dirhash import gomod_hash
 from gomodproxy.localfs.workdir import work_dir
+from gomodproxy.ports.keys import ziphash_key
 from gomodproxy.server.http_errors import error_response, plain_line
 from gomodproxy.service.proxy import Trace
 from gomodproxy.sources.proxy import reason_from_body
@@ -121,7 +122,7 @@ def install(app: Any) -> None:
             trace = Trace()
             mod = await service.immutable("mod", path, version, trace)
             zip_art = await service.immutable("zip", path, version, trace)
-            zip_h1 = await service.store.get(zip_art.key + "hash")
+            zip_h1 = await service.store.get(ziphash_key(zip_art.key))
             mod_data = mod.data if mod.data is not None else await service.store.get(mod.key)
             if not zip_h1 or mod_data is None:
                 raise NotFound(f"not found: {path}@{version}")

@@ -30,19 +30,13 @@ server maps them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import hashlib
-import json
 import logging
 import os
-import re
-import shutil
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -54,24 +48,29 @@ from gomodproxy.errors import (
     UpstreamError,
     VerificationError,
 )
-from gomodproxy.gomod import modfile, module, semver
-from gomodproxy.localfs import zipfiles, ziplimits
+from gomodproxy.gomod import modfile, module
+from gomodproxy.localfs.tempdir import DownloadDir
 from gomodproxy.ports.cache import CacheEntry, MetadataCache, SingleFlight
-from gomodproxy.ports.keys import artifact_key
+from gomodproxy.ports.keys import artifact_key, ziphash_key
 from gomodproxy.ports.observer import NullObserver, Observer
 from gomodproxy.ports.source import Source
 from gomodproxy.ports.storage import BlobStore
 from gomodproxy.ports.verifier import NoVerifier, Verifier
-from gomodproxy.service import refusals
+from gomodproxy.service import freshness, refusals
+from gomodproxy.service.freshness import Freshness, FreshnessPolicy
 from gomodproxy.service.livezip import LiveZip
+from gomodproxy.service.validate import (
+    MAX_ZIP_BYTES,
+    check_and_hash_zip,
+    check_info,
+    check_list,
+    check_mod,
+)
 from gomodproxy.storage.access import AccessLog
 
 T = TypeVar("T")
 log = logging.getLogger("gomodproxy.service")
 
-#: What the go command accepts at most (x/mod/zip).
-MAX_ZIP_BYTES = 500 << 20
-_NOT_FOUND_MARK = b"\x00not-found\x00"
 #: Zips from this size up are sent from their file when the server can (smaller ones cost
 #: less from memory than an open and a read); what such a record counts in the hot cache.
 FILE_MIN_BYTES = 16 << 10
@@ -113,66 +112,42 @@ class Artifact:
         return self.path is None or now - self.checked < FILE_RECHECK
 
 
-@dataclass
 class Trace:
-    """What one request did, for its log line (cache result, where the bytes came from)."""
+    """What one request did, for its log line (cache result, where the bytes came from); the
+    server's per-request record is one (``gomodproxy.ops.record.RequestRecord``)."""
 
-    cache: str = ""
-    source: str = ""
+    __slots__ = ("cache", "source")
+
+    def __init__(self, cache: str = "", source: str = "") -> None:
+        self.cache = cache
+        self.source = source
+
+
+@dataclass(frozen=True)
+class ColdZips:
+    """Cold zips streamed to clients while they are fetched, once ``after`` bytes arrived:
+    smaller zips are verified before their first byte, so a refusal is a 403 that says why."""
+
+    stream: bool = True
+    after: int = 0
+
+
+@dataclass(frozen=True)
+class ServiceOptions:
+    """The service's tunables (``compose`` fills them from the settings)."""
+
+    freshness: FreshnessPolicy = field(default_factory=FreshnessPolicy)
+    hot_cache_bytes: int = 256 << 20
+    hot_cache_item_bytes: int = 8 << 20
+    max_zip_bytes: int = MAX_ZIP_BYTES
+    cold_zips: ColdZips = field(default_factory=ColdZips)
+    #: The source is the store itself: lists are computed, never the persisted copies of an
+    #: upstream's list (they may name versions the store does not hold).
+    offline: bool = False
 
 
 def etag_of(data: bytes) -> str:
     return '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
-
-
-def module_line(gomod: bytes) -> str | None:
-    """The path in the ``module`` directive of a go.mod, or None when there is none."""
-    try:
-        text = gomod.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    in_block = False
-    for raw in text.splitlines():
-        line = raw.split("//", 1)[0].strip()
-        if not line:
-            continue
-        if in_block:
-            if line == ")":
-                in_block = False
-                continue
-            return _unquote_go(line)
-        m = re.match(r"^module(\s+|\()(.*)$", line)
-        if m is None:
-            continue
-        rest = m.group(2).strip()
-        if m.group(1) == "(" or rest == "(":
-            in_block = True
-            continue
-        return _unquote_go(rest) if rest else None
-    return None
-
-
-def _unquote_go(token: str) -> str | None:
-    if token.startswith(('"', "`")):
-        try:
-            value = json.loads(token) if token.startswith('"') else token.strip("`")
-        except ValueError:
-            return None
-        return value if isinstance(value, str) else None
-    return token.split()[0] if token.split() else None
-
-
-def check_and_hash_zip(zip_path: Path, module_path: str, version: str, limit: int) -> str:
-    """Check a module zip as the go command does (x/mod CheckZip) and return its h1 hash.
-
-    Raises:
-        InvalidInput: the zip is too large, unreadable or has an invalid entry.
-    """
-    size = zip_path.stat().st_size
-    if size > limit:
-        raise InvalidInput(f"module zip of {size} bytes exceeds the limit of {limit}")
-    ziplimits.check_entry_count(zip_path)
-    return zipfiles.check_and_hash_zip(zip_path, module_path, version)
 
 
 class ProxyService:
@@ -187,65 +162,33 @@ class ProxyService:
         flight: SingleFlight | None = None,
         verifier: Verifier | None = None,
         observer: Observer | None = None,
-        hot_cache_bytes: int = 256 << 20,
-        hot_cache_item_bytes: int = 8 << 20,
-        list_ttl: float = 60.0,
-        stale_ttl: float = 7 * 86400.0,
-        max_zip_bytes: int = MAX_ZIP_BYTES,
+        access: AccessLog | None = None,
+        options: ServiceOptions | None = None,
         temp_dir: str | Path | None = None,
         clock: Callable[[], float] = time.time,
-        stream_cold_zips: bool = True,
-        stream_cold_zips_after: int = 0,
-        offline: bool = False,
-        access: AccessLog | None = None,
     ) -> None:
+        """``access`` records which versions are served (for ``gc --keep-days``);
+        ``temp_dir`` holds downloads in progress (the system temp dir when None)."""
         self.store = store
         self.source = source
         self.meta: MetadataCache = meta or MemoryMetadataCache(clock=clock)
         self.flight: SingleFlight = flight or LocalSingleFlight()
         self.verifier: Verifier = verifier or NoVerifier()
         self.observer: Observer = observer or NullObserver()
-        self.hot: HotCache[Artifact] = HotCache(hot_cache_bytes, hot_cache_item_bytes)
-        self.list_ttl = list_ttl
-        self.stale_ttl = max(stale_ttl, list_ttl)
-        self.max_zip_bytes = max_zip_bytes
+        self.access = access
+        self.options = options = options or ServiceOptions()
+        self.freshness = options.freshness
+        self.hot: HotCache[Artifact] = HotCache(
+            options.hot_cache_bytes, options.hot_cache_item_bytes
+        )
+        self.downloads = DownloadDir(temp_dir)
         self.clock = clock
-        self._temp_parent = Path(temp_dir) if temp_dir else None
-        self._temp: Path | None = None
-        self._owner_fd = -1
         self._background: set[asyncio.Task[Any]] = set()
         #: Cold zips being fetched, streamed to clients meanwhile.
-        self.stream_cold_zips = stream_cold_zips
-        #: Bytes of a cold zip that must have arrived before streaming starts: smaller zips
-        #: are verified before their first byte, so a refusal is a 403 that says why.
-        self.stream_cold_zips_after = stream_cold_zips_after
         self._live: dict[str, LiveZip] = {}
-        #: The source is the store itself: lists are computed, never the persisted copies
-        #: of an upstream's list (they may name versions the store does not hold).
-        self.offline = offline
-        #: Records which versions are served, for ``gc --keep-days``.
-        self.access = access
         self._zip_pool: ThreadPoolExecutor | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
-
-    def temp_dir(self) -> Path:
-        """This process's directory for downloads in progress (removed by ``aclose``).
-
-        The process holds an ``flock`` on ``.owner`` inside it for its lifetime, so another
-        process can tell a directory left by a dead one (SIGKILL, power loss: the kernel
-        dropped the lock) and remove it.
-        """
-        if self._temp is None:
-            parent = self._temp_parent
-            if parent is not None:
-                parent.mkdir(parents=True, exist_ok=True)
-                _remove_orphans(parent)
-            temp = Path(tempfile.mkdtemp(prefix="gomodproxy-", dir=parent))
-            self._owner_fd = os.open(temp / ".owner", os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self._owner_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            self._temp = temp
-        return self._temp
 
     def _zip_checks(self) -> ThreadPoolExecutor:
         """The threads that check and hash zips, one per CPU, apart from the default executor:
@@ -270,10 +213,7 @@ class ProxyService:
         if self._zip_pool is not None:
             self._zip_pool.shutdown(wait=False, cancel_futures=True)
             self._zip_pool = None
-        if self._temp is not None:
-            shutil.rmtree(self._temp, ignore_errors=True)
-            os.close(self._owner_fd)
-            self._temp = None
+        self.downloads.close()
 
     # -- immutable artifacts -------------------------------------------------------------
 
@@ -323,7 +263,7 @@ class ProxyService:
         trace.cache = "miss"
         if kind != "info":
             await refusals.check(self.store, kind, path, version)
-        if live and kind == "zip" and self.stream_cold_zips:
+        if live and kind == "zip" and self.options.cold_zips.stream:
             return await self._live_zip(path, version, key, trace)
         return await self.flight.run(
             key, lambda: self._fetch_immutable(kind, path, version, key, trace)
@@ -333,7 +273,7 @@ class ProxyService:
         """Join or start the fetch of a cold zip and stream it while it lands."""
         lz = self._live.get(key)
         if lz is None:
-            lz = self._live[key] = LiveZip(key, self.stream_cold_zips_after)
+            lz = self._live[key] = LiveZip(key, self.options.cold_zips.after)
 
             async def fetch(lz: LiveZip = lz) -> None:
                 try:
@@ -373,7 +313,7 @@ class ProxyService:
         info = await self.store.stat(key)
         if info is None:
             return None
-        h1 = await self.store.get(key + "hash")
+        h1 = await self.store.get(ziphash_key(key))
         etag = (
             '"' + h1.decode("ascii", "replace").strip() + '"'
             if h1
@@ -446,10 +386,10 @@ class ProxyService:
     async def _fetch_small(self, kind: str, path: str, version: str) -> bytes:
         if kind == "info":
             data = await self.source.info(path, version)
-            self._check_info(data, path, version)
+            check_info(data, path, version)
             return data
         data = await self.source.mod(path, version)
-        self._check_mod(data, path, version)
+        check_mod(data, path, version)
         self._prefetch_requirements(data)
         await self.verifier.verify_mod(path, version, data)
         return data
@@ -467,9 +407,7 @@ class ProxyService:
     async def _fetch_zip(
         self, path: str, version: str, key: str, on_tmp: Callable[[Path], None] | None = None
     ) -> None:
-        fd, name = tempfile.mkstemp(prefix="fetch-", suffix=".zip", dir=self.temp_dir())
-        os.close(fd)
-        tmp = Path(name)
+        tmp = self.downloads.new_file("fetch-", ".zip")
         try:
             if on_tmp is not None:
                 on_tmp(tmp)  # a LiveZip watches the download
@@ -483,7 +421,7 @@ class ProxyService:
                         tmp,
                         path,
                         version,
-                        self.max_zip_bytes,
+                        self.options.max_zip_bytes,
                     )
                 except InvalidInput as exc:
                     raise UpstreamError(f"{path}@{version}: upstream zip rejected: {exc}") from exc
@@ -491,7 +429,7 @@ class ProxyService:
             h1 = await self._upstream("zip", path, fetch)
             await self.verifier.verify_zip(path, version, h1)
             # The hash goes first: a visible zip always has its .ziphash.
-            await self.store.put(key + "hash", h1.encode("ascii"))
+            await self.store.put(ziphash_key(key), h1.encode("ascii"))
             await self.store.put_file(key, tmp)
         finally:
             tmp.unlink(missing_ok=True)
@@ -524,60 +462,17 @@ class ProxyService:
         finally:
             self.observer.upstream(name, artifact, outcome, time.perf_counter() - start)
 
-    def _check_info(self, data: bytes, path: str, query: str | None) -> str:
-        """The canonical Version of an .info body; checks it is one and matches ``query``."""
-        try:
-            obj = json.loads(data)
-        except (ValueError, RecursionError):  # RecursionError: hostile nesting
-            obj = None
-        version = obj.get("Version") if isinstance(obj, dict) else None
-        if not isinstance(version, str) or not semver.is_valid(version):
-            raise UpstreamError(f"{path}: upstream sent an invalid .info (no valid Version)")
-        if module.canonical_version(version) != version:
-            raise UpstreamError(f"{path}: upstream .info Version {version!r} is not canonical")
-        if query is not None and version != query:
-            raise UpstreamError(
-                f"{path}: upstream returned info for version {version} instead of {query}"
-            )
-        t = obj.get("Time") if isinstance(obj, dict) else None
-        if t is not None and not isinstance(t, str):
-            raise UpstreamError(f"{path}: upstream .info has an invalid Time")
-        return version
-
-    def _check_mod(self, data: bytes, path: str, version: str) -> None:
-        declared = module_line(data)
-        if declared is None:
-            raise UpstreamError(f"{path}@{version}: upstream go.mod has no module line")
-        if declared == path:
-            return
-        if declared.lower() == path.lower():
-            # The same path in another case: a case-insensitive origin answering for a path
-            # that is not its own. Never useful (no replace directive needs it) and a way
-            # around case-sensitive rules: refused.
-            raise UpstreamError(
-                f"{path}@{version}: upstream go.mod declares module {declared!r}, "
-                "the requested path in another case"
-            )
-        # As the go command in direct mode: only the major version suffix must agree (a
-        # fork may declare its original path, which a replace directive needs; the go
-        # command accepts it there and rejects it anywhere else itself).
-        try:
-            _, want_major, _ = module.split_path_version(path)
-            _, got_major, ok = module.split_path_version(declared)
-        except InvalidInput:
-            ok = False
-        if not ok or got_major.lstrip("/.") != want_major.lstrip("/."):
-            raise UpstreamError(f"{path}@{version}: upstream go.mod declares module {declared!r}")
-
     # -- mutable answers ---------------------------------------------------------------
 
     async def list(self, path: str, trace: Trace) -> Artifact:
         key = artifact_key("list", path)
-        return await self._mutable("list", key, path, None, trace, persist=not self.offline)
+        return await self._mutable("list", key, path, None, trace, persist=not self.options.offline)
 
     async def latest(self, path: str, trace: Trace) -> Artifact:
         key = artifact_key("latest", path)
-        return await self._mutable("latest", key, path, None, trace, persist=not self.offline)
+        return await self._mutable(
+            "latest", key, path, None, trace, persist=not self.options.offline
+        )
 
     async def query(self, path: str, query: str, trace: Trace) -> Artifact:
         """``.info`` of a non-canonical query (branch, tag, commit prefix, ``v1.2``)."""
@@ -591,18 +486,19 @@ class ProxyService:
         entry = await self.meta.get(key)
         if entry is None and persist:
             entry = await self._persisted(key)
-        if entry is not None:
-            age = now - entry.stored_at
-            if age < self.list_ttl:
-                self.observer.cache_lookup(self.meta.tier, "hit")
-                trace.cache, trace.source = "hit", self.meta.tier
-                return self._mutable_artifact(kind, key, entry.value)
-            if age < self.stale_ttl and not entry.value.startswith(_NOT_FOUND_MARK):
-                # Stale while revalidate: answer now, refresh once in the background.
-                self.observer.cache_lookup(self.meta.tier, "stale")
-                trace.cache, trace.source = "stale", self.meta.tier
-                self._spawn(self._refresh_quietly(kind, key, path, query, persist))
-                return self._mutable_artifact(kind, key, entry.value)
+        age = None if entry is None else now - entry.stored_at
+        negative = entry is not None and entry.not_found
+        decision = freshness.decide(self.freshness, age, not_found=negative)
+        if entry is not None and decision is Freshness.FRESH:
+            self.observer.cache_lookup(self.meta.tier, "hit")
+            trace.cache, trace.source = "hit", self.meta.tier
+            return _mutable_artifact(kind, key, entry)
+        if entry is not None and decision is Freshness.STALE:
+            # Stale while revalidate: answer now, refresh once in the background.
+            self.observer.cache_lookup(self.meta.tier, "stale")
+            trace.cache, trace.source = "stale", self.meta.tier
+            self._spawn(self._refresh_quietly(kind, key, path, query, persist))
+            return _mutable_artifact(kind, key, entry)
         self.observer.cache_lookup(self.meta.tier, "miss")
         trace.cache = "miss"
         trace.source = self.source_label(path)
@@ -611,19 +507,12 @@ class ProxyService:
                 "meta:" + key, lambda: self._refresh(kind, key, path, query, persist)
             )
         except UpstreamError:
-            if (
-                entry is not None
-                and now - entry.stored_at < self.stale_ttl
-                and not entry.value.startswith(_NOT_FOUND_MARK)
+            if entry is not None and freshness.usable_on_error(
+                self.freshness, age, not_found=negative
             ):
                 trace.cache = "stale-if-error"
-                return self._mutable_artifact(kind, key, entry.value)
+                return _mutable_artifact(kind, key, entry)
             raise
-        return self._mutable_artifact(kind, key, value)
-
-    def _mutable_artifact(self, kind: str, key: str, value: bytes) -> Artifact:
-        if value.startswith(_NOT_FOUND_MARK):
-            raise NotFound(value[len(_NOT_FOUND_MARK) :].decode("utf-8", "replace"))
         return Artifact(kind, key, len(value), etag_of(value), False, data=value)
 
     async def _persisted(self, key: str) -> CacheEntry | None:
@@ -636,13 +525,12 @@ class ProxyService:
     async def _refresh(
         self, kind: str, key: str, path: str, query: str | None, persist: bool
     ) -> bytes:
-        keep = self.stale_ttl
         try:
             value = await self._upstream(kind, path, lambda: self._fetch_mutable(kind, path, query))
         except NotFound as exc:
-            await self.meta.set(key, _NOT_FOUND_MARK + str(exc).encode(), self.list_ttl)
+            await self.meta.set(key, str(exc).encode(), self.freshness.list_ttl, not_found=True)
             raise
-        await self.meta.set(key, value, keep)
+        await self.meta.set(key, value, self.freshness.stale_ttl)
         if persist:
             await self.store.put(key, value)
         return value
@@ -665,15 +553,15 @@ class ProxyService:
     async def _fetch_mutable(self, kind: str, path: str, query: str | None) -> bytes:
         if kind == "list":
             data = await self.source.list(path)
-            await _off_loop_when_large(data, _check_list, data, path)
+            await _off_loop_when_large(data, check_list, data, path)
             return data
         if kind == "latest":
             data = await self.source.latest(path)
-            self._check_info(data, path, None)
+            check_info(data, path, None)
             return data
         assert query is not None
         data = await self.source.info(path, query)
-        version = self._check_info(data, path, None)
+        version = check_info(data, path, None)
         await self._keep_resolved_info(path, version, data)
         return data
 
@@ -688,26 +576,10 @@ class ProxyService:
             await self.store.put(key, data)
 
 
-def _remove_orphans(parent: Path) -> None:
-    """Remove download directories whose owner process died (its ``.owner`` lock is free)."""
-    for child in parent.glob("gomodproxy-*"):
-        try:
-            fd = os.open(child / ".owner", os.O_RDWR)
-        except FileNotFoundError:
-            # Being created right now, or left before its lock existed: judge by age.
-            with contextlib.suppress(OSError):
-                if time.time() - child.stat().st_mtime > 60:
-                    shutil.rmtree(child, ignore_errors=True)
-            continue
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            continue  # a live process owns it
-        finally:
-            os.close(fd)
-        shutil.rmtree(child, ignore_errors=True)
+def _mutable_artifact(kind: str, key: str, entry: CacheEntry) -> Artifact:
+    if entry.not_found:
+        raise NotFound(entry.value.decode("utf-8", "replace"))
+    return Artifact(kind, key, len(entry.value), etag_of(entry.value), False, data=entry.value)
 
 
 #: Up to this many bytes, a check runs on the event loop (it takes well under a millisecond).
@@ -721,25 +593,3 @@ async def _off_loop_when_large(data: bytes, check: Callable[..., None], *args: A
         check(*args)
     else:
         await asyncio.to_thread(check, *args)
-
-
-#: Bytes of a ``@v/list`` decoded and split at once: each C call (decode, splitlines) holds
-#: the GIL, and in a worker thread a short call lets the event loop run in between.
-_LIST_BLOCK = 64 << 10
-
-
-def _check_list(data: bytes, path: str) -> None:
-    """A ``@v/list`` body: UTF-8 lines whose first field is a valid version."""
-    start = 0
-    while start < len(data):
-        cut = data.find(b"\n", start + _LIST_BLOCK)
-        end = len(data) if cut < 0 else cut + 1
-        try:
-            text = data[start:end].decode("utf-8")  # a character never spans a newline
-        except UnicodeDecodeError:
-            raise UpstreamError(f"{path}: upstream sent a @v/list that is not UTF-8") from None
-        for line in text.splitlines():
-            fields = line.split()
-            if fields and not semver.is_valid(fields[0]):
-                raise UpstreamError(f"{path}: upstream sent an invalid @v/list line {line[:80]!r}")
-        start = end

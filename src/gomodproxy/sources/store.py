@@ -17,6 +17,7 @@ from pathlib import Path
 
 from gomodproxy.errors import NotFound
 from gomodproxy.gomod import module, pseudo, semver
+from gomodproxy.ports.keys import version_key, versions_prefix
 from gomodproxy.ports.storage import BlobStore
 
 __all__ = ["OFFLINE_MESSAGE", "StoreSource", "latest_from_list", "versions_from_keys"]
@@ -61,10 +62,10 @@ class StoreSource:
         self.store = store
 
     def _key(self, path: str, version: str, ext: str) -> str:
-        return f"{module.escape_path(path)}/@v/{module.escape_version(version)}.{ext}"
+        return version_key(path, version, ext)
 
     async def _versions(self, path: str) -> list[str]:
-        prefix = f"{module.escape_path(path)}/@v/"
+        prefix = versions_prefix(path)
         names = [key[len(prefix) :] async for key in self.store.list(prefix)]
         return versions_from_keys([n for n in names if "/" not in n])
 

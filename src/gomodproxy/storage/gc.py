@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cmp_to_key
 
-from gomodproxy.errors import GoModProxyError, InvalidInput
+from gomodproxy.errors import GoModProxyError
 from gomodproxy.gomod import module, semver
-from gomodproxy.ports.keys import split_version_key
+from gomodproxy.ports.keys import parse_version_key
 from gomodproxy.ports.storage import BlobStore
 from gomodproxy.storage.access import PREFIX as ACCESS_PREFIX
 from gomodproxy.storage.access import day_of, read_accessed
@@ -104,18 +104,15 @@ async def scan(
         if key.startswith(ACCESS_PREFIX):
             access_keys.append(key)
             continue
-        split = split_version_key(key)
+        split = parse_version_key(key)
         if split is None:
             continue
-        try:
-            path, version = module.unescape_path(split[0]), module.unescape_version(split[1])
-        except InvalidInput:
-            continue
+        path, version = split.path, split.version
         info = await store.stat(key)
         if info is None:
             continue
         sv = versions.setdefault((path, version), StoredVersion(path, version))
-        sv.keys[split[2]] = key
+        sv.keys[split.ext] = key
         sv.size += info.size
         sv.stored_at = max(sv.stored_at, info.mtime)
     served = await read_accessed(store, access_since)

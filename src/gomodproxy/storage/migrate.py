@@ -18,6 +18,7 @@ from pathlib import Path
 
 from gomodproxy.errors import GoModProxyError, NotFound
 from gomodproxy.localfs.zipfiles import hash_zip
+from gomodproxy.ports.keys import ziphash_key
 from gomodproxy.ports.storage import BlobStore
 
 
@@ -64,7 +65,7 @@ async def copy_key(src: BlobStore, dst: BlobStore, key: str, work: Path) -> bool
         if have is not None and have.size == size and (await _sha256_of(dst, key))[0] == digest:
             return False
         if key.endswith(".zip"):
-            recorded = await src.get(key + "hash")
+            recorded = await src.get(ziphash_key(key))
             if recorded is not None:
                 h1 = await asyncio.to_thread(hash_zip, tmp)
                 if h1 != recorded.decode("ascii", "replace").strip():

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from gomodproxy.errors import InvalidInput
 from gomodproxy.gomod import module
-from gomodproxy.ports.keys import split_version_key
+from gomodproxy.ports.keys import join_version_key, split_version_key
 
 MODULES = "modules"
 KEYS = "keys"
@@ -180,8 +180,7 @@ def version_keys(prefix: str, repo: str, tag: str, exts: list[str]) -> list[str]
     escaped_version = None if version is None else escape_version(version)
     if escaped_path is None or escaped_version is None:
         return []
-    base = f"{escaped_path}/@v/{escaped_version}"
-    keys = [f"{base}.{ext}" for ext in exts]
+    keys = [join_version_key(escaped_path, escaped_version, ext) for ext in exts]
     # Only keys that map back to this very manifest are ours (guards against foreign tags).
     refs = [(k, parse_version_key(prefix, k)) for k in keys]
     return [k for k, ref in refs if ref is not None and (ref.repo, ref.tag) == (repo, tag)]

@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from gomodproxy.errors import InvalidInput
-from gomodproxy.gomod import module
-from gomodproxy.ports.keys import split_version_key
+from gomodproxy.ports.keys import module_of_key, split_version_key
 from gomodproxy.ports.storage import BlobStore
 
 __all__ = ["Usage", "measure"]
@@ -40,15 +38,9 @@ async def measure(store: BlobStore, depth: int = 2) -> Usage:
         if info is None:
             continue
         split = split_version_key(key)
-        group, path = key.split("/", 1)[0], ""
-        head, sep, _ = key.partition("/@v/") if "/@v/" in key else key.rpartition("/@latest")
-        if sep and head:
-            try:
-                path = module.unescape_path(head)
-            except InvalidInput:
-                path = ""
-            if path:
-                group = "/".join(path.split("/")[:depth])
+        group, path = key.split("/", 1)[0], module_of_key(key)
+        if path:
+            group = "/".join(path.split("/")[:depth])
         usage.bytes[group] += info.size
         usage.files[group] += 1
         if path:
