@@ -148,12 +148,17 @@ def test_module_counter_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     """Beyond MAX_MODULES distinct paths per worker, zips count as module="other"."""
     from gomodproxy.ops import observe
     from gomodproxy.ops.metrics import Metrics
+    from gomodproxy.ops.record import RequestRecord
+    from gomodproxy.service.requests import parse_request
 
     monkeypatch.setattr(observe, "MAX_MODULES", 2)
     metrics = Metrics()
     observer = observe.OpsObserver(metrics)
     for name in ("a", "!b", "c", "d", "a"):
-        scope = {"path": f"/example.com/{name}/@v/v1.0.0.zip", "method": "GET"}
-        observer(scope, "zip", 200, 10, "hit", "memory", None, None)
+        path = f"/example.com/{name}/@v/v1.0.0.zip"
+        rec = RequestRecord({"path": path, "method": "GET"}, 0.0)
+        rec.route, rec.req, rec.status, rec.size = "zip", parse_request(path), 200, 10
+        rec.cache, rec.source = "hit", "memory"
+        observer(rec)
     series = {dict(k)["module"]: v for k, v in metrics.extra[observe.MODULE_METRIC].items()}
     assert series == {"example.com/a": 2, "example.com/B": 1, "other": 2}

@@ -115,7 +115,7 @@ async def test_served_at_root_with_live_numbers(tmp_path: Path) -> None:
     page = r.text
     assert "50.00%" in page  # 2 of 4 downloads succeeded
     assert "sum.example: no route to host" in page
-    assert app.on_response.sumdb_unavailable == 1  # type: ignore[union-attr]
+    assert app.observers[0].sumdb_unavailable == 1  # type: ignore[attr-defined]
     assert "upstream answered 500" in page  # recent errors
     assert f"<code>{MOD}</code></td><td class=n>2</td>" in page  # top modules
     assert "memory" in page  # make_app's service uses a memory store

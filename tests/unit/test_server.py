@@ -14,6 +14,7 @@ import pytest
 from gomodproxy.config.settings import load_settings
 from gomodproxy.errors import UpstreamError, UpstreamTimeout
 from gomodproxy.ops.metrics import Metrics, RequestLog
+from gomodproxy.ops.record import RequestRecord
 from gomodproxy.server.app import ProxyApp
 from gomodproxy.service.freshness import FreshnessPolicy
 from gomodproxy.service.proxy import FILE_RECHECK, ProxyService, ServiceOptions, Trace
@@ -224,6 +225,65 @@ class TestHttp:
             transport=httpx.ASGITransport(app=app), base_url="http://t"
         ) as c:
             assert (await c.get("/sumdb/sum.example/supported")).text == "mounted"
+
+    async def test_mounted_requests_logged_and_counted_with_real_status(
+        self, tmp_path: Path, source: FakeSource
+    ) -> None:
+        """A /sumdb/ passthrough answer is logged and counted with the status and body size
+        the mounted app sent (they were recorded as status 0 and 0 bytes)."""
+        app, out = make_app(tmp_path, source)
+        observed: list[tuple[str, int, int]] = []
+        app.observers.append(lambda rec: observed.append((rec.route, rec.status, rec.size)))
+
+        async def sumdb(scope: dict[str, str], receive: object, send: object) -> None:
+            found = scope["path"].endswith("/supported")
+            status, body = (200, b"") if found else (404, b"not found: no such record\n")
+            await send({"type": "http.response.start", "status": status, "headers": []})  # type: ignore[operator]
+            await send({"type": "http.response.body", "body": body, "more_body": True})  # type: ignore[operator]
+            await send({"type": "http.response.body", "body": b"tail" if found else b""})  # type: ignore[operator]
+
+        app.mount("/sumdb/", sumdb)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as c:
+            assert (await c.get("/sumdb/sum.example/supported")).status_code == 200
+            assert (await c.get("/sumdb/sum.example/lookup/x@v1")).status_code == 404
+            metrics = (await c.get("/metrics")).text
+        app.request_log.flush()  # type: ignore[union-attr]
+        lines = [json.loads(line) for line in out.getvalue().splitlines()]
+        assert [(r["route"], r["status"], r["bytes"]) for r in lines[:2]] == [
+            ("sumdb", 200, 4),
+            ("sumdb", 404, len(b"not found: no such record\n")),
+        ]
+        assert observed[:2] == [("sumdb", 200, 4), ("sumdb", 404, 26)]
+        assert 'gomodproxy_http_requests_total{code="200",route="sumdb"} 1.0' in metrics
+        assert 'gomodproxy_http_requests_total{code="404",route="sumdb"} 1.0' in metrics
+
+    async def test_one_record_per_request_through_the_chain(
+        self, tmp_path: Path, source: FakeSource
+    ) -> None:
+        """Every observer sees the same record, filled once: a cold and a hot hit carry the
+        parsed request (no observer parses the path again), the hot one its log fragment."""
+        app, out = make_app(tmp_path, source)
+        seen: list[RequestRecord] = []
+        app.observers.append(seen.append)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as c:
+            await c.get(f"/{MOD}/@v/v1.0.0.info")
+            await c.head(f"/{MOD}/@v/v1.0.0.info")
+        cold, hot = seen
+        for rec in (cold, hot):
+            assert rec.req is not None
+            assert (rec.req.path, rec.req.version, rec.route) == (MOD, "v1.0.0", "info")
+            assert rec.status == 200
+        assert (cold.cache, cold.source, cold.log_fragment) == ("miss", "fake", None)
+        assert (hot.cache, hot.source, hot.method) == ("hit", "memory", "HEAD")
+        assert hot.log_fragment is not None
+        app.request_log.flush()  # type: ignore[union-attr]
+        hot_line = json.loads(out.getvalue().splitlines()[1])
+        assert (hot_line["method"], hot_line["cache"], hot_line["status"]) == ("HEAD", "hit", 200)
+        assert hot_line["bytes"] == cold.size
 
     async def test_request_log_line(self, tmp_path: Path, source: FakeSource) -> None:
         """One JSON line per request with route, module, version, cache, source, status, bytes."""

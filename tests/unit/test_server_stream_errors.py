@@ -68,7 +68,7 @@ class World:
         self.app = ProxyApp(service, cfg, self.metrics, RequestLog(self.log, interval=0))
         audit = AuditLog("-", interval=0, stream=self.audit_out)
         self.audit_log = audit
-        self.app.on_response = OpsObserver(self.metrics, None, audit)
+        self.app.observers.append(OpsObserver(self.metrics, None, audit))
 
     def lines(self) -> list[dict[str, Any]]:
         assert self.app.request_log is not None

@@ -1,5 +1,5 @@
-"""What the server tells operations about each response: SLI counters, top modules, recent
-errors and audit lines, all from one hook (``ProxyApp.on_response``).
+"""What operations make of each response: SLI counters, top modules, recent errors and audit
+lines, all from the request's record (an observer of ``gomodproxy.ops.record``'s chain).
 
 The hook runs for every response, the hot path included, so the SLI counter is a direct dict
 update on pre-created series of ``Metrics.extra`` (zero from start-up, so rates and the
@@ -20,18 +20,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from gomodproxy.checksumdb.database import SumdbUnavailable
-from gomodproxy.errors import GoModProxyError, InvalidInput, NotFound, VerificationError
+from gomodproxy.errors import InvalidInput, NotFound, VerificationError
 from gomodproxy.ops import sli
 from gomodproxy.ops.audit import AuditLog, make_record
-from gomodproxy.service.requests import ModRequest, parse_request
-
-#: The hot path hands no parsed request to the hook; parsing a module path costs ~35 us, so
-#: the audit log and counters reuse the (immutable) result for recently seen paths.
-_parse = lru_cache(maxsize=4096)(parse_request)
+from gomodproxy.ops.record import RequestRecord
+from gomodproxy.service.requests import ModRequest
 
 MODULE_METRIC = "gomodproxy_module_downloads_total"
 MODULE_HELP = "Module zips served (status 200), by module path (at most 500 paths per worker)."
@@ -65,7 +61,7 @@ def _identity(scope: Any) -> str:
 
 
 class OpsObserver:
-    """Counts, remembers and audits responses; installed as ``app.on_response``."""
+    """Counts, remembers and audits responses; sets each download's SLI ``outcome``."""
 
     def __init__(self, metrics: Any, verifier: Any = None, audit: AuditLog | None = None) -> None:
         self.metrics = metrics
@@ -76,7 +72,7 @@ class OpsObserver:
         #: Downloads that failed because the checksum database could not be asked.
         self.sumdb_unavailable = 0
         self.sumdb_last_error: RecentError | None = None
-        #: escaped module path (as in the URL) → series key of the module counter
+        #: module path → series key of the module counter
         self._module_keys: dict[str, tuple[tuple[str, str], ...]] = {}
         self._other_key = (("module", "other"),)
         self._private_key = (("module", PRIVATE_PATH),)
@@ -99,45 +95,33 @@ class OpsObserver:
             for o in (sli.SUCCESS, sli.FAILURE)
         }
 
-    def __call__(
-        self,
-        scope: Any,
-        route: str,
-        status: int,
-        size: int,
-        cache: str,
-        source: str,
-        req: ModRequest | None,
-        exc: BaseException | None,
-    ) -> str:
-        """Record one response; returns its SLI outcome ("" when it is no download)."""
-        if size and scope["method"] != "HEAD":
+    def __call__(self, rec: RequestRecord) -> None:
+        """Record one response, and its SLI outcome on ``rec`` ("" when it is no download)."""
+        status, req, exc = rec.status, rec.req, rec.exc
+        route = rec.route
+        if rec.size and rec.method != "HEAD":
             bkey = (("route", route),)
-            self._bytes[bkey] = self._bytes.get(bkey, 0) + size
+            self._bytes[bkey] = self._bytes.get(bkey, 0) + rec.size
         gated = route == "refused"
         if gated:  # refused by the gate before routing: what did it ask for?
-            try:
-                req = _parse(scope["path"])
-            except GoModProxyError:
-                req = None
             route = req.kind if req is not None else ""
         if route == "query":  # an .info for a branch, tag or non-canonical version
             route = "info"
         elif route == "other":  # a download whose path did not parse (answered 400/404)
-            route = _artifact_of(scope["path"])
+            route = _artifact_of(rec.path)
         outcome = ""
         if route in sli.DOWNLOAD_ARTIFACTS:
             outcome = sli.classify(status, exc)
             key = self._keys[(route, outcome)]
             self._sli[key] = self._sli.get(key, 0) + 1
-            if route == "zip" and status == 200:
-                self._count_module(scope, req)
-            if cache == "miss" and route != "info":  # fetched from a source on this request
-                self._count_verification(route, scope, req, status, exc)
+            if route == "zip" and status == 200 and req is not None:
+                self._count_module(req)
+            if rec.cache == "miss" and route != "info":  # fetched from a source on this request
+                self._count_verification(route, req, status, exc)
         if status >= 500 or outcome == sli.FAILURE:
             text = str(exc) if exc is not None else ""
-            path = scope["path"]
-            if self._names_private(path, req):
+            path = rec.path
+            if req is not None and self.is_private(req.path):
                 path, text = PRIVATE_PATH, ""
             err = RecentError(time.time(), status, path, " ".join(text.split())[:300])
             self.recent.append(err)
@@ -145,20 +129,11 @@ class OpsObserver:
                 self.sumdb_unavailable += 1
                 self.sumdb_last_error = err
         if self.audit is not None and route in sli.DOWNLOAD_ARTIFACTS:
-            event = audit_event(status, exc, gated)
-            self._audit(scope, event, route, status, cache, source, req, exc, outcome)
-        return outcome
-
-    def _names_private(self, path: str, req: ModRequest | None) -> bool:
-        if req is None:
-            try:
-                req = _parse(path)
-            except GoModProxyError:
-                return False
-        return self.is_private(req.path)
+            self._audit(rec, audit_event(status, exc, gated), route, outcome)
+        rec.outcome = outcome
 
     def _count_verification(
-        self, route: str, scope: Any, req: ModRequest | None, status: int, exc: BaseException | None
+        self, route: str, req: ModRequest | None, status: int, exc: BaseException | None
     ) -> None:
         module = req.path if req is not None else ""
         result = self.verification(route, module, "miss", status, exc)
@@ -166,60 +141,36 @@ class OpsObserver:
             labels = {"artifact": route, "result": result}
             self.metrics.inc(VERIFY_METRIC, VERIFY_HELP, labels)
 
-    def _count_module(self, scope: Any, req: ModRequest | None) -> None:
-        """One more zip of this module; hot-path cheap: the URL's escaped module path is
-        looked up in a dict, parsed only the first time it is seen."""
-        path: str = scope["path"]
-        escaped = path[1 : path.rfind("/@v/")]
-        key = self._module_keys.get(escaped)
+    def _count_module(self, req: ModRequest) -> None:
+        """One more zip of this module; hot-path cheap: one dict lookup by module path."""
+        key = self._module_keys.get(req.path)
         if key is None:
             if len(self._module_keys) >= MAX_MODULES:
                 key = self._other_key
             else:
-                if req is None:
-                    try:
-                        req = _parse(path)
-                    except GoModProxyError:
-                        return
                 label = PRIVATE_PATH if self.is_private(req.path) else req.path
-                key = self._module_keys[escaped] = (("module", label),)
+                key = self._module_keys[req.path] = (("module", label),)
             self.metrics.inc(MODULE_METRIC, MODULE_HELP, dict(key), 0)
         series = self.metrics.extra[MODULE_METRIC]
         series[key] = series.get(key, 0) + 1
 
-    def _audit(
-        self,
-        scope: Any,
-        event: str,
-        route: str,
-        status: int,
-        cache: str,
-        source: str,
-        req: ModRequest | None,
-        exc: BaseException | None,
-        outcome: str,
-    ) -> None:
+    def _audit(self, rec: RequestRecord, event: str, route: str, outcome: str) -> None:
         assert self.audit is not None
-        if req is None:
-            try:
-                req = _parse(scope["path"])
-            except GoModProxyError:
-                req = None
-        client = scope.get("client")
+        req, exc = rec.req, rec.exc
         module = req.path if req is not None else ""
         self.audit.write(
             make_record(
                 time.time(),
                 event=event,
-                client=str(client[0]) if client else "",
-                identity=_identity(scope),
+                client=rec.client_host(),
+                identity=_identity(rec.scope),
                 module=module,
                 version=req.version if req is not None else "",
                 artifact=route,
-                source=source,
-                cache=cache,
-                verification=self.verification(route, module, cache, status, exc),
-                status=status,
+                source=rec.source,
+                cache=rec.cache,
+                verification=self.verification(route, module, rec.cache, rec.status, exc),
+                status=rec.status,
                 outcome=outcome,
                 error=" ".join(str(exc).split())[:500] if exc is not None else "",
             )

@@ -2,7 +2,7 @@
 
 ``install(app)``:
 
-- sets ``app.on_response`` to an :class:`~gomodproxy.ops.observe.OpsObserver` (the SLI
+- adds an :class:`~gomodproxy.ops.observe.OpsObserver` to ``app.observers`` (the SLI
   counter, top modules, recent errors and, when ``audit_log`` is set, the audit log);
 - wraps ``app.service.store`` in a :class:`~gomodproxy.ops.storagewatch.CountingStore`
   (storage errors and latency), ``service.flight`` and ``service.meta`` in timing wrappers
@@ -81,7 +81,7 @@ def install(app: Any) -> None:
     app.audit_log = audit
     service = app.service
     observer = OpsObserver(app.metrics, service.verifier, audit)
-    app.on_response = observer
+    app.observers.append(observer)
     if not isinstance(service.store, CountingStore):
         service.store = CountingStore(service.store, app.metrics)
     if hasattr(app.metrics, "observe"):

@@ -3,12 +3,17 @@
 Hot path: a GET or HEAD whose decoded path, minus the leading ``/``, is a key of the
 service's hot cache (immutable artifacts are cached under their storage key, which is exactly
 the escaped request path) is answered with response messages prepared once per artifact:
-no parsing, no validation (done when the artifact entered the cache), one metrics update and
-one buffered log line.
+no parsing, no validation (done when the artifact entered the cache); its request record
+carries the pre-rendered middle of its log line.
 
 Everything else: mounted prefixes (``app.mount("/sumdb/", other_asgi_app)``), ``/healthz``,
 ``/readyz``, ``/metrics``, then the protocol routes through ``paths.parse_request`` and the
 service. ``http_errors.error_response`` is the only error → status mapping.
+
+Each request gets one ``RequestRecord`` (``gomodproxy.ops.record``) when it arrives; the
+server fills it (route, parsed request, cache and source, status, bytes, error) and hands it
+to the observer chain once: the request counter, the ``observers`` (SLI, audit, ...), then
+the request-log writer.
 
 Optional route modules install themselves: each module named in ``ROUTE_MODULES`` that can
 be imported and defines ``install(app: ProxyApp) -> None`` is called once at start-up.
@@ -19,21 +24,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import itertools
-import json
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
 from gomodproxy.config.settings import Settings
-from gomodproxy.errors import InvalidInput, NotFound, StorageError
+from gomodproxy.errors import GoModProxyError, InvalidInput, NotFound, StorageError
 from gomodproxy.ops.metrics import Metrics, RequestLog
-from gomodproxy.redact.secrets import redact
+from gomodproxy.ops.record import (
+    RequestCounter,
+    RequestLogWriter,
+    RequestObserver,
+    RequestRecord,
+    prepared_log_fragment,
+)
 from gomodproxy.server.http_errors import error_response, not_found_body
-from gomodproxy.service.proxy import CONTENT_TYPES, Artifact, ProxyService, Trace
+from gomodproxy.service.proxy import CONTENT_TYPES, Artifact, ProxyService
 from gomodproxy.service.requests import ModRequest, parse_request
 
 Scope = MutableMapping[str, Any]
@@ -58,10 +66,10 @@ _EMPTY_BODY: Message = {"type": "http.response.body", "body": b""}
 
 
 class _Prepared:
-    """Pre-built response messages of one immutable artifact held in memory, and the constant
-    middle of its request-log line (already JSON-escaped)."""
+    """Pre-built response messages of one immutable artifact held in memory, its parsed
+    request, and the constant middle of its request-log line (already JSON-escaped)."""
 
-    __slots__ = ("body", "log_middle", "start")
+    __slots__ = ("body", "log_fragment", "req", "source", "start")
 
     def __init__(
         self, headers: list[tuple[bytes, bytes]], data: bytes | Path, req: ModRequest
@@ -70,23 +78,14 @@ class _Prepared:
         self.body: Message
         if isinstance(data, Path):  # the server sends the file (ASGI pathsend)
             self.body = {"type": "http.response.pathsend", "path": str(data)}
+            self.source = "storage"
+            size = int(dict(headers)[b"content-length"])
         else:
             self.body = {"type": "http.response.body", "body": data}
-        fields = {
-            "route": req.kind,
-            "path": "",  # filled per request: HEAD and GET share the artifact
-            "module": req.path,
-            "version": req.version,
-            "cache": "hit",
-            "source": "memory" if isinstance(data, bytes) else "storage",
-            "status": 200,
-            "bytes": len(data)
-            if isinstance(data, bytes)
-            else int(dict(headers)[b"content-length"]),
-            "sli": "success",
-        }
-        text = json.dumps(fields, separators=(",", ":"))[1:-1]
-        self.log_middle = text.replace('"path":"",', "")
+            self.source = "memory"
+            size = len(data)
+        self.req = req
+        self.log_fragment = prepared_log_fragment(req, size, self.source)
 
 
 class ProxyApp:
@@ -110,17 +109,17 @@ class ProxyApp:
         self.mutable_cc = f"public, max-age={max(0, int(settings.list_ttl))}".encode()
         self.mounts: list[tuple[str, ASGIApp]] = []
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
-        self._ids = itertools.count(1)
-        self._id_prefix = f"{os.getpid():x}-"
         self._hot = service.hot
         self._tasks: list[asyncio.Task[None]] = []
         #: Limits, authentication and authorization (``gomodproxy.server.gate.Gate``).
         self.gate: Any = None
         #: Apps answering one exact path (the status page at ``/``).
         self.exact_routes: dict[str, ASGIApp] = {}
-        #: Called for every response: (scope, route, status, bytes, cache, source, request,
-        #: error) → SLI outcome or "" (``gomodproxy.ops.observe.OpsObserver``).
-        self.on_response: Callable[..., str] | None = None
+        #: Read the record of every request, in order, between the request counter and the
+        #: request-log writer (``gomodproxy.ops.observe.OpsObserver``).
+        self.observers: list[RequestObserver] = []
+        self._count = RequestCounter(self.metrics)
+        self._log = RequestLogWriter(request_log) if request_log is not None else None
 
     def mount(self, prefix: str, app: ASGIApp) -> None:
         """Send requests whose path starts with ``prefix`` (e.g. ``/sumdb/``) to ``app``."""
@@ -145,14 +144,16 @@ class ProxyApp:
             await self._lifespan(receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        start = time.perf_counter()
-        path: str = scope["path"]
-        method: str = scope["method"]
+        rec = RequestRecord(scope, time.perf_counter())
+        path = rec.path
+        method = rec.method
         if self.gate is not None:
             refusal = await self.gate.check(scope)
             if refusal is not None:
                 await self._send(send, method, refusal.status, refusal.headers, refusal.body)
-                self._done(scope, "refused", refusal.status, len(refusal.body), start, "", "")
+                rec.route = "refused"
+                rec.req = _parsed_or_none(path)  # what it asked for (audit, SLI)
+                self._done(rec, refusal.status, len(refusal.body))
                 return
         if method == "GET" or method == "HEAD":
             art = self._hot.get(path[1:])
@@ -164,40 +165,31 @@ class ProxyApp:
                     prepared: _Prepared = art.http_cache
                     await send(prepared.start)
                     await send(prepared.body if method == "GET" else _EMPTY_BODY)
-                    elapsed = time.perf_counter() - start
-                    self.metrics.memory_hit(art.kind, elapsed)
-                    if self.on_response is not None:
-                        self.on_response(
-                            scope, art.kind, 200, art.size, "hit", "memory", None, None
-                        )
-                    if self.request_log is not None:
-                        # The path was validated when the artifact entered the cache: it needs
-                        # no JSON escaping, nor does the client address.
-                        client = scope.get("client")
-                        self.request_log.write_line(
-                            f'{{"ts":{time.time():.3f},"request_id":"{self._id_prefix}'
-                            f'{next(self._ids)}","method":"{method}","path":"{path}",'
-                            f'{prepared.log_middle},"duration_ms":{elapsed * 1000:.3f},'
-                            f'"client":"{client[0] if client else ""}"}}'
-                        )
+                    rec.route, rec.req = art.kind, prepared.req
+                    rec.cache, rec.source = "hit", prepared.source
+                    rec.log_fragment = prepared.log_fragment
+                    self._done(rec, 200, art.size)
                     return
         for prefix, app in self.mounts:
             if path.startswith(prefix):
-                await self._guarded(app, prefix.strip("/"), scope, receive, send, start)
+                rec.route = prefix.strip("/")
+                await self._guarded(app, rec, receive, send)
                 return
         exact = self.exact_routes.get(path)
         if exact is not None:
-            route = "status" if path == "/" else path.strip("/")
-            await self._guarded(exact, route, scope, receive, send, start)
+            rec.route = "status" if path == "/" else path.strip("/")
+            await self._guarded(exact, rec, receive, send)
             return
         if path == "/healthz":
             await self._plain(send, method, 200, b"ok\n", b"no-store")
-            self._done(scope, "healthz", 200, 3, start, "", "")
+            rec.route = "healthz"
+            self._done(rec, 200, 3)
             return
         if path == "/readyz":
             status, body = await self._ready()
             await self._plain(send, method, status, body, b"no-store")
-            self._done(scope, "readyz", status, len(body), start, "", "")
+            rec.route = "readyz"
+            self._done(rec, status, len(body))
             return
         if path == "/metrics":
             body = self.metrics.render()
@@ -211,7 +203,8 @@ class ProxyApp:
                 ],
                 body,
             )
-            self._done(scope, "metrics", 200, len(body), start, "", "")
+            rec.route = "metrics"
+            self._done(rec, 200, len(body))
             return
         if method != "GET" and method != "HEAD":
             await self._send(
@@ -221,102 +214,88 @@ class ProxyApp:
                 [(b"content-type", _TEXT), (b"allow", b"GET, HEAD")],
                 b"method not allowed\n",
             )
-            self._done(scope, "other", 405, 0, start, "", "")
+            self._done(rec, 405, 0)
             return
-        await self._protocol(scope, send, path, method, start)
+        await self._protocol(rec, send)
 
-    async def _protocol(
-        self, scope: Scope, send: Send, path: str, method: str, start: float
-    ) -> None:
-        trace = Trace()
-        route = "other"
-        req: ModRequest | None = None
+    async def _protocol(self, rec: RequestRecord, send: Send) -> None:
+        scope, method = rec.scope, rec.method
         tracked: _TrackedSend | None = None  # set once the artifact is being answered
         try:
-            req = parse_request(path)
-            route = req.kind
+            rec.req = req = parse_request(rec.path)
+            rec.route = req.kind
             service = self.service
             if req.kind in ("info", "mod", "zip"):
                 # A plain GET of a cold zip may stream while it is fetched.
                 live = method == "GET" and all(n != b"range" for n, _ in scope["headers"])
                 art = await service.immutable(
-                    req.kind, req.path, req.version, trace, live=live, files=_pathsend(scope)
+                    req.kind, req.path, req.version, rec, live=live, files=_pathsend(scope)
                 )
             elif req.kind == "list":
-                art = await service.list(req.path, trace)
+                art = await service.list(req.path, rec)
             elif req.kind == "latest":
-                art = await service.latest(req.path, trace)
+                art = await service.latest(req.path, rec)
             else:
-                art = await service.query(req.path, req.version, trace)
+                art = await service.query(req.path, req.version, rec)
             tracked = _TrackedSend(send)
             status, size = await self._artifact(scope, tracked, method, art, req)
         except Exception as exc:  # every error becomes a status; never a traceback
-            await self._failed(scope, send, tracked, route, start, trace, req, exc)
+            await self._failed(rec, send, tracked, exc)
             return
-        self._done(scope, route, status, size, start, trace.cache, trace.source, req)
+        self._done(rec, status, size)
 
     async def _guarded(
-        self, app: ASGIApp, route: str, scope: Scope, receive: Receive, send: Send, start: float
+        self, app: ASGIApp, rec: RequestRecord, receive: Receive, send: Send
     ) -> None:
         """Run a mounted app or exact route; what it raises is answered and recorded like a
-        protocol error (no traceback reaches the server's log or the client)."""
+        protocol error (no traceback reaches the server's log or the client). What it sent
+        is recorded: its status and body bytes."""
         tracked = _TrackedSend(send)
         try:
-            await app(scope, receive, tracked)
+            await app(rec.scope, receive, tracked)
         except Exception as exc:
-            await self._failed(scope, send, tracked, route, start, Trace(), None, exc)
+            await self._failed(rec, send, tracked, exc)
             return
-        self._done(scope, route, 0, 0, start, "", "")
+        self._done(rec, tracked.status, tracked.size)
 
     async def _failed(
-        self,
-        scope: Scope,
-        send: Send,
-        sent: _TrackedSend | None,
-        route: str,
-        start: float,
-        trace: Trace,
-        req: ModRequest | None,
-        exc: Exception,
+        self, rec: RequestRecord, send: Send, sent: _TrackedSend | None, exc: Exception
     ) -> None:
         """Answer ``exc`` through ``error_response``, or, when the response had already
         started (a stored blob gone or a live zip refused mid-stream), only record it: the
         body is left unfinished, so the server aborts the connection and no client takes a
         truncated artifact for a whole one (as ``livezip`` relies on)."""
-        method: str = scope["method"]
+        method, path = rec.method, rec.path
         if sent is not None and sent.broken:
             # The client went away (the server's ``send`` failed): nothing to answer, no
             # fault of ours; 499 as nginx records it.
-            self._done(
-                scope, route, 499, sent.size, start, trace.cache, trace.source, req, str(exc)
-            )
+            rec.error = str(exc)
+            self._done(rec, 499, sent.size)
             return
         if sent is not None and sent.started and isinstance(exc, NotFound | InvalidInput):
             # A blob that vanished after it was found is a storage fault, not "absent".
             exc = StorageError(f"{exc} (after the response started)")
         status, body, cc = error_response(exc, self.upstream_error_status)
+        rec.exc = exc
         if sent is not None and sent.started:
             log.error(
                 "%s %s: aborted after the %d response start: %s: %s",
                 method,
-                scope["path"],
+                path,
                 sent.status,
                 type(exc).__name__,
                 exc,
             )
-            error = f"response aborted after {sent.status} headers: {exc}"
-            self._done(
-                scope, route, status, sent.size, start, trace.cache, trace.source, req, error, exc
-            )
+            rec.error = f"response aborted after {sent.status} headers: {exc}"
+            self._done(rec, status, sent.size)
             return
         if status >= 500 and not isinstance(exc, NotFound):
-            log.error("%s %s: %s: %s", method, scope["path"], type(exc).__name__, exc)
-        if isinstance(exc, NotFound) and self._anonymous_under_access_control(scope):
-            body = not_found_body(scope["path"])  # as the gate answers a private path
+            log.error("%s %s: %s: %s", method, path, type(exc).__name__, exc)
+        if isinstance(exc, NotFound) and self._anonymous_under_access_control(rec.scope):
+            body = not_found_body(path)  # as the gate answers a private path
         await self._plain(send, method, status, body, cc)
-        self._done(
-            scope, route, status, len(body), start, trace.cache, trace.source, req, str(exc), exc
-        )
+        rec.error = str(exc)
+        self._done(rec, status, len(body))
 
     def _anonymous_under_access_control(self, scope: Scope) -> bool:
         if self.gate is None or not getattr(self.gate, "controls_access", False):
@@ -438,48 +417,15 @@ class ProxyApp:
 
     # -- bookkeeping ----------------------------------------------------------------------
 
-    def _done(
-        self,
-        scope: Scope,
-        route: str,
-        status: int,
-        size: int,
-        start: float,
-        cache: str,
-        source: str,
-        req: ModRequest | None = None,
-        error: str = "",
-        exc: BaseException | None = None,
-    ) -> None:
-        elapsed = time.perf_counter() - start
-        if status:
-            self.metrics.request(route, status, elapsed)
-        outcome = ""
-        if self.on_response is not None:
-            outcome = self.on_response(scope, route, status, size, cache, source, req, exc)
-        if self.request_log is None:
-            return
-        client = scope.get("client")
-        record = {
-            "ts": round(time.time(), 3),
-            "request_id": self._id_prefix + str(next(self._ids)),
-            "method": scope["method"],
-            "route": route,
-            "path": scope["path"],
-            "module": req.path if req else "",
-            "version": req.version if req else "",
-            "cache": cache,
-            "source": source,
-            "status": status,
-            "bytes": size,
-            "duration_ms": round(elapsed * 1000, 3),
-            "client": client[0] if client else "",
-        }
-        if outcome:
-            record["sli"] = outcome
-        if error:
-            record["error"] = redact(error)
-        self.request_log.write(record)
+    def _done(self, rec: RequestRecord, status: int, size: int) -> None:
+        """The request is answered: hand its record down the observer chain."""
+        rec.status, rec.size = status, size
+        rec.elapsed = time.perf_counter() - rec.start
+        self._count(rec)
+        for observer in self.observers:
+            observer(rec)
+        if self._log is not None:
+            self._log(rec)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -584,3 +530,10 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     if first < 0 or last < first:
         return None
     return first, min(last, size - 1)
+
+
+def _parsed_or_none(path: str) -> ModRequest | None:
+    try:
+        return parse_request(path)
+    except GoModProxyError:
+        return None

@@ -393,10 +393,10 @@ def install(app: Any) -> None:
     """Attach the gate and the upstream fetch cap to a ``ProxyApp`` (a route-module hook)."""
     values: dict[str, Any] = dict(getattr(app.settings, "values", {}) or {})
     app.gate = gate = gate_from_settings(values, private_sumdb_names(app))
-    observer = getattr(app, "on_response", None)
-    if observer is not None and hasattr(observer, "is_private"):
-        # Metrics and the status page never name a private path (gomodproxy.ops.observe).
-        observer.is_private = private_predicate(values)
+    for observer in app.observers:
+        if hasattr(observer, "is_private"):
+            # Metrics and the status page never name a private path (gomodproxy.ops.observe).
+            observer.is_private = private_predicate(values)
     if gate is not None and hasattr(app, "on_shutdown"):
 
         async def flush_audit() -> None:
