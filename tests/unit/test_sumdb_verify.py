@@ -10,12 +10,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from gomodproxy.checksumdb.database import (
-    SPECULATIVE_LIMIT,
-    Quarantined,
-    SumdbDatabase,
-    SumdbUnavailable,
-)
+from gomodproxy.checksumdb.database import Quarantined, SumdbDatabase, SumdbUnavailable
 from gomodproxy.checksumdb.remote import SumdbRemote
 from gomodproxy.checksumdb.verify import ChecksumMismatch, SumdbVerifier, from_settings
 from gomodproxy.config.settings import Settings
@@ -226,18 +221,6 @@ class TestDatabase:
         fake.down = False
         with pytest.raises(ChecksumMismatch):  # not a remembered failure
             await v.verify_zip("example.org/f1", "v1.0.0", ZIP_H1)
-
-    async def test_speculative_prefetch_is_bounded(self) -> None:
-        """Hints from go.mod requirements are dropped while many lookups are in flight."""
-        fake = FakeDB(make_log())
-        db = make_db(fake)
-        for i in range(100):
-            db.prefetch(f"example.org/f{i}", "v1.0.0", speculative=True)
-        db.prefetch("example.org/f200", "v1.0.0")  # asked for: always started
-        db.prefetch("example.org/f201", "not-a-version", speculative=True)
-        assert len(db._record_flights) == SPECULATIVE_LIMIT + 1
-        await asyncio.gather(*db._record_flights.values())
-        await db.aclose()
 
     async def test_remembered_records_respect_quarantine(self) -> None:
         """A record verified before a fork was found is not used once the database is

@@ -43,7 +43,6 @@ from gomodproxy.errors import (
     UpstreamError,
     VerificationError,
 )
-from gomodproxy.gomod import semver
 from gomodproxy.ports.storage import BlobStore
 from gomodproxy.sumdb import client as flow
 from gomodproxy.sumdb.server import parse_lookup
@@ -55,8 +54,6 @@ T = TypeVar("T")
 #: tile 8 KiB: at most about 1 MiB and 8 MiB).
 RECORDS_KEPT = 4096
 TILES_KEPT = 1024
-#: Lookups in flight above which requirements seen in a go.mod are not looked up ahead.
-SPECULATIVE_LIMIT = 16
 security_log = logging.getLogger("gomodproxy.security")
 
 _TEXT = "text/plain; charset=UTF-8"
@@ -127,21 +124,12 @@ class SumdbDatabase:
 
     # -- verified lookups ----------------------------------------------------------------
 
-    def prefetch(self, path: str, version: str, *, speculative: bool = False) -> None:
+    def prefetch(self, path: str, version: str) -> None:
         """Start looking up ``path@version`` now, so that the answer is there by the time the
-        artifact has been downloaded and hashed (an error is left for ``lookup`` to meet).
-        A ``speculative`` one is skipped while many lookups are in flight, offline, or for
-        a version that is not canonical."""
+        artifact has been downloaded and hashed (an error is left for ``lookup`` to meet)."""
         key = (path, version.removesuffix("/go.mod"))
-        if key in self._records or key in self._record_flights:
-            return
-        if speculative and (
-            self.offline
-            or len(self._record_flights) >= SPECULATIVE_LIMIT
-            or not semver.is_valid(key[1])
-        ):
-            return
-        self._record_flight(path, version, key)
+        if key not in self._records and key not in self._record_flights:
+            self._record_flight(path, version, key)
 
     def _record_flight(
         self, path: str, version: str, key: tuple[str, str]

@@ -87,10 +87,10 @@ class SumdbVerifier:
             return False
         return match_prefix_patterns(self.gonosumdb, path)
 
-    def prefetch(self, path: str, version: str, *, speculative: bool = False) -> None:
+    def prefetch(self, path: str, version: str) -> None:
         """Start the database lookup of ``path@version`` (it serves the go.mod and the zip)."""
         if not self.exempt(path) and self.db is not None:
-            self.db.prefetch(path, version, speculative=speculative)
+            self.db.prefetch(path, version)
 
     async def verify_mod(self, path: str, version: str, data: bytes) -> None:
         """Check a go.mod against the ``<path> <version>/go.mod`` line of the database."""

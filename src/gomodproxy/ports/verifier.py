@@ -12,11 +12,9 @@ class Verifier(Protocol):
     be asked; return normally when the hash is right or the module is exempt.
     """
 
-    def prefetch(self, path: str, version: str, *, speculative: bool = False) -> None:
+    def prefetch(self, path: str, version: str) -> None:
         """A hint, before the download starts, that ``path@version`` will be verified: the
-        database may be asked now, while the bytes are on their way (never raises).
-        ``speculative``: it probably will be asked for soon (a requirement of a go.mod just
-        fetched); a verifier may skip such hints when busy."""
+        database may be asked now, while the bytes are on their way (never raises)."""
 
     async def verify_mod(self, path: str, version: str, data: bytes) -> None: ...
 
@@ -26,7 +24,7 @@ class Verifier(Protocol):
 class NoVerifier:
     """The default: accept everything (validation still runs)."""
 
-    def prefetch(self, path: str, version: str, *, speculative: bool = False) -> None:
+    def prefetch(self, path: str, version: str) -> None:
         return None
 
     async def verify_mod(self, path: str, version: str, data: bytes) -> None:

@@ -48,7 +48,7 @@ from gomodproxy.errors import (
     UpstreamError,
     VerificationError,
 )
-from gomodproxy.gomod import modfile, module
+from gomodproxy.gomod import module
 from gomodproxy.localfs.tempdir import DownloadDir
 from gomodproxy.ports.cache import CacheEntry, MetadataCache, SingleFlight
 from gomodproxy.ports.keys import artifact_key, ziphash_key
@@ -390,19 +390,8 @@ class ProxyService:
             return data
         data = await self.source.mod(path, version)
         check_mod(data, path, version)
-        self._prefetch_requirements(data)
         await self.verifier.verify_mod(path, version, data)
         return data
-
-    def _prefetch_requirements(self, gomod: bytes) -> None:
-        """The go command walks the module graph: the go.mod files of these requirements are
-        what it asks for next. Their checksum-database lookups can start now."""
-        try:
-            requires = modfile.parse_gomod(gomod).require
-        except InvalidInput:
-            return
-        for req in requires:
-            self.verifier.prefetch(req.path, req.version, speculative=True)
 
     async def _fetch_zip(
         self, path: str, version: str, key: str, on_tmp: Callable[[Path], None] | None = None
