@@ -3,6 +3,8 @@
 
 - ``collect``     read the environment, go env files, /etc, systemd, Dockerfiles, CI YAML
 - ``dockerfile``, ``github``, ``gitlab``, ``system``   parsers (pure)
+- ``shellscript``, ``shellwords``   the shell of run steps, words and ``$VAR`` expansion (pure)
+- ``names``, ``secretnames``   Go setting names, secret variable names (pure)
 - ``effective``   the settings in force in a context (pure)
 - ``rules``       R/D/S/C rules (pure)
 - ``diagnose``    K01–K31 log patterns (pure)

@@ -32,6 +32,7 @@ RESERVED = frozenset(
         "spec",
     ]
 )
+_GLOBAL_DEFAULTS = ("image", "services", "cache", "before_script", "after_script")
 _REF = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -79,6 +80,10 @@ def analyze(docs: list[tuple[str, Any]]) -> tuple[list[Context], list[Finding]]:
             )
             continue
         top_vars.update(_variables(data.get("variables"), "top-level variables", file))
+        # Top-level image, before_script ... are the older spelling of `default:`.
+        legacy = LMap({k: data[k] for k in _GLOBAL_DEFAULTS if k in data})
+        legacy.line, legacy.key_lines = data.line, {k: data.line_of(k) for k in legacy}
+        default = _merge(default, legacy)
         if isinstance(data.get("default"), LMap):
             default = _merge(default, data["default"])
         unread = unread or _has_unread_include(data.get("include"))
@@ -250,6 +255,8 @@ def _context(
         for cmd in shellscript.commands(text):
             for k, raw in shellscript.exported(cmd):
                 local[k] = _script_setting(k, raw, "export in script", file, line)
+            for k, raw in shellscript.go_env_writes(cmd):
+                ctx.env_file[k] = _script_setting(k, raw, "go env -w", file, line)
             if not cmd.go_subcommand():
                 continue
             ctx.go_commands.append((cmd.text(), line))

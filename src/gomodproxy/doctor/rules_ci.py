@@ -39,6 +39,12 @@ def d06_git_missing(ctx: Context, eff: Effective) -> Iterator[Finding]:
         )
 
 
+def _own_repository(pattern: str, module: str) -> bool:
+    """True when ``pattern`` names no more than the repository of ``module`` (host/owner/repo
+    or deeper, and matching the module)."""
+    return len(pattern.strip("/").split("/")) >= 3 and match_prefix_patterns(pattern, module)
+
+
 @rule
 def c03_c05_credentials(ctx: Context, eff: Effective) -> Iterator[Finding]:
     if ctx.kind not in ("github", "gitlab"):
@@ -48,11 +54,22 @@ def c03_c05_credentials(ctx: Context, eff: Effective) -> Iterator[Finding]:
         return
     own_module = str(ctx.facts.get("gomod_module") or "")
     patterns = [p for p in nop.value.split(",") if p]
-    if own_module and all(match_prefix_patterns(p, own_module) for p in patterns):
+    if own_module and all(_own_repository(p, own_module) for p in patterns):
         return  # only the repository's own module: the checkout already has it
     secrets = set(map(str, ctx.facts.get("secrets") or []))  # type: ignore[call-overload]
     own = str(ctx.facts.get("own_token"))
-    if secrets and secrets <= {own}:
+    if secrets and secrets <= {own} and ctx.kind == "gitlab":
+        yield at(
+            ctx,
+            nop,
+            "C03",
+            Severity.INFO,
+            f"private modules ({nop.value}) are fetched directly with only {own}: it reads "
+            "another project only when that project's job token allowlist admits this one",
+            "add this project to the allowlist (CI/CD settings > Job token permissions) of each "
+            "module's project, or use a deploy token",
+        )
+    elif secrets and secrets <= {own}:
         yield at(
             ctx,
             nop,

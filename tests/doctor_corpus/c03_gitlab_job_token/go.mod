@@ -1,0 +1,3 @@
+module gitlab.corp.example/team/app
+
+go 1.22.0

@@ -1,0 +1,3 @@
+module gitlab.corp.example/team/svc
+
+go 1.22.0
