@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -88,13 +89,18 @@ class Driver:
         raise AssertionError(req)
 
     def run(self, flow: sc.Flow[Any]) -> Any:
-        resp: Any = None
-        while True:
-            try:
-                req = flow.send(resp)
-            except StopIteration as stop:
-                return stop.value
-            resp = self.answer(req)
+        return drive(flow, self.answer)
+
+
+def drive(flow: sc.Flow[Any], answer: Callable[[sc.Request], Any]) -> Any:
+    """Run a sans-IO flow to its end, answering each request with ``answer``."""
+    resp: Any = None
+    while True:
+        try:
+            req = flow.send(resp)
+        except StopIteration as stop:
+            return stop.value
+        resp = answer(req)
 
 
 class TestLookup:

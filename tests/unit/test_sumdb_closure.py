@@ -14,6 +14,7 @@ from gomodproxy.sumdb.closure import plan_reads, widest_tiles
 from gomodproxy.sumdb.server import Log, gosum_record
 from gomodproxy.sumdb.tile import Tile
 from gomodproxy.sumdb.tlog import Tree, parse_record, parse_tree
+from tests.unit.test_sumdb_client import drive
 
 SKEY, VKEY = note.generate_key("sum.test.example", bytes(range(32)))
 SIGNER = note.new_signer(SKEY)
@@ -61,18 +62,8 @@ def _verify_all(
         return out
 
     for path in order:
-        assert _drive(client.lookup(path, "v1.0.0"), answer) == [f"{path} v1.0.0 {H1}"]
+        assert drive(client.lookup(path, "v1.0.0"), answer) == [f"{path} v1.0.0 {H1}"]
     assert missing == []
-
-
-def _drive(flow: sc.Flow[Any], answer: Any) -> Any:
-    resp: Any = None
-    while True:
-        try:
-            req = flow.send(resp)
-        except StopIteration as stop:
-            return stop.value
-        resp = answer(req)
 
 
 def _records(bodies: dict[str, bytes]) -> list[tuple[int, Tree]]:

@@ -46,17 +46,18 @@ def _read(path: Path) -> bytes:
         raise InvalidInput(f"{path}: {exc.strerror or exc}") from None
 
 
-def _add_gomod(plan: Plan, path: Path, *, replaces: bool = True) -> None:
-    mf = parse_gomod(_read(path), strict=True, filename=str(path))
+def _add_gomod(plan: Plan, data: bytes | str, filename: str = "go.mod") -> None:
+    """A main module's requirements become graph roots, its replacements apply."""
+    mf = parse_gomod(data, strict=True, filename=filename)
     plan.roots.extend(ModuleVersion(r.path, r.version) for r in mf.require)
-    if replaces:
-        plan.replaces.extend(mf.replace)
+    plan.replaces.extend(mf.replace)
 
 
 def _add_gowork(plan: Plan, path: Path) -> None:
     work = parse_gowork(_read(path), filename=str(path))
     for use in work.use:
-        _add_gomod(plan, path.parent / use / "go.mod")
+        gomod = path.parent / use / "go.mod"
+        _add_gomod(plan, _read(gomod), str(gomod))
     # go.work replacements win over the modules' own.
     plan.replaces.extend(work.replace)
 
@@ -79,9 +80,7 @@ def plan_from_texts(*, gosum: str = "", gomod: str = "", modules: Sequence[str] 
     if gosum:
         plan.add_sums(parse_gosum(gosum))
     if gomod:
-        mf = parse_gomod(gomod, strict=True)
-        plan.roots.extend(ModuleVersion(r.path, r.version) for r in mf.require)
-        plan.replaces.extend(mf.replace)
+        _add_gomod(plan, gomod)
     for src in modules:
         _add_query(plan, src)
     return plan
@@ -102,7 +101,7 @@ def read_sources(sources: list[str]) -> Plan:
             elif (p / "go.sum").is_file():
                 plan.add_sums(parse_gosum(_read(p / "go.sum"), str(p / "go.sum")))
             elif (p / "go.mod").is_file():
-                _add_gomod(plan, p / "go.mod")
+                _add_gomod(plan, _read(p / "go.mod"), str(p / "go.mod"))
             else:
                 raise InvalidInput(f"{src}: no go.work, go.sum or go.mod in this directory")
         elif p.name.endswith(".sum") and p.is_file():
@@ -110,7 +109,7 @@ def read_sources(sources: list[str]) -> Plan:
         elif p.name == "go.work" or p.name.endswith(".work"):
             _add_gowork(plan, p)
         elif p.name.endswith(".mod") and p.is_file():
-            _add_gomod(plan, p)
+            _add_gomod(plan, _read(p), src)
         elif "@" in src and not p.exists():
             _add_query(plan, src)
         else:
