@@ -302,7 +302,7 @@ class S3Store:
             StorageError: the server cannot be reached.
         """
         client = await self._s3()
-        where = f"bucket {self.bucket!r}" + (f" at {self.endpoint}" if self.endpoint else "")
+        where = f"bucket {self.bucket!r}" + (f" at {_safe(self.endpoint)}" if self.endpoint else "")
         with self._mapped(f"open {where}"):
             try:
                 # A listing, not HEAD: its error body says which of bucket or key is wrong.
