@@ -140,6 +140,12 @@ class Gate:
             or policy.goprivate
             or not policy.anonymous_public
         )
+        self._only_header_limit = (
+            self.limiter is None
+            and not self.controls_access
+            and not self._metrics_token
+            and not self.metrics_networks
+        )
 
     def flush(self) -> None:
         """Write buffered audit events now (at shutdown)."""
@@ -195,11 +201,16 @@ class Gate:
 
     async def check(self, scope: dict[str, Any] | Any) -> Refusal | None:
         """None when the request may go on; else the answer to send."""
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        size = 0
+        for name, value in headers:
+            size += len(name) + len(value)
+        if size <= MAX_HEADER_BYTES and self._only_header_limit:
+            return None  # the hot path when nothing else is configured
         path: str = scope["path"]
         client = scope.get("client")
         address = str(client[0]) if client else ""
-        headers: list[tuple[bytes, bytes]] = scope["headers"]
-        if sum(len(n) + len(v) for n, v in headers) > MAX_HEADER_BYTES:
+        if size > MAX_HEADER_BYTES:
             return self._refuse(
                 scope,
                 address,
