@@ -176,3 +176,35 @@ async def test_verify_against_a_checksum_database(tmp_path: Path) -> None:
     assert "example.com/bad@v1.0.0" in problem
     assert "checksum mismatch" in problem
     assert one == {"checked": 2, "problems": []}
+
+
+async def test_purge_clears_a_remembered_refusal(
+    setup: tuple[httpx.AsyncClient, object, Path, FakeSource],
+) -> None:
+    """A checksum refusal stays until purge; then the version is fetched and checked again."""
+    from gomodproxy.refusals import refusal_key
+    from gomodproxy.service import NoVerifier
+    from gomodproxy.verify import ChecksumMismatch
+
+    client, app, _, source = setup
+
+    class Mismatch(NoVerifier):
+        async def verify_zip(self, path: str, version: str, h1: str) -> None:
+            raise ChecksumMismatch("checksum mismatch", downloaded=h1, expected="h1:x=")
+
+    service = app.service  # type: ignore[attr-defined]
+    service.verifier = Mismatch()
+    zip_url = "/example.com/!m/@v/v1.0.0.zip"
+    async with client:
+        first = await client.get(zip_url)
+        again = await client.get(zip_url)
+        assert (first.status_code, again.status_code) == (403, 403)
+        assert "refused since" in again.text
+        assert source.calls[("zip", MOD, "v1.0.0")] == 1
+        r = await client.post(
+            "/admin/purge", params={"module": MOD, "version": "v1.0.0"}, headers=_auth()
+        )
+        assert json.loads(r.text)["deleted"] == [refusal_key("zip", MOD, "v1.0.0")]
+        service.verifier = NoVerifier()
+        assert (await client.get(zip_url)).status_code == 200
+        assert source.calls[("zip", MOD, "v1.0.0")] == 2
