@@ -182,9 +182,9 @@ async def test_purge_clears_a_remembered_refusal(
     setup: tuple[httpx.AsyncClient, object, Path, FakeSource],
 ) -> None:
     """A checksum refusal stays until purge; then the version is fetched and checked again."""
-    from gomodproxy.refusals import refusal_key
-    from gomodproxy.service import NoVerifier
-    from gomodproxy.verify import ChecksumMismatch
+    from gomodproxy.checksumdb.verify import ChecksumMismatch
+    from gomodproxy.service.proxy import NoVerifier
+    from gomodproxy.service.refusals import refusal_key
 
     client, app, _, source = setup
 
