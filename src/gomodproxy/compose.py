@@ -1,29 +1,50 @@
-"""Composition root: every object of a running proxy is built here, from the settings.
+"""Composition root: every object of a running proxy is built here, once, from the settings.
 
-``create_app`` builds the ASGI app of one worker process (the entry point ``serve`` hands to
-the HTTP server); ``build_service`` builds the proxy service alone (``serve``'s start-up probe
-and ``mod download``). The optional parts are chosen here: the checksum database verifier,
-Redis for the shared metadata cache and locks, the upstream sources (``sources/router.py``).
+``build_app`` builds the ASGI app of one worker: storage (wrapped to count its errors and
+time its operations), sources (wrapped in the per-principal fetch cap when configured),
+the metadata cache and single-flight (Redis or in-process with host-wide file locks, timed),
+the checksum-database verifier, the proxy service over all of these, the access gate, the
+``/sumdb/`` and ``/admin/`` apps, the status page and the response observer (SLI, audit), and
+hands them to :class:`~gomodproxy.server.app.ProxyApp`'s constructor. Nothing is installed,
+swapped or patched afterwards. ``create_app`` is the entry point ``serve`` gives the HTTP
+server; ``build_service`` builds the service alone (``serve``'s start-up probe, ``mod
+download``). Every optional part (Redis, OCI/S3 storage, offline mode, a private checksum
+database, authentication and limits, the audit log, admin) is chosen here.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from gomodproxy.cache.filelock import FileLockSingleFlight
 from gomodproxy.cache.memory import MemoryMetadataCache
-from gomodproxy.checksumdb.verify import from_settings
+from gomodproxy.checksumdb.verify import SumdbVerifier, from_settings
 from gomodproxy.config.settings import Settings, load_settings
 from gomodproxy.errors import ConfigError
 from gomodproxy.localfs.workdir import work_dir
+from gomodproxy.ops.flightwatch import TimedFlight, TimedMetadataCache
 from gomodproxy.ops.metrics import Metrics, RequestLog
+from gomodproxy.ops.observe import OpsObserver
+from gomodproxy.ops.routes import (
+    StatusPage,
+    admin_from_settings,
+    audit_from_settings,
+    register_gauges,
+)
+from gomodproxy.ops.storagewatch import CountingStore
 from gomodproxy.ports.cache import MetadataCache, SingleFlight
 from gomodproxy.ports.observer import Observer
 from gomodproxy.ports.source import Source
 from gomodproxy.ports.storage import BlobStore
 from gomodproxy.ports.verifier import Verifier
+from gomodproxy.security.ratelimit import FetchLimiter, LimitedSource
 from gomodproxy.server.app import ProxyApp
+from gomodproxy.server.gate import gate_from_settings, private_predicate
+from gomodproxy.server.sumdb_routes import PREFIX as SUMDB_PREFIX
+from gomodproxy.server.sumdb_routes import sumdb_routes
 from gomodproxy.service.freshness import FreshnessPolicy
 from gomodproxy.service.proxy import ColdZips, ProxyService, ServiceOptions
 from gomodproxy.sources import retry
@@ -51,30 +72,54 @@ def shared_caches(settings: Settings, work: Path) -> tuple[MetadataCache, Single
 def build_service(
     settings: Settings, observer: Observer | None = None, *, track_access: bool = False
 ) -> ProxyService:
-    """Open storage, sources and caches as the settings say.
+    """Open storage, sources and caches as the settings say (the service alone, without the
+    HTTP and operations parts of :func:`build_app`).
 
     Raises:
         ConfigError: storage URL or GOPROXY unusable.
     """
     store = open_store(settings.storage)
-    source: Source
-    if settings.is_offline():
-        source = route_private(settings, StoreSource(store))
-    else:
-        try:
-            source = build_source(settings)
-        except ValueError as exc:
-            raise ConfigError(f"goproxy {settings.goproxy!r}: {exc}") from exc
+    source = _source(settings, store)
     work = work_dir(settings.temp_dir, store)
     meta, flight = shared_caches(settings, work)
+    access = AccessLog(store) if track_access else None
+    verifier = verifier_for(settings, store)
+    return _service(settings, store, source, meta, flight, verifier, observer, work, access)
+
+
+def _source(settings: Settings, store: BlobStore) -> Source:
+    """The upstream sources the settings name, or the store itself in offline mode.
+
+    Raises:
+        ConfigError: GOPROXY unusable.
+    """
+    if settings.is_offline():
+        return route_private(settings, StoreSource(store))
+    try:
+        return build_source(settings)
+    except ValueError as exc:
+        raise ConfigError(f"goproxy {settings.goproxy!r}: {exc}") from exc
+
+
+def _service(
+    settings: Settings,
+    store: BlobStore,
+    source: Source,
+    meta: MetadataCache,
+    flight: SingleFlight,
+    verifier: Verifier,
+    observer: Observer | None,
+    work: Path,
+    access: AccessLog | None,
+) -> ProxyService:
     return ProxyService(
         store,
         source,
         meta=meta,
         flight=flight,
-        verifier=verifier_for(settings, store),
+        verifier=verifier,
         observer=observer,
-        access=AccessLog(store) if track_access else None,
+        access=access,
         options=ServiceOptions(
             freshness=FreshnessPolicy(settings.list_ttl, settings.stale_ttl),
             hot_cache_bytes=settings.hot_cache_bytes,
@@ -90,6 +135,89 @@ def build_service(
     )
 
 
+def build_app(
+    settings: Settings,
+    *,
+    metrics: Metrics | None = None,
+    request_log: RequestLog | None = None,
+    store: BlobStore | None = None,
+    source: Source | None = None,
+    temp_dir: Path | None = None,
+    caches: tuple[MetadataCache, SingleFlight] | None = None,
+    verifier: SumdbVerifier | None = None,
+) -> ProxyApp:
+    """The app of one worker process, every part built once and already composed.
+
+    ``store``, ``source``, ``temp_dir``, ``caches`` and ``verifier`` replace what the settings
+    would open (tests run a whole app over a memory store and a scripted source this way).
+
+    Raises:
+        ConfigError: a setting cannot be used (storage URL, GOPROXY, GOSUMDB, token files).
+    """
+    values = settings.values
+    metrics = metrics or Metrics()
+    metrics.counters(retry.STATS.read)
+    raw_store = store or open_store(settings.storage)
+    work = temp_dir or work_dir(settings.temp_dir, raw_store)
+    if verifier is None:
+        verifier = from_settings(settings, raw_store, metrics)
+    elif verifier.metrics is None:
+        verifier.metrics = metrics
+    upstream = source or _source(settings, raw_store)
+    cap = int(values.get("max_upstream_fetches_per_principal") or 0)
+    if cap > 0:
+        upstream = LimitedSource(upstream, FetchLimiter(cap))
+    meta, flight = caches or shared_caches(settings, work)
+    service = _service(
+        settings,
+        CountingStore(raw_store, metrics),
+        upstream,
+        TimedMetadataCache(meta, metrics),
+        TimedFlight(flight, metrics),
+        verifier,
+        metrics,
+        work,
+        AccessLog(raw_store),
+    )
+    mounts: dict[str, Any] = {}
+    sumdb = sumdb_routes(settings, service, raw_store, verifier.databases, work / "locks")
+    if sumdb is not None:
+        mounts[SUMDB_PREFIX] = sumdb
+    audit = audit_from_settings(values)
+    observer = OpsObserver(metrics, verifier, audit)
+    # Metrics and the status page never name a private path.
+    observer.is_private = private_predicate(values)
+    register_gauges(metrics, service)
+    admin = admin_from_settings(values, service, settings, audit)
+    if admin is not None:
+        mounts["/admin/"] = admin
+    private_names = [sumdb.private.name] if sumdb is not None and sumdb.private else []
+    gate = gate_from_settings(dict(values), private_names)
+    shutdown: list[Callable[[], Awaitable[None]]] = []
+    if audit is not None:
+
+        async def close_audit() -> None:
+            audit.close()
+
+        shutdown.append(close_audit)
+
+    async def flush_gate() -> None:
+        gate.flush()
+
+    shutdown.append(flush_gate)
+    return ProxyApp(
+        service,
+        settings,
+        metrics,
+        request_log,
+        gate=gate,
+        observers=[observer],
+        mounts=mounts,
+        exact_routes={"/": StatusPage(service, metrics, observer)},
+        on_shutdown=shutdown,
+    )
+
+
 def create_app(settings: Settings | None = None, metrics_dir: Path | None = None) -> ProxyApp:
     """Build the app for one worker process.
 
@@ -102,10 +230,5 @@ def create_app(settings: Settings | None = None, metrics_dir: Path | None = None
         settings = Settings.from_json(text) if text else load_settings()
     if metrics_dir is None and os.environ.get("GOMODPROXY_METRICS_DIR"):
         metrics_dir = Path(os.environ["GOMODPROXY_METRICS_DIR"])
-    metrics = Metrics(metrics_dir)
-    metrics.counters(retry.STATS.read)
-    service = build_service(settings, observer=metrics, track_access=True)
     request_log = RequestLog() if settings.access_log else None
-    app = ProxyApp(service, settings, metrics, request_log)
-    app.install_route_modules()
-    return app
+    return build_app(settings, metrics=Metrics(metrics_dir), request_log=request_log)

@@ -15,8 +15,7 @@ import pytest
 import yaml
 
 from gomodproxy.errors import UpstreamError
-from gomodproxy.ops import routes
-from tests.unit.test_server import make_app
+from tests.unit.test_server import make_full_app
 from tests.unit.test_service import FakeSource
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,8 +42,7 @@ async def _exported(tmp_path: Path) -> set[str]:
     source.answers[("zip", "example.com/m", "v1.1.0")] = UpstreamError("upstream 500")
     source.answers[("info", "example.com/m", "v1.1.0")] = b'{"Version":"v1.1.0"}'
     source.answers[("list", "example.com/m", "")] = b"v1.0.0\n"
-    app, _ = make_app(tmp_path, source)
-    routes.install(app)
+    app, _ = make_full_app(tmp_path, source)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         for path in ("v1.0.0.zip", "v1.0.0.zip", "v9.0.0.mod", "v1.1.0.zip", "list"):
             await c.get(f"/example.com/m/@v/{path}")

@@ -11,7 +11,7 @@ import pytest
 from gomodproxy.errors import ConfigError
 from gomodproxy.ops import routes
 from gomodproxy.ops.admin import version_keys
-from tests.unit.test_server import make_app
+from tests.unit.test_server import make_full_app
 from tests.unit.test_service import FakeSource
 
 MOD = "example.com/M"
@@ -25,14 +25,13 @@ def setup(tmp_path: Path) -> tuple[httpx.AsyncClient, object, Path, FakeSource]:
     source = FakeSource()
     source.add(MOD, "v1.0.0")
     audit = tmp_path / "audit.jsonl"
-    app, _ = make_app(
+    app, _ = make_full_app(
         tmp_path,
         source,
         admin_token_file=str(token_file),
         audit_log=str(audit),
         redis="redis://user:hunter2@127.0.0.1:1/0",
     )
-    routes.install(app)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
     return client, app, audit, source
 
@@ -62,7 +61,7 @@ async def test_config_without_secrets(
     assert "hunter2" not in r.text
     assert TOKEN not in r.text
     body = json.loads(r.text)
-    assert body["settings"]["goproxy"] == "off"
+    assert body["settings"]["goproxy"] == "direct"  # as make_full_app sets it
     assert body["origins"]["redis"] == "flag --redis"
 
 
@@ -124,12 +123,8 @@ async def test_verify_against_a_checksum_database(tmp_path: Path) -> None:
     """POST /admin/verify re-hashes stored modules and asks the checksum database: a stored
     zip whose hash the database does not vouch for is reported; ?module= limits the run."""
     from gomodproxy.checksumdb.verify import SumdbVerifier
-    from gomodproxy.config.settings import load_settings
     from gomodproxy.gomod.dirhash import gomod_hash
     from gomodproxy.localfs.zipfiles import hash_zip
-    from gomodproxy.ops.metrics import Metrics
-    from gomodproxy.server.app import ProxyApp
-    from gomodproxy.service.proxy import ProxyService
     from gomodproxy.storage.memory import MemoryStore
     from gomodproxy.sumdb.server import Log, gosum_record
     from tests.e2e.fixtures import ModuleVersion
@@ -151,14 +146,9 @@ async def test_verify_against_a_checksum_database(tmp_path: Path) -> None:
     verifier = SumdbVerifier(make_db(FakeDB(log)))
     token_file = tmp_path / "admin.token"
     token_file.write_text(TOKEN)
-    cfg = load_settings(
-        env={},
-        flags={"goproxy": "off", "storage": "memory://", "admin_token_file": str(token_file)},
-        ask_go=False,
+    app, _ = make_full_app(
+        tmp_path, FakeSource(), store=store, verifier=verifier, admin_token_file=str(token_file)
     )
-    service = ProxyService(store, FakeSource(), temp_dir=tmp_path, verifier=verifier)
-    app = ProxyApp(service, cfg, Metrics())
-    routes.install(app)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t"
     ) as client:

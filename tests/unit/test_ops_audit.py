@@ -11,16 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
-from gomodproxy.config.settings import load_settings
 from gomodproxy.errors import InvalidInput, NotFound, UpstreamError, VerificationError
-from gomodproxy.ops import routes
 from gomodproxy.ops.audit import FIELDS, AuditLog, make_record
 from gomodproxy.ops.metrics import Metrics
+from gomodproxy.ops.observe import OpsObserver
 from gomodproxy.security.users import add_user
-from gomodproxy.server import gate
 from gomodproxy.server.app import ProxyApp
-from gomodproxy.service.proxy import ProxyService
-from gomodproxy.storage.memory import MemoryStore
+from tests.unit.test_server import make_full_app
 from tests.unit.test_service import FakeSource
 
 SECRET = "corp.example.com/secret"
@@ -105,19 +102,15 @@ def audited(tmp_path: Path) -> tuple[ProxyApp, Path, FakeSource]:
     creds = tmp_path / "c.json"
     add_user(creds, "alice", password="pw-a")
     audit_path = tmp_path / "audit.jsonl"
-    flags = {
-        "goproxy": "off",
-        "storage": "memory://",
-        "auth_file": str(creds),
-        "access_rules": f"{SECRET}=alice",
-    }
-    cfg = load_settings(env={}, flags=flags, ask_go=False)
-    service = ProxyService(MemoryStore(), source, temp_dir=tmp_path)
-    proxy = ProxyApp(service, cfg, Metrics())
-    gate.install(proxy)  # its own access-decision events stay out of this file
-    cfg.values["audit_log"] = str(audit_path)
-    routes.install(proxy)
-    assert proxy.audit_log is not None  # type: ignore[attr-defined]
+    proxy, _ = make_full_app(
+        tmp_path,
+        source,
+        auth_file=str(creds),
+        access_rules=f"{SECRET}=alice",
+        audit_log=str(audit_path),
+    )
+    assert isinstance(proxy.observers[0], OpsObserver)
+    assert proxy.observers[0].audit is not None
     return proxy, audit_path, source
 
 
@@ -226,7 +219,6 @@ class _Verifier:
 def test_verification_field(
     route: str, module: str, cache: str, status: int, exc: Any, want: str
 ) -> None:
-    from gomodproxy.ops.observe import OpsObserver
 
     observer = OpsObserver(Metrics(), _Verifier())
     assert observer.verification(route, module, cache, status, exc) == want

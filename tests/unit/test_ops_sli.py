@@ -17,9 +17,9 @@ from gomodproxy.errors import (
     UpstreamTimeout,
     VerificationError,
 )
-from gomodproxy.ops import routes, sli
+from gomodproxy.ops import sli
 from gomodproxy.server.app import ProxyApp
-from tests.unit.test_server import make_app
+from tests.unit.test_server import make_full_app
 from tests.unit.test_service import FakeSource
 
 MOD = "example.com/m"
@@ -71,8 +71,7 @@ async def test_server_counts_sli_and_logs_it(tmp_path: Path) -> None:
     source.answers[("zip", MOD, "v1.1.0")] = UpstreamError("upstream answered 500")
     source.answers[("info", MOD, "v1.1.0")] = b'{"Version":"v1.1.0"}'
     source.answers[("list", MOD, "")] = b"v1.0.0\n"
-    app, out = make_app(tmp_path, source)
-    routes.install(app)
+    app, out = make_full_app(tmp_path, source)
     assert _series(app) == {
         (a, o): 0.0 for a in ("info", "mod", "zip") for o in ("success", "failure")
     }
@@ -108,8 +107,7 @@ async def test_server_counts_sli_and_logs_it(tmp_path: Path) -> None:
 
 async def test_exported_metric_families(tmp_path: Path) -> None:
     """Every metric the Prometheus rules use is exported from start-up."""
-    app, _ = make_app(tmp_path, FakeSource())
-    routes.install(app)
+    app, _ = make_full_app(tmp_path, FakeSource())
     text = app.metrics.render().decode()
     for name in (
         "gomodproxy_download_responses_total",
@@ -126,8 +124,7 @@ async def test_bytes_and_process_metrics(tmp_path: Path) -> None:
     """Body bytes per route (HEAD sends none) and the per-worker process gauges."""
     source = FakeSource()
     source.add(MOD, "v1.0.0")
-    app, _ = make_app(tmp_path, source)
-    routes.install(app)
+    app, _ = make_full_app(tmp_path, source)
     size = len(source.answers[("zip", MOD, "v1.0.0")])  # type: ignore[arg-type]
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:

@@ -12,7 +12,7 @@ from gomodproxy.errors import UpstreamError
 from gomodproxy.ops import routes
 from gomodproxy.ops.observe import RecentError
 from gomodproxy.ops.statuspage import Status, UpstreamHealth, duration, render, size
-from tests.unit.test_server import make_app
+from tests.unit.test_server import make_full_app
 from tests.unit.test_service import FakeSource
 
 MOD = "example.com/m"
@@ -95,8 +95,7 @@ async def test_served_at_root_with_live_numbers(tmp_path: Path) -> None:
     source.answers[("zip", MOD, "v1.1.0")] = UpstreamError("upstream answered 500")
     source.answers[("info", MOD, "v1.1.0")] = b'{"Version":"v1.1.0"}'
     source.answers[("mod", MOD, "v1.2.0")] = SumdbUnavailable("sum.example: no route to host")
-    app, _ = make_app(tmp_path, source, storage=str(tmp_path / "data"))
-    routes.install(app)
+    app, _ = make_full_app(tmp_path, source, storage=str(tmp_path / "data"))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         for _ in range(2):
@@ -118,26 +117,22 @@ async def test_served_at_root_with_live_numbers(tmp_path: Path) -> None:
     assert app.observers[0].sumdb_unavailable == 1  # type: ignore[attr-defined]
     assert "upstream answered 500" in page  # recent errors
     assert f"<code>{MOD}</code></td><td class=n>2</td>" in page  # top modules
-    assert "memory" in page  # make_app's service uses a memory store
+    assert "memory" in page  # make_full_app's service uses a memory store
     assert "<code>fake</code>" in page  # the upstream's health row
 
 
 async def test_private_paths_never_named(tmp_path: Path) -> None:
     """Downloads and failures of a private module are counted, but neither /metrics nor
     the status page names it; public modules are still listed."""
-    from gomodproxy.server import gate
-
     private = "corp.example.com/secret"
     source = FakeSource()
     source.add(MOD, "v1.0.0")
     source.add(private, "v1.0.0")
     source.answers[("zip", private, "v1.1.0")] = UpstreamError(f"{private}: upstream 500")
     source.answers[("info", private, "v1.1.0")] = b'{"Version":"v1.1.0"}'
-    app, _ = make_app(
+    app, _ = make_full_app(
         tmp_path, source, storage=str(tmp_path / "data"), goprivate="corp.example.com"
     )
-    routes.install(app)
-    gate.install(app)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         assert (await c.get(f"/{MOD}/@v/v1.0.0.zip")).status_code == 200

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from gomodproxy.ops import routes
 from gomodproxy.ops.metrics import Metrics
-from tests.unit.test_server import make_app
+from tests.unit.test_server import make_full_app
 from tests.unit.test_service import FakeSource
 
 MOD = "example.com/m"
@@ -29,8 +28,7 @@ async def test_waits_storage_and_metadata_histograms(tmp_path: Path) -> None:
     source.add(MOD, "v1.0.0")
     source.answers[("list", MOD, "")] = b"v1.0.0\n"
     source.delay = 0.2  # the fetch is slow enough for the other requests to join it
-    app, _ = make_app(tmp_path, source)
-    routes.install(app)
+    app, _ = make_full_app(tmp_path, source)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         answers = await asyncio.gather(*(c.get(f"/{MOD}/@v/v1.0.0.mod") for _ in range(5)))

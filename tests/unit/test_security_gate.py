@@ -10,19 +10,36 @@ from typing import Any
 import httpx
 import pytest
 
-from gomodproxy.config.settings import load_settings
+from gomodproxy.cache.memory import LocalSingleFlight, MemoryMetadataCache
+from gomodproxy.compose import build_app
+from gomodproxy.config.settings import Settings, load_settings
 from gomodproxy.errors import NotFound
 from gomodproxy.ops.metrics import Metrics
 from gomodproxy.security.ratelimit import LimitedSource
 from gomodproxy.security.users import add_user
 from gomodproxy.server.app import ProxyApp
-from gomodproxy.server.gate import Gate, install
-from gomodproxy.service.proxy import ProxyService
+from gomodproxy.server.gate import Gate
 from gomodproxy.storage.memory import MemoryStore
 from tests.unit.test_service import FakeSource
 
 SECRET = "corp.example.com/secret"
 PUBLIC = "example.org/pub"
+
+
+def full_app(
+    cfg: Settings, source: FakeSource, tmp_path: Path, store: MemoryStore | None = None
+) -> ProxyApp:
+    """The app as ``serve`` composes it, over ``source`` (standing in for the upstream, so
+    never in offline mode), a memory store and in-process caches."""
+    cfg.values["goproxy"] = "direct"
+    return build_app(
+        cfg,
+        metrics=Metrics(),
+        store=store or MemoryStore(),
+        source=source,
+        temp_dir=tmp_path,
+        caches=(MemoryMetadataCache(), LocalSingleFlight()),
+    )
 
 
 def auth(user: str, password: str) -> dict[str, str]:
@@ -60,9 +77,7 @@ def app(
     }
     cfg = load_settings(env={}, flags=flags, ask_go=False)
     store = MemoryStore()
-    service = ProxyService(store, source, temp_dir=tmp_path)
-    proxy = ProxyApp(service, cfg, Metrics())
-    install(proxy)
+    proxy = full_app(cfg, source, tmp_path, store)
     assert isinstance(proxy.gate, Gate)
     proxy.gate.audit = audit.append
     return proxy, store
@@ -158,8 +173,7 @@ async def test_rate_limit_429(tmp_path: Path, source: FakeSource) -> None:
         },
         ask_go=False,
     )
-    proxy = ProxyApp(ProxyService(MemoryStore(), source, temp_dir=tmp_path), cfg, Metrics())
-    install(proxy)
+    proxy = full_app(cfg, source, tmp_path)
     statuses = []
     for address in ("192.0.2.1",) * 3 + ("192.0.2.2",):
         transport = httpx.ASGITransport(app=proxy, client=(address, 1))
@@ -173,8 +187,7 @@ async def test_limits_without_access_configuration(tmp_path: Path, source: FakeS
     """Nothing configured: the gate still limits header size, on every route (health and
     metrics included); no access decision, no audit event, no fetch-cap wrapper."""
     cfg = load_settings(env={}, flags={"goproxy": "off", "storage": "memory://"}, ask_go=False)
-    proxy = ProxyApp(ProxyService(MemoryStore(), source, temp_dir=tmp_path), cfg, Metrics())
-    install(proxy)
+    proxy = full_app(cfg, source, tmp_path)
     assert isinstance(proxy.gate, Gate)
     assert not proxy.gate.controls_access
     events: list[dict[str, Any]] = []
@@ -196,8 +209,7 @@ async def test_rate_limit_without_access_rules_covers_health_and_metrics(
     """A per-address rate limit alone applies to /healthz and /metrics too."""
     flags = {"goproxy": "off", "storage": "memory://", "rate_limit_address": "0.001"}
     cfg = load_settings(env={}, flags={**flags, "rate_limit_address_burst": "2"}, ask_go=False)
-    proxy = ProxyApp(ProxyService(MemoryStore(), source, temp_dir=tmp_path), cfg, Metrics())
-    install(proxy)
+    proxy = full_app(cfg, source, tmp_path)
     transport = httpx.ASGITransport(app=proxy, client=("192.0.2.9", 1))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         statuses = [(await c.get(p)).status_code for p in ("/healthz", "/metrics", "/healthz")]
@@ -230,18 +242,11 @@ async def test_status_page_and_admin(client: httpx.AsyncClient) -> None:
 
 async def test_private_sumdb_tiles_need_a_principal(tmp_path: Path) -> None:
     """Tiles of the mounted private database list private paths: a principal is required."""
-    from types import SimpleNamespace
-
-    from gomodproxy.server.gate import private_sumdb_names
+    from gomodproxy.server.gate import gate_from_settings
 
     creds = tmp_path / "c.json"
     add_user(creds, "bob", password="pw-b")
-    fake_app = SimpleNamespace(
-        mounts=[("/sumdb/", SimpleNamespace(private=SimpleNamespace(name="sum.corp")))]
-    )
-    names = private_sumdb_names(fake_app)
-    assert names == ["sum.corp"]
-    from gomodproxy.server.gate import gate_from_settings
+    names = ["sum.corp"]
 
     gate = gate_from_settings({"auth_file": str(creds)}, names)
     assert gate is not None
@@ -289,8 +294,7 @@ async def test_access_rules_ignore_case(tmp_path: Path, source: FakeSource) -> N
         "access_rules": f"{SECRET}=alice; corp.example.com=@ci",
     }
     cfg = load_settings(env={}, flags=flags, ask_go=False)
-    proxy = ProxyApp(ProxyService(MemoryStore(), source, temp_dir=tmp_path), cfg, Metrics())
-    install(proxy)
+    proxy = full_app(cfg, source, tmp_path)
     proxy.gate.audit = lambda event: None
     transport = httpx.ASGITransport(app=proxy, client=("192.0.2.7", 1))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
@@ -313,8 +317,7 @@ async def test_metrics_token_and_networks(tmp_path: Path, source: FakeSource) ->
         "metrics_networks": "10.9.0.0/16",
     }
     cfg = load_settings(env={}, flags=flags, ask_go=False)
-    proxy = ProxyApp(ProxyService(MemoryStore(), source, temp_dir=tmp_path), cfg, Metrics())
-    install(proxy)
+    proxy = full_app(cfg, source, tmp_path)
 
     async def get(address: str, headers: dict[str, str] | None = None) -> httpx.Response:
         transport = httpx.ASGITransport(app=proxy, client=(address, 1))
@@ -332,8 +335,7 @@ async def test_metrics_token_and_networks(tmp_path: Path, source: FakeSource) ->
     assert (await get("192.0.2.7")).status_code == 401
     flags.pop("metrics_token_file")
     cfg = load_settings(env={}, flags=flags, ask_go=False)
-    proxy = ProxyApp(ProxyService(MemoryStore(), source, temp_dir=tmp_path), cfg, Metrics())
-    install(proxy)
+    proxy = full_app(cfg, source, tmp_path)
     assert (await get("192.0.2.7")).status_code == 403
     assert (await get("10.9.3.4")).status_code == 200
 

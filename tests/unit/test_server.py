@@ -7,14 +7,19 @@ import json
 import random
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from gomodproxy.cache.memory import LocalSingleFlight, MemoryMetadataCache
+from gomodproxy.checksumdb.verify import SumdbVerifier
+from gomodproxy.compose import build_app
 from gomodproxy.config.settings import load_settings
 from gomodproxy.errors import UpstreamError, UpstreamTimeout
 from gomodproxy.ops.metrics import Metrics, RequestLog
 from gomodproxy.ops.record import RequestRecord
+from gomodproxy.ports.storage import BlobStore
 from gomodproxy.server.app import ProxyApp
 from gomodproxy.service.freshness import FreshnessPolicy
 from gomodproxy.service.proxy import FILE_RECHECK, ProxyService, ServiceOptions, Trace
@@ -28,7 +33,10 @@ MOD = "example.com/m"
 
 
 def make_app(
-    tmp_path: Path, source: FakeSource, **settings: object
+    tmp_path: Path,
+    source: FakeSource,
+    mounts: dict[str, Any] | None = None,
+    **settings: object,
 ) -> tuple[ProxyApp, io.StringIO]:
     flags = {"goproxy": "off", "storage": "memory://", **settings}
     cfg = load_settings(env={}, flags=flags, ask_go=False)
@@ -37,7 +45,33 @@ def make_app(
     out = io.StringIO()
     metrics = Metrics()
     service.observer = metrics
-    return ProxyApp(service, cfg, metrics, RequestLog(out, interval=0)), out
+    return ProxyApp(service, cfg, metrics, RequestLog(out, interval=0), mounts=mounts), out
+
+
+def make_full_app(
+    tmp_path: Path,
+    source: FakeSource,
+    *,
+    store: BlobStore | None = None,
+    verifier: SumdbVerifier | None = None,
+    **settings: object,
+) -> tuple[ProxyApp, io.StringIO]:
+    """The app as ``serve`` composes it (gate, status page, SLI, admin, /sumdb/), over a
+    memory store (or ``store``), ``source`` and in-process caches."""
+    flags = {"goproxy": "direct", "storage": "memory://", **settings}
+    cfg = load_settings(env={}, flags=flags, ask_go=False)
+    out = io.StringIO()
+    app = build_app(
+        cfg,
+        metrics=Metrics(),
+        request_log=RequestLog(out, interval=0),
+        store=store or MemoryStore(),
+        source=source,
+        temp_dir=tmp_path,
+        caches=(MemoryMetadataCache(), LocalSingleFlight()),
+        verifier=verifier,
+    )
+    return app, out
 
 
 @pytest.fixture
@@ -214,13 +248,12 @@ class TestHttp:
 
     async def test_mounted_prefix(self, tmp_path: Path, source: FakeSource) -> None:
         """Requests under a mounted prefix go to the mounted app."""
-        app, _ = make_app(tmp_path, source)
 
         async def sumdb(scope: object, receive: object, send: object) -> None:
             await send({"type": "http.response.start", "status": 200, "headers": []})  # type: ignore[operator]
             await send({"type": "http.response.body", "body": b"mounted"})  # type: ignore[operator]
 
-        app.mount("/sumdb/", sumdb)
+        app, _ = make_app(tmp_path, source, mounts={"/sumdb/": sumdb})
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t"
         ) as c:
@@ -231,9 +264,7 @@ class TestHttp:
     ) -> None:
         """A /sumdb/ passthrough answer is logged and counted with the status and body size
         the mounted app sent (they were recorded as status 0 and 0 bytes)."""
-        app, out = make_app(tmp_path, source)
         observed: list[tuple[str, int, int]] = []
-        app.observers.append(lambda rec: observed.append((rec.route, rec.status, rec.size)))
 
         async def sumdb(scope: dict[str, str], receive: object, send: object) -> None:
             found = scope["path"].endswith("/supported")
@@ -242,7 +273,8 @@ class TestHttp:
             await send({"type": "http.response.body", "body": body, "more_body": True})  # type: ignore[operator]
             await send({"type": "http.response.body", "body": b"tail" if found else b""})  # type: ignore[operator]
 
-        app.mount("/sumdb/", sumdb)  # type: ignore[arg-type]
+        app, out = make_app(tmp_path, source, mounts={"/sumdb/": sumdb})
+        app.observers.append(lambda rec: observed.append((rec.route, rec.status, rec.size)))
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t"
         ) as c:

@@ -65,10 +65,22 @@ class World:
         self.log = io.StringIO()
         self.audit_out = io.StringIO()
         self.metrics = Metrics()
-        self.app = ProxyApp(service, cfg, self.metrics, RequestLog(self.log, interval=0))
         audit = AuditLog("-", interval=0, stream=self.audit_out)
         self.audit_log = audit
-        self.app.observers.append(OpsObserver(self.metrics, None, audit))
+        self._parts = (service, cfg)
+        self.app = self.build()
+
+    def build(self, **routes: Any) -> ProxyApp:
+        """The app over this world, with ``mounts`` or ``exact_routes`` given."""
+        service, cfg = self._parts
+        return ProxyApp(
+            service,
+            cfg,
+            self.metrics,
+            RequestLog(self.log, interval=0),
+            observers=[OpsObserver(self.metrics, None, self.audit_log)],
+            **routes,
+        )
 
     def lines(self) -> list[dict[str, Any]]:
         assert self.app.request_log is not None
@@ -226,7 +238,7 @@ class TestMountsAndExactRoutes:
         async def bad(scope: Any, receive: Any, send: Any) -> None:
             raise RuntimeError("secret internals")
 
-        world.app.mount("/bad/", bad)
+        world.app = world.build(mounts={"/bad/": bad})
         with caplog.at_level(logging.ERROR, logger="gomodproxy.server"):
             sent = await raw_get(world.app, "/bad/x")
         assert sent[0]["status"] == 500
@@ -247,7 +259,7 @@ class TestMountsAndExactRoutes:
             await send({"type": "http.response.body", "body": b"abc", "more_body": True})
             raise StorageError("gone")
 
-        world.app.exact_routes["/half"] = half
+        world.app = world.build(exact_routes={"/half": half})
         sent = await raw_get(world.app, "/half")
         assert [m.get("more_body") for m in sent[1:]] == [True]
         last = world.lines()[-1]
@@ -261,7 +273,7 @@ class TestMountsAndExactRoutes:
                 raise RuntimeError("bug in passthrough")
 
         routes: Any = SumdbRoutes({"sum.example": Broken()})  # type: ignore[dict-item]
-        world.app.mount("/sumdb/", routes)
+        world.app = world.build(mounts={"/sumdb/": routes})
         async with world.client() as c:
             r = await c.get("/sumdb/sum.example/latest")
             ok = await c.get("/sumdb/other.example/latest")

@@ -174,8 +174,9 @@ def _setting(settings: Any, name: str, default: Any) -> Any:
     return getattr(settings, "values", {}).get(name, default)
 
 
-def from_settings(settings: Any, store: BlobStore) -> SumdbVerifier:
-    """The verifier the settings ask for (GOSUMDB, GONOSUMDB/GOPRIVATE, ``verify``).
+def from_settings(settings: Any, store: BlobStore, metrics: Counter | None = None) -> SumdbVerifier:
+    """The verifier the settings ask for (GOSUMDB, GONOSUMDB/GOPRIVATE, ``verify``); it
+    counts refusals in ``metrics`` when given.
 
     Raises:
         ConfigError: GOSUMDB or ``verify`` is invalid.
@@ -200,6 +201,7 @@ def from_settings(settings: Any, store: BlobStore) -> SumdbVerifier:
         open_db(spec) if spec is not None else None,
         gonosumdb=str(_setting(settings, "gonosumdb", "")),
         mode=str(_setting(settings, "verify", "strict")),
+        metrics=metrics,
     )
     # Further databases are only passed through to clients (the go command verifies them).
     for entry in str(_setting(settings, "sumdb_proxied", "")).split(";"):

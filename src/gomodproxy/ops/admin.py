@@ -57,10 +57,13 @@ def version_keys(path: str, version: str) -> list[str]:
 class AdminApp:
     """The ``/admin/`` ASGI app."""
 
-    def __init__(self, proxy: Any, token: str, audit: AuditLog | None = None) -> None:
+    def __init__(
+        self, service: Any, settings: Any, token: str, audit: AuditLog | None = None
+    ) -> None:
         if not token:
             raise ValueError("an admin token is required")
-        self.proxy = proxy
+        self.service = service
+        self.settings = settings
         self._token = ("Bearer " + token).encode()
         self.audit = audit
 
@@ -110,7 +113,7 @@ class AdminApp:
     def config(self) -> dict[str, Any]:
         from gomodproxy.redact.secrets import redact_settings
 
-        settings = self.proxy.settings
+        settings = self.settings
         values = redact_settings(dict(settings.values))
         return {"settings": values, "origins": dict(settings.origins)}
 
@@ -119,7 +122,7 @@ class AdminApp:
         if not path or not version:
             raise InvalidInput("purge needs module= and version=")
         keys = version_keys(path, version)
-        service = self.proxy.service
+        service = self.service
         remembered = [refusals.refusal_key(kind, path, version) for kind in ("mod", "zip")]
         deleted = [key for key in (*keys, *remembered) if await service.store.delete(key)]
         hot = service.hot
@@ -162,7 +165,7 @@ class AdminApp:
         if not isinstance(gosum, str) or not isinstance(gomod, str):
             raise InvalidInput("mirror: gosum and gomod must be strings")
         plan = plan_from_texts(gosum=gosum, gomod=gomod, modules=modules)
-        report = await mirror(self.proxy.service, plan, _Quiet())
+        report = await mirror(self.service, plan, _Quiet())
         log.warning(
             "admin mirror: %d versions (%d fetched), %d failed",
             report.done,
@@ -174,7 +177,7 @@ class AdminApp:
     async def verify(self, only: str) -> dict[str, Any]:
         from gomodproxy.checksumdb.recheck import verify_store
 
-        service = self.proxy.service
+        service = self.service
         verifier = service.verifier
         if not hasattr(verifier, "verify_zip") or getattr(verifier, "db", None) is None:
             return {"checked": 0, "problems": [], "note": "checksum database verification is off"}
@@ -206,8 +209,15 @@ class _Prefixed:
         self.inner = inner
         self.prefix = prefix
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+    async def get(self, key: str) -> bytes | None:
+        data: bytes | None = await self.inner.get(key)
+        return data
+
+    async def stat(self, key: str) -> Any:
+        return await self.inner.stat(key)
+
+    def stream(self, key: str, start: int = 0, end: int | None = None) -> Any:
+        return self.inner.stream(key, start, end)
 
     def list(self, prefix: str = "") -> Any:
         return self.inner.list(self.prefix)

@@ -35,9 +35,13 @@ class TimedFlight:
     def __init__(self, inner: Any, metrics: Any) -> None:
         self.inner = inner
         self.metrics = metrics
+        #: Whether the wrapped single-flight can degrade (Redis with a local fallback).
+        self.can_degrade = hasattr(inner, "degraded")
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+    @property
+    def degraded(self) -> bool:
+        """Whether the wrapped single-flight runs on its fallback (Redis down)."""
+        return bool(getattr(self.inner, "degraded", False))
 
     async def run(self, key: str, fn: Callable[[], Awaitable[T]]) -> T:
         start = time.perf_counter()
@@ -73,9 +77,6 @@ class TimedMetadataCache:
         self.inner = inner
         self.tier = str(inner.tier)
         self.metrics = metrics
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
 
     async def get(self, key: str) -> CacheEntry | None:
         start = time.perf_counter()

@@ -81,7 +81,7 @@ class RequestRecord(Trace):
 class RequestObserver(Protocol):
     """One link of the chain: reads (and may add to) the record of a finished request."""
 
-    def __call__(self, record: RequestRecord) -> None: ...
+    def __call__(self, record: RequestRecord, /) -> None: ...
 
 
 class RequestCounter:

@@ -1,15 +1,13 @@
-"""Plug operations into the proxy app (a route module of ``server/app.py``).
+"""The operations parts of a proxy app, built by the composition root (``gomodproxy.compose``):
 
-``install(app)``:
+- :func:`audit_from_settings`: the audit log, when ``audit_log`` is set;
+- :func:`register_gauges`: the ``gomodproxy_degraded``, verification and process series;
+- :class:`StatusPage`: the status page at exactly ``/``;
+- :func:`admin_from_settings`: ``/admin/`` when ``admin_token_file`` names a readable token.
 
-- adds an :class:`~gomodproxy.ops.observe.OpsObserver` to ``app.observers`` (the SLI
-  counter, top modules, recent errors and, when ``audit_log`` is set, the audit log);
-- wraps ``app.service.store`` in a :class:`~gomodproxy.ops.storagewatch.CountingStore`
-  (storage errors and latency), ``service.flight`` and ``service.meta`` in timing wrappers
-  (``gomodproxy.ops.flightwatch``), and registers the ``gomodproxy_degraded`` and process
-  gauges;
-- serves the status page at exactly ``/`` (``app.exact_routes``);
-- mounts ``/admin/`` when ``admin_token_file`` names a readable token.
+The observer of every request's record (SLI, audit, top modules) is
+:class:`~gomodproxy.ops.observe.OpsObserver`; the storage and single-flight timing wrappers
+are in ``ops/storagewatch.py`` and ``ops/flightwatch.py``.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ import asyncio
 import os
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +25,8 @@ from gomodproxy.errors import ConfigError
 from gomodproxy.ops import process, sli
 from gomodproxy.ops.admin import AdminApp
 from gomodproxy.ops.audit import AuditLog
-from gomodproxy.ops.flightwatch import TimedFlight, TimedMetadataCache
 from gomodproxy.ops.observe import MODULE_METRIC, OpsObserver
 from gomodproxy.ops.statuspage import Status, UpstreamHealth, render
-from gomodproxy.ops.storagewatch import CountingStore
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -44,10 +40,6 @@ VERIFY_HELP = "Artifacts refused because the checksum database disagreed or misb
 SIZE_TTL = 60.0
 #: Upstream health is judged on the requests of at least the last this many seconds.
 WINDOW = 60.0
-
-
-def _setting(app: Any, name: str, default: Any) -> Any:
-    return (getattr(app.settings, "values", {}) or {}).get(name, default)
 
 
 def read_token(path: str) -> str:
@@ -65,48 +57,38 @@ def read_token(path: str) -> str:
     return token[0].strip()
 
 
-def install(app: Any) -> None:
-    """Install SLI, audit, status page and admin routes on a ``ProxyApp``."""
-    target = str(_setting(app, "audit_log", "") or "")
-    audit = (
-        AuditLog(
-            target,
-            max_bytes=int(_setting(app, "audit_log_max_bytes", 100 << 20)),
-            backups=int(_setting(app, "audit_log_backups", 5)),
-        )
-        if target
-        else None
+def audit_from_settings(values: Mapping[str, Any]) -> AuditLog | None:
+    """The audit log ``audit_log`` names ("-" is stdout), or None when it is empty."""
+    target = str(values.get("audit_log", "") or "")
+    if not target:
+        return None
+    return AuditLog(
+        target,
+        max_bytes=int(values.get("audit_log_max_bytes", 100 << 20)),
+        backups=int(values.get("audit_log_backups", 5)),
     )
-    #: The audit log, for other components' events (``app.audit_log.write(dict)``).
-    app.audit_log = audit
-    service = app.service
-    observer = OpsObserver(app.metrics, service.verifier, audit)
-    app.observers.append(observer)
-    if not isinstance(service.store, CountingStore):
-        service.store = CountingStore(service.store, app.metrics)
-    if hasattr(app.metrics, "observe"):
-        if not isinstance(service.flight, TimedFlight):
-            service.flight = TimedFlight(service.flight, app.metrics)
-        if not isinstance(service.meta, TimedMetadataCache):
-            service.meta = TimedMetadataCache(service.meta, app.metrics)
-    app.metrics.inc(VERIFY_METRIC, VERIFY_HELP, {}, 0)
-    gauge = getattr(app.metrics, "gauge", None)
-    if gauge is not None:
-        gauge(DEGRADED_METRIC, DEGRADED_HELP, lambda: degraded_series(service))
-    process.register(app.metrics)
-    page = StatusPage(app, observer)
-    routes = getattr(app, "exact_routes", None)
-    if routes is not None:
-        routes["/"] = page
-    token_file = str(_setting(app, "admin_token_file", "") or "")
-    if token_file:
-        app.mount("/admin/", AdminApp(app, read_token(token_file), audit))
-    if audit is not None:
 
-        async def close_audit() -> None:
-            audit.close()
 
-        app.on_shutdown.append(close_audit)
+def admin_from_settings(
+    values: Mapping[str, Any], service: Any, settings: Any, audit: AuditLog | None
+) -> AdminApp | None:
+    """The ``/admin/`` app when ``admin_token_file`` is set.
+
+    Raises:
+        ConfigError: the token file is unreadable or its token too short.
+    """
+    token_file = str(values.get("admin_token_file", "") or "")
+    if not token_file:
+        return None
+    return AdminApp(service, settings, read_token(token_file), audit)
+
+
+def register_gauges(metrics: Any, service: Any) -> None:
+    """The series operations add to ``/metrics``: verification failures (from 0), whether a
+    shared component is degraded, and the process gauges."""
+    metrics.inc(VERIFY_METRIC, VERIFY_HELP, {}, 0)
+    metrics.gauge(DEGRADED_METRIC, DEGRADED_HELP, lambda: degraded_series(service))
+    process.register(metrics)
 
 
 def degraded_series(service: Any) -> dict[tuple[tuple[str, str], ...], float]:
@@ -124,8 +106,9 @@ def degraded_names(service: Any) -> list[str]:
 class StatusPage:
     """The ASGI app answering ``GET /`` with the status page."""
 
-    def __init__(self, app: Any, observer: OpsObserver) -> None:
-        self.app = app
+    def __init__(self, service: Any, metrics: Any, observer: OpsObserver) -> None:
+        self.service = service
+        self.metrics = metrics
         self.observer = observer
         self._size: tuple[float, int | None, int | None] = (0.0, None, None)
         #: Earlier upstream counts, so health reflects the last minutes (``WINDOW``).
@@ -149,9 +132,8 @@ class StatusPage:
         await send({"type": "http.response.body", "body": body if method != "HEAD" else b""})
 
     async def gather(self) -> Status:
-        app = self.app
-        service = app.service
-        snaps = await asyncio.to_thread(_snapshots, app.metrics)
+        service = self.service
+        snaps = await asyncio.to_thread(_snapshots, self.metrics)
         totals = aggregate(snaps)
         size_bytes, files = await self.storage_size(service.store)
         verifier = service.verifier

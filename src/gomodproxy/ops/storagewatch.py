@@ -31,12 +31,22 @@ class CountingStore:
     def __init__(self, inner: BlobStore, metrics: Any) -> None:
         self.inner = inner
         self.kind = inner.kind
+        #: Whether the wrapped store can degrade (a remote registry or bucket behind a spool).
+        self.can_degrade = hasattr(inner, "degraded")
         self.metrics = metrics
         for op in OPS:  # zero series from start-up: rate() and alerts work at once
             metrics.inc(METRIC, HELP, {"backend": self.kind, "op": op}, 0)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+    @property
+    def root(self) -> Path | None:
+        """The directory of a filesystem store (the status page measures it)."""
+        root = getattr(self.inner, "root", None)
+        return root if isinstance(root, Path) else None
+
+    @property
+    def degraded(self) -> bool:
+        """Whether the wrapped store is bypassed while its backend is down."""
+        return bool(getattr(self.inner, "degraded", False))
 
     def _count(self, op: str) -> None:
         self.metrics.inc(METRIC, HELP, {"backend": self.kind, "op": op})

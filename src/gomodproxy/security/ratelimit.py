@@ -148,8 +148,10 @@ class LimitedSource:
         self.limiter = limiter
         self.name = getattr(inner, "name", "limited")
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+    def label(self, path: str) -> str:
+        """The wrapped source's label for ``path`` (a router's entry), else its name."""
+        label = getattr(self.inner, "label", None)
+        return str(label(path)) if callable(label) else self.name
 
     async def _call(self, work: Callable[[], Awaitable[_T]]) -> _T:
         return await self.limiter.run(current_principal.get(), work)

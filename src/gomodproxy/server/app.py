@@ -6,7 +6,7 @@ the escaped request path) is answered with response messages prepared once per a
 no parsing, no validation (done when the artifact entered the cache); its request record
 carries the pre-rendered middle of its log line.
 
-Everything else: mounted prefixes (``app.mount("/sumdb/", other_asgi_app)``), ``/healthz``,
+Everything else: mounted prefixes (``/sumdb/``, ``/admin/``), ``/healthz``,
 ``/readyz``, ``/metrics``, then the protocol routes through ``paths.parse_request`` and the
 service. ``http_errors.error_response`` is the only error → status mapping.
 
@@ -15,18 +15,18 @@ server fills it (route, parsed request, cache and source, status, bytes, error) 
 to the observer chain once: the request counter, the ``observers`` (SLI, audit, ...), then
 the request-log writer.
 
-Optional route modules install themselves: each module named in ``ROUTE_MODULES`` that can
-be imported and defines ``install(app: ProxyApp) -> None`` is called once at start-up.
+The composition root (``gomodproxy.compose.build_app``) builds every part (the gate, the
+``/sumdb/`` and ``/admin/`` apps, the status page, the observers) and hands them to the
+constructor; nothing is installed or swapped afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from gomodproxy.ops.record import (
     RequestRecord,
     prepared_log_fragment,
 )
+from gomodproxy.server.gate import Gate
 from gomodproxy.server.http_errors import error_response, not_found_body
 from gomodproxy.service.proxy import CONTENT_TYPES, Artifact, ProxyService
 from gomodproxy.service.requests import ModRequest, parse_request
@@ -51,15 +52,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("gomodproxy.server")
-
-#: Modules that may add routes (checksum database, status page), if present.
-ROUTE_MODULES = (
-    "gomodproxy.server.sumdb_routes",
-    # SLI, audit log, status page at "/", /admin/.
-    "gomodproxy.ops.routes",
-    # Last: it reads the mounted /sumdb/ routes (access control, rate limits).
-    "gomodproxy.server.gate",
-)
 
 _TEXT = b"text/plain; charset=utf-8"
 _EMPTY_BODY: Message = {"type": "http.response.body", "body": b""}
@@ -97,6 +89,12 @@ class ProxyApp:
         settings: Settings,
         metrics: Metrics | None = None,
         request_log: RequestLog | None = None,
+        *,
+        gate: Gate | None = None,
+        observers: Sequence[RequestObserver] = (),
+        mounts: Mapping[str, ASGIApp] | None = None,
+        exact_routes: Mapping[str, ASGIApp] | None = None,
+        on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
         self.service = service
         self.settings = settings
@@ -107,33 +105,22 @@ class ProxyApp:
         self.upstream_error_status = int(settings.upstream_error_status)
         self.immutable_cc = f"public, max-age={int(settings.immutable_max_age)}, immutable".encode()
         self.mutable_cc = f"public, max-age={max(0, int(settings.list_ttl))}".encode()
-        self.mounts: list[tuple[str, ASGIApp]] = []
-        self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
+        #: Apps answering every path under a prefix (``/sumdb/``, ``/admin/``), longest first.
+        self.mounts: list[tuple[str, ASGIApp]] = sorted(
+            (mounts or {}).items(), key=lambda m: -len(m[0])
+        )
+        self.on_shutdown: list[Callable[[], Awaitable[None]]] = list(on_shutdown)
         self._hot = service.hot
         self._tasks: list[asyncio.Task[None]] = []
-        #: Limits, authentication and authorization (``gomodproxy.server.gate.Gate``).
-        self.gate: Any = None
+        #: Limits, authentication and authorization.
+        self.gate = gate
         #: Apps answering one exact path (the status page at ``/``).
-        self.exact_routes: dict[str, ASGIApp] = {}
+        self.exact_routes: dict[str, ASGIApp] = dict(exact_routes or {})
         #: Read the record of every request, in order, between the request counter and the
         #: request-log writer (``gomodproxy.ops.observe.OpsObserver``).
-        self.observers: list[RequestObserver] = []
+        self.observers: list[RequestObserver] = list(observers)
         self._count = RequestCounter(self.metrics)
         self._log = RequestLogWriter(request_log) if request_log is not None else None
-
-    def mount(self, prefix: str, app: ASGIApp) -> None:
-        """Send requests whose path starts with ``prefix`` (e.g. ``/sumdb/``) to ``app``."""
-        self.mounts.append((prefix, app))
-        self.mounts.sort(key=lambda m: -len(m[0]))
-
-    def install_route_modules(self) -> None:
-        # Every route module ships in this package: an ImportError is a bug and must stop
-        # the server, never silently leave out a route module such as the security gate.
-        for name in ROUTE_MODULES:
-            mod = importlib.import_module(name)
-            install = getattr(mod, "install", None)
-            if install is not None:
-                install(self)
 
     # -- ASGI entry ---------------------------------------------------------------------
 
@@ -413,7 +400,11 @@ class ProxyApp:
     def _degraded(self) -> dict[str, bool]:
         """Shared backends that can degrade (Redis, OCI storage) → whether they are down."""
         parts = (("redis", self.service.flight), ("storage", self.service.store))
-        return {name: bool(part.degraded) for name, part in parts if hasattr(part, "degraded")}
+        return {
+            name: bool(getattr(part, "degraded", False))
+            for name, part in parts
+            if getattr(part, "can_degrade", hasattr(part, "degraded"))
+        }
 
     # -- bookkeeping ----------------------------------------------------------------------
 

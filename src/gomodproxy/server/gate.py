@@ -52,8 +52,6 @@ from gomodproxy.security.auth import (
 )
 from gomodproxy.security.authz import ALLOW, Decision, Policy, parse_rules
 from gomodproxy.security.ratelimit import (
-    FetchLimiter,
-    LimitedSource,
     RateLimiter,
     current_principal,
 )
@@ -345,17 +343,6 @@ class Gate:
         self.audit(event)
 
 
-def private_sumdb_names(app: Any) -> list[str]:
-    """Names of private checksum databases mounted on ``app`` (``/sumdb/`` routes)."""
-    names = []
-    for _prefix, mounted in getattr(app, "mounts", []):
-        private = getattr(mounted, "private", None)
-        name = getattr(private, "name", "")
-        if name:
-            names.append(str(name))
-    return names
-
-
 def gate_from_settings(values: dict[str, Any], private_sumdb: Iterable[str] = ()) -> Gate:
     """The gate the settings ask for: with nothing configured it still limits header size."""
     authenticator = authenticator_from_settings(values)
@@ -400,24 +387,4 @@ def _read_token(path: str) -> str:
     return token
 
 
-def install(app: Any) -> None:
-    """Attach the gate and the upstream fetch cap to a ``ProxyApp`` (a route-module hook)."""
-    values: dict[str, Any] = dict(getattr(app.settings, "values", {}) or {})
-    app.gate = gate = gate_from_settings(values, private_sumdb_names(app))
-    for observer in app.observers:
-        if hasattr(observer, "is_private"):
-            # Metrics and the status page never name a private path (gomodproxy.ops.observe).
-            observer.is_private = private_predicate(values)
-    if gate is not None and hasattr(app, "on_shutdown"):
-
-        async def flush_audit() -> None:
-            gate.flush()
-
-        app.on_shutdown.append(flush_audit)
-    cap = int(values.get("max_upstream_fetches_per_principal") or 0)
-    service = getattr(app, "service", None)
-    if cap > 0 and service is not None and not isinstance(service.source, LimitedSource):
-        service.source = LimitedSource(service.source, FetchLimiter(cap))
-
-
-__all__ = ["ALLOW", "Gate", "Refusal", "Target", "gate_from_settings", "install"]
+__all__ = ["ALLOW", "Gate", "Refusal", "Target", "gate_from_settings"]

@@ -4,11 +4,12 @@ The go command probes ``<proxy>/sumdb/<name>/supported`` and, on 200, sends all 
 for that database here. Only configured names answer (the database named by GOSUMDB, whose
 verifier this proxy already uses, and the private database when a signer key is configured);
 any other name is 404, so the go command goes to the database directly and the proxy is no
-open relay. Installed by ``server.app`` through ``ROUTE_MODULES``.
+open relay. Built by the composition root (``gomodproxy.compose``) and mounted at ``PREFIX``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,10 @@ from gomodproxy.checksumdb.private import PrivateSumdb
 from gomodproxy.checksumdb.remote import RemoteResponse
 from gomodproxy.errors import GoModProxyError, NotFound
 from gomodproxy.gomod.dirhash import gomod_hash
-from gomodproxy.localfs.workdir import work_dir
 from gomodproxy.ports.keys import ziphash_key
+from gomodproxy.ports.storage import BlobStore
 from gomodproxy.server.http_errors import error_response, plain_line
-from gomodproxy.service.proxy import Trace
+from gomodproxy.service.proxy import ProxyService, Trace
 from gomodproxy.sources.proxy import reason_from_body
 from gomodproxy.sumdb import note
 
@@ -106,14 +107,18 @@ def _read_signer(settings: Any) -> note.Signer | None:
     return note.new_signer(Path(key_file).read_text().strip())
 
 
-def install(app: Any) -> None:
-    """Mount the routes on the proxy app (called by ``ProxyApp.install_route_modules``)."""
-    service = app.service
-    verifier = service.verifier
-    databases: dict[str, SumdbDatabase] = dict(getattr(verifier, "databases", {}) or {})
-    if hasattr(verifier, "metrics") and getattr(verifier, "metrics", None) is None:
-        verifier.metrics = app.metrics
-    settings = app.settings
+def sumdb_routes(
+    settings: Any,
+    service: ProxyService,
+    store: BlobStore,
+    databases: Mapping[str, SumdbDatabase],
+    lock_dir: Path,
+) -> SumdbRoutes | None:
+    """The ``/sumdb/`` routes: the proxied ``databases`` and, when a signer key is set, the
+    private database kept in ``store`` and fed by ``service``; None when there is neither.
+
+    ``lock_dir`` is the host-wide lock directory the single-flight locks use too.
+    """
     private = None
     signer = _read_signer(settings)
     if signer is not None:
@@ -130,18 +135,9 @@ def install(app: Any) -> None:
 
         values = settings.values
         patterns = str(values.get("sumdb_private_patterns", "") or values.get("goprivate", ""))
-        # The host-wide lock directory the single-flight locks use too.
-        lock_dir = work_dir(settings.temp_dir, service.store) / "locks"
         private = PrivateSumdb(
-            signer, service.store, patterns=patterns, fetch_hashes=fetch_hashes, lock_dir=lock_dir
+            signer, store, patterns=patterns, fetch_hashes=fetch_hashes, lock_dir=lock_dir
         )
     if not databases and private is None:
-        return
-    app.mount(
-        PREFIX,
-        SumdbRoutes(
-            databases,
-            private,
-            ttl=float(settings.values.get("list_ttl", 60.0)),
-        ),
-    )
+        return None
+    return SumdbRoutes(dict(databases), private, ttl=float(settings.values.get("list_ttl", 60.0)))
