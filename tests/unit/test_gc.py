@@ -124,6 +124,34 @@ class TestAccessLog:
             "b.com/n@v0.1.0": day_of(NOW + DAY)
         }
 
+    async def test_nothing_is_lost_while_a_write_runs(self) -> None:
+        """Touches during a slow write are written later; a day that ends while a write runs
+        still gets its last write, after that one."""
+        store = MemoryStore()
+        gate = asyncio.Event()
+        real_put = store.put
+
+        async def slow_put(key: str, data: bytes) -> None:
+            await gate.wait()
+            await real_put(key, data)
+
+        store.put = slow_put  # type: ignore[method-assign]
+        clock = [NOW]
+        access = AccessLog(store, interval=0, clock=lambda: clock[0])
+        access.touch("a.com/m/@v/v1.0.0.zip")  # starts a write, held at the gate
+        await asyncio.sleep(0)
+        access.touch("a.com/m/@v/v1.1.0.zip")  # skipped while it runs, still pending
+        clock[0] += DAY
+        access.touch("b.com/n/@v/v0.1.0.zip")  # new day: the old day's set is queued
+        gate.set()
+        await access.flush()
+        seen = await read_accessed(store, "")
+        assert seen == {
+            "a.com/m@v1.0.0": day_of(NOW),
+            "a.com/m@v1.1.0": day_of(NOW),
+            "b.com/n@v0.1.0": day_of(NOW + DAY),
+        }
+
 
 async def test_usage_per_prefix() -> None:
     """Bytes, files, modules and versions per path prefix; other keys by first element."""

@@ -51,7 +51,7 @@ class AccessLog:
         self._seen: set[str] = set()
         self._dirty = False
         self._last_flush = clock()
-        self._task: asyncio.Task[None] | None = None
+        self._task: asyncio.Future[None] | None = None
 
     def touch(self, key: str) -> None:
         """Note that the version of ``key`` (any of its files) was served now."""
@@ -62,7 +62,7 @@ class AccessLog:
         if now >= self._day_end:
             # A new UTC day (or the first touch): start its set, flushing the old one.
             if self._dirty:
-                self._spawn()
+                self._spawn(after_running=True)
             self._day, self._seen = day_of(now), set()
             self._day_end = (now // 86400 + 1) * 86400
         entry = f"{split[0]}@{split[1]}"
@@ -72,18 +72,30 @@ class AccessLog:
         if self._dirty and now - self._last_flush >= self.interval:
             self._spawn()
 
-    def _spawn(self) -> None:
-        if self._task is not None and not self._task.done():
+    def _spawn(self, *, after_running: bool = False) -> None:
+        """Write the day's set in the background. A periodic write is skipped while one
+        runs (the next touch retries); the last write of a day waits for it instead."""
+        prev = self._task
+        if prev is not None and prev.done():
+            prev = None
+        if prev is not None and not after_running:
             return
-        self._task = asyncio.ensure_future(self._write(self._day, set(self._seen)))
-
-    async def _write(self, day: str, seen: set[str]) -> None:
-        self._last_flush = self.clock()
+        # Taken now, so touches while the write runs mark the set dirty again.
+        day, seen = self._day, set(self._seen)
         self._dirty = False
+        self._last_flush = self.clock()
+        self._task = asyncio.ensure_future(self._write(day, seen, prev))
+
+    async def _write(
+        self, day: str, seen: set[str], prev: asyncio.Future[None] | None = None
+    ) -> None:
+        if prev is not None:
+            await asyncio.gather(prev, return_exceptions=True)
         try:
             await self.store.put(f"{PREFIX}{day}/{self.writer}", "\n".join(sorted(seen)).encode())
         except GoModProxyError as exc:
-            self._dirty = True
+            if day == self._day:
+                self._dirty = True
             log.warning("could not record served versions: %s", exc)
 
     async def flush(self) -> None:
@@ -91,6 +103,7 @@ class AccessLog:
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
         if self._dirty and self._day:
+            self._dirty = False
             await self._write(self._day, set(self._seen))
 
 
