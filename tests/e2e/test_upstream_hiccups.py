@@ -14,6 +14,7 @@ import os
 import random
 import re
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -89,6 +90,18 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[ModuleVer
     return build_tree(tmp_path_factory.mktemp("hiccups") / "tree", mods), mods
 
 
+def _retries(url: str) -> float:
+    """The sum of ``gomodproxy_upstream_retries_total`` over its labels, from /metrics."""
+    status, _, metrics = http_get(url + "/metrics")
+    assert status == 200
+    return sum(
+        float(v)
+        for v in re.findall(
+            rb"^gomodproxy_upstream_retries_total\{[^}]*\} ([0-9.e+]+)$", metrics, re.M
+        )
+    )
+
+
 @pytest.mark.parametrize("seed", ["one", "two"])
 def test_go_downloads_a_graph_through_a_hiccuping_upstream(
     tree: tuple[Path, list[ModuleVersion]], tmp_path: Path, seed: str
@@ -131,14 +144,13 @@ def test_go_downloads_a_graph_through_a_hiccuping_upstream(
                 want = root / m.path / "@v" / "v1.0.0.zip"
                 assert d["Sum"] == hash_zip(want), m.path
                 assert Path(d["GoMod"]).read_bytes() == m.gomod
-            status, _, metrics = http_get(server.url + "/metrics")
-            assert status == 200
-            retries = sum(
-                float(v)
-                for v in re.findall(
-                    rb"^gomodproxy_upstream_retries_total\{[^}]*\} ([0-9.e+]+)$", metrics, re.M
-                )
-            )
+            # Workers publish their counters about once a second: read until every worker's
+            # last retries are in the sum (or the deadline passes and the assertion says so).
+            deadline = time.monotonic() + 30
+            retries = _retries(server.url)
+            while time.monotonic() < deadline and retries < sum(hiccups.failed.values()):
+                time.sleep(0.2)
+                retries = _retries(server.url)
         finally:
             server.stop()
     # The upstream really did hiccup, and the proxy asked again for each failed request.
