@@ -110,8 +110,8 @@ def test_go_downloads_a_graph_through_a_hiccuping_upstream(
     hiccups = Hiccups(root, seed)
     with UpstreamServer(root) as upstream:
         upstream.faults.append(hiccups)
-        # One worker: /metrics then counts every retry (other workers report periodically).
-        server = start_server(tmp_path / "data", upstream.url, workers=1)
+        # Two workers: retries made by either one must reach /metrics (read until they do).
+        server = start_server(tmp_path / "data", upstream.url, workers=2)
         try:
             app = tmp_path / "app"
             app.mkdir()
