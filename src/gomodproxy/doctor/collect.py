@@ -360,6 +360,13 @@ def _is_file_inside(path: Path, top: Path) -> bool:
         return False
 
 
+def _skipped(name: str) -> bool:
+    """Directories of tools and dependencies, and of test inputs (fixtures, testdata,
+    BuildKit's testfiles*): their Dockerfiles are odd on purpose."""
+    low = name.lower()
+    return name in _SKIP_DIRS or low.startswith(("testfile", "testdata", "fixture", "__fixture"))
+
+
 def _walk(root: Path, out: Collected) -> Iterator[Path]:
     """Files under ``root`` (hidden directories too), without following symlinked directories
     and without symlinked files that point out of ``root``."""
@@ -385,7 +392,7 @@ def _walk(root: Path, out: Collected) -> Iterator[Path]:
                 if _is_file_inside(e, top):
                     yield e
             elif e.is_dir():
-                if depth < _MAX_DEPTH and e.name not in _SKIP_DIRS:
+                if depth < _MAX_DEPTH and not _skipped(e.name):
                     stack.append((e, depth + 1))
             elif e.is_file():
                 yield e

@@ -359,9 +359,15 @@ class _Evaluator:
         self.parsed, self.file, self.esc = parsed, file, parsed.escape
         self.build_args = dict(build_args)
         self.check_sum = check_sum
+        # Docker only warns about an empty continuation line and builds on: a note here.
         self.findings = [
             Finding(
-                "X01", Severity.WARN, f"Dockerfile: {msg}", "fix the Dockerfile syntax", file, ln
+                "X01",
+                Severity.INFO if msg.startswith("empty continuation line") else Severity.WARN,
+                f"Dockerfile: {msg}",
+                "fix the Dockerfile syntax",
+                file,
+                ln,
             )
             for ln, msg in parsed.problems
         ]

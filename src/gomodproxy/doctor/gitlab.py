@@ -8,6 +8,7 @@ Hidden jobs (``.name``) are templates and run nothing.
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
@@ -105,6 +106,7 @@ def analyze(docs: list[tuple[str, Any]]) -> tuple[list[Context], list[Finding]]:
                 )
                 continue
             job = _attach_file(job, file)
+            job.line = data.line_of(name)  # a job is where its name is written
             jobs[name] = (file, _merge(jobs[name][1], job) if name in jobs else job)
     findings += _shell_in_variables(
         [*top_vars.values()]
@@ -116,6 +118,10 @@ def analyze(docs: list[tuple[str, Any]]) -> tuple[list[Context], list[Finding]]:
         if name.startswith("."):
             continue
         resolved = _resolve(name, jobs, findings, set(), unread)
+        # A job an unread include defines may be completed here with a few keys.
+        if not unread and not any(k in resolved for k in ("script", "run", "trigger", "extends")):
+            findings.append(_no_script(name, file, resolved))
+            continue
         contexts.append(_context(name, file, resolved, default, top_vars, pipeline))
     for s in {**top_vars, **{k: v for c in contexts for k, v in c.env.items()}}.values():
         if s.key in GO_KEYS and s.source in ("top-level variables", "job variables"):
@@ -159,6 +165,23 @@ def _shell_in_variables(settings: list[Setting]) -> list[Finding]:
         for s in settings
         if _SHELL.search(s.value)
     ]
+
+
+def _no_script(name: str, file: str, job: LMap) -> Finding:
+    """A top-level mapping GitLab takes for a job, which it rejects without a script."""
+    meant = difflib.get_close_matches(name, sorted(RESERVED), n=1, cutoff=0.75)
+    hint = f" (a misspelled `{meant[0]}:`? what it holds never applies)" if meant else ""
+    return Finding(
+        "X01",
+        Severity.WARN,
+        f"GitLab reads {name!r} as a job, and rejects the pipeline because the job has no "
+        f"script, run or trigger{hint}",
+        f"rename it to `{meant[0]}`"
+        if meant
+        else "add a script, or hide it as a template (`.name`)",
+        file,
+        job.line,
+    )
 
 
 def _has_unread_include(inc: Any) -> bool:

@@ -120,7 +120,9 @@ def c06_credentials_too_late(ctx: Context, eff: Effective) -> Iterator[Finding]:
 def cross(contexts: list[Context], effs: list[Effective]) -> Iterator[Finding]:
     by_pipeline: dict[str, list[tuple[Context, Effective]]] = {}
     for c, e in zip(contexts, effs, strict=True):
-        if c.kind in ("github", "gitlab"):
+        # Only jobs whose go commands fetch or build can differ in where modules come from.
+        fetches = c.runs_go if c.kind == "github" else bool(c.facts.get("first_go"))
+        if c.kind in ("github", "gitlab") and fetches:
             by_pipeline.setdefault(str(c.facts.get("pipeline")), []).append((c, e))
     for pipeline, items in by_pipeline.items():
         jobs: dict[str, tuple[Context, Effective]] = {}
@@ -132,6 +134,8 @@ def cross(contexts: list[Context], effs: list[Effective]) -> Iterator[Finding]:
             values = {j: e.setting(key) for j, (_c, e) in jobs.items()}
             if any(not s.known and s.source != GOENV_DEFAULT_SOURCE for s in values.values()):
                 continue
+            if all(s.source.startswith("GOPRIVATE") or not s.file for s in values.values()):
+                continue  # follows GOPRIVATE (reported for GOPRIVATE itself) or a default
             distinct = {s.value if s.known else s.source for s in values.values()}
             # The distribution's default is not spelled out here: a job naming the same proxy
             # explicitly fetches from the same place, so a difference with it is only a note.
