@@ -32,7 +32,9 @@ from gomodproxy.service.requests import ModRequest
 MODULE_METRIC = "gomodproxy_module_downloads_total"
 MODULE_HELP = "Module zips served (status 200), by module path (at most 500 paths per worker)."
 BYTES_METRIC = "gomodproxy_response_bytes_total"
-BYTES_HELP = "Response body bytes of protocol answers, by route (mounted routes not counted)."
+BYTES_HELP = (
+    "Response body bytes by route (/sumdb/ and other mounted routes included; HEAD sends none)."
+)
 VERIFY_METRIC = "gomodproxy_verifications_total"
 VERIFY_HELP = (
     "Fetched .mod and .zip by checksum-database result: checked (verified), exempt "

@@ -110,11 +110,12 @@ class RequestLogWriter:
         if record.log_fragment is not None:
             # The path was validated when the artifact entered the cache: it needs no JSON
             # escaping, nor does the client address.
+            client = record.scope.get("client")
             self.log.write_line(
                 f'{{"ts":{time.time():.3f},"request_id":"{self._id_prefix}'
                 f'{next(self._ids)}","method":"{record.method}","path":"{record.path}",'
                 f'{record.log_fragment},"duration_ms":{record.elapsed * 1000:.3f},'
-                f'"client":"{record.client_host()}"}}'
+                f'"client":"{client[0] if client else ""}"}}'
             )
             return
         req = record.req
