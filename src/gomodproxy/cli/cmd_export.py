@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gomodproxy.bundle.export import ExportReport, Selection, export_bundle
+from gomodproxy.cli.bundle_store import open_verified_store
 from gomodproxy.cli.cmd_serve import add_settings_flags, settings_from_args
 from gomodproxy.errors import InvalidInput
-from gomodproxy.gomod.modgraph import parse_gosum
+from gomodproxy.mirror.plan import read_gosum
 from gomodproxy.mirror.progress import human_bytes
 
 EXIT_FAILED = 1
@@ -59,30 +60,18 @@ def selection_from_args(args: argparse.Namespace) -> Selection:
     if args.gosum:
         lines = []
         for name in args.gosum:
-            try:
-                data = Path(name).read_bytes()
-            except OSError as exc:
-                raise InvalidInput(f"{name}: {exc.strerror or exc}") from None
-            lines.extend(parse_gosum(data, name))
+            lines.extend(read_gosum(name))
     since = parse_since(args.since) if args.since else None
     return Selection(tuple(lines) if lines is not None else None, tuple(args.prefix), since)
 
 
 async def _run(args: argparse.Namespace) -> ExportReport:
-    from gomodproxy.checksumdb.verify import from_settings
-    from gomodproxy.localfs.workdir import work_dir
-    from gomodproxy.storage import open_store
-
     selection = selection_from_args(args)
-    settings = settings_from_args(args)
-    store = open_store(settings.storage)
-    verifier = from_settings(settings, store)
-    databases = []
-    if verifier.db is not None and not args.no_sumdb:
-        databases.append((verifier.db, verifier.exempt))
-    work = work_dir(settings.temp_dir, store) / "tmp"
-    work.mkdir(parents=True, exist_ok=True)
-    try:
+    async with open_verified_store(settings_from_args(args)) as (store, verifier, work):
+        databases = []
+        if verifier.db is not None and not args.no_sumdb:
+            databases.append((verifier.db, verifier.exempt))
+        work.mkdir(parents=True, exist_ok=True)
         return await export_bundle(
             store,
             Path(args.out),
@@ -91,9 +80,6 @@ async def _run(args: argparse.Namespace) -> ExportReport:
             compress=not args.no_compress,
             work=work,
         )
-    finally:
-        await verifier.aclose()
-        await store.aclose()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,11 +15,10 @@ import asyncio
 import json
 import re
 import time
-from pathlib import Path
 
 from gomodproxy.cli.cmd_serve import add_settings_flags, settings_from_args
 from gomodproxy.errors import InvalidInput
-from gomodproxy.gomod.modgraph import parse_gosum
+from gomodproxy.mirror.plan import read_gosum
 from gomodproxy.mirror.progress import human_bytes
 from gomodproxy.storage.access import day_of
 from gomodproxy.storage.gc import GcPlan, Rules, execute, plan, scan
@@ -56,11 +55,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def rules_from_args(args: argparse.Namespace) -> Rules:
     pinned: set[tuple[str, str]] = set()
     for name in args.keep_gosum:
-        try:
-            data = Path(name).read_bytes()
-        except OSError as exc:
-            raise InvalidInput(f"{name}: {exc.strerror or exc}") from None
-        pinned |= {(line.path, line.version) for line in parse_gosum(data, name)}
+        pinned |= {(line.path, line.version) for line in read_gosum(name)}
     if args.keep_newest is not None and args.keep_newest < 0:
         raise InvalidInput("--keep-newest must not be negative")
     if args.keep_days is not None and args.keep_days < 0:

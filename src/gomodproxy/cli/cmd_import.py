@@ -14,6 +14,7 @@ import asyncio
 from pathlib import Path
 
 from gomodproxy.bundle.importer import ImportReport, import_bundle, import_gomodcache
+from gomodproxy.cli.bundle_store import open_verified_store
 from gomodproxy.cli.cmd_serve import add_settings_flags, settings_from_args
 from gomodproxy.errors import InvalidInput
 from gomodproxy.mirror.progress import human_bytes
@@ -33,25 +34,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def _run(args: argparse.Namespace) -> ImportReport:
-    from gomodproxy.checksumdb.verify import from_settings
-    from gomodproxy.localfs.workdir import work_dir
-    from gomodproxy.storage import open_store
-
     if bool(args.bundle) == bool(args.from_gomodcache):
         raise InvalidInput("import: give either a bundle FILE or --from-gomodcache DIR")
-    settings = settings_from_args(args)
-    store = open_store(settings.storage)
-    verifier = from_settings(settings, store)
-    work = work_dir(settings.temp_dir, store) / "tmp"
-    try:
+    async with open_verified_store(settings_from_args(args)) as (store, verifier, work):
         if args.bundle:
             return await import_bundle(store, Path(args.bundle), work=work, verifier=verifier)
         return await import_gomodcache(
             store, Path(args.from_gomodcache), work=work, verifier=verifier
         )
-    finally:
-        await verifier.aclose()
-        await store.aclose()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from gomodproxy.gomod.modfile import Replace, parse_gomod
 from gomodproxy.gomod.modgraph import SumLine, parse_gosum, parse_gowork
 from gomodproxy.gomod.module import ModuleVersion
 
-__all__ = ["Plan", "read_sources"]
+__all__ = ["Plan", "read_gosum", "read_sources"]
 
 
 @dataclass
@@ -39,11 +39,20 @@ class Plan:
             kinds["mod" if line.gomod_only else "zip"] = line.hash
 
 
-def _read(path: Path) -> bytes:
+def _read(path: Path | str) -> bytes:
     try:
-        return path.read_bytes()
+        return Path(path).read_bytes()
     except OSError as exc:
         raise InvalidInput(f"{path}: {exc.strerror or exc}") from None
+
+
+def read_gosum(path: Path | str) -> list[SumLine]:
+    """The lines of the go.sum file at ``path``, errors named by ``path`` as given.
+
+    Raises:
+        InvalidInput: the file is unreadable or malformed.
+    """
+    return parse_gosum(_read(path), str(path))
 
 
 def _add_gomod(plan: Plan, data: bytes | str, filename: str = "go.mod") -> None:
@@ -99,7 +108,7 @@ def read_sources(sources: list[str]) -> Plan:
             if (p / "go.work").is_file():
                 _add_gowork(plan, p / "go.work")
             elif (p / "go.sum").is_file():
-                plan.add_sums(parse_gosum(_read(p / "go.sum"), str(p / "go.sum")))
+                plan.add_sums(read_gosum(p / "go.sum"))
             elif (p / "go.mod").is_file():
                 _add_gomod(plan, _read(p / "go.mod"), str(p / "go.mod"))
             else:
