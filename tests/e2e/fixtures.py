@@ -147,6 +147,16 @@ def http_get(
 Fault = Callable[[str], "tuple[int, bytes, float] | None"]
 
 
+def send_json(handler: http.server.BaseHTTPRequestHandler, doc: object) -> None:
+    """Answer the request ``handler`` is serving with ``doc`` as a 200 JSON body."""
+    body = json.dumps(doc).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 class LoopbackHTTP:
     """A threaded HTTP server on a free loopback port, serving inside ``with`` (or between
     ``start`` and ``close``); subclasses pass their request handler class."""

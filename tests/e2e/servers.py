@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import free_port
-from tests.e2e.fixtures import LoopbackHTTP
+from tests.e2e.fixtures import LoopbackHTTP, send_json
 
 
 def _wait(check: object, what: str, timeout: float = 15.0) -> None:
@@ -322,6 +322,16 @@ def minio_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MinioServ
         yield server
 
 
+def b64url(data: bytes) -> str:
+    """Unpadded base64url, as JWTs and JWKs write bytes."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt_signing_input(header: dict[str, Any], claims: dict[str, Any]) -> str:
+    """``header.claims`` of a JWT, each base64url JSON: what its signature signs."""
+    return f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
+
+
 class TokenServer(LoopbackHTTP):
     """A registry token service (the Docker token flow) on a loopback port, for
     docker-registry's ``auth: token`` config: checks basic credentials, grants every scope
@@ -359,12 +369,7 @@ class TokenServer(LoopbackHTTP):
                     return
                 query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
                 scopes = " ".join(query.get("scope", [])).split()
-                body = json.dumps({"token": outer.sign(scopes), "expires_in": 300}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_json(self, {"token": outer.sign(scopes), "expires_in": 300})
 
         super().__init__(Handler)
 
@@ -390,14 +395,10 @@ class TokenServer(LoopbackHTTP):
             "access": access,
         }
         header = {"typ": "JWT", "alg": "ES256", "x5c": [self._x5c]}
-
-        def b64(data: bytes) -> str:
-            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-        signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+        signing_input = jwt_signing_input(header, claims)
         der = self.key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
         r, s = decode_dss_signature(der)
-        return f"{signing_input}.{b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+        return f"{signing_input}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
 
     def registry_config(self) -> str:
         return f"""auth:

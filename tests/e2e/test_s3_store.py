@@ -4,7 +4,6 @@ parts and read back by ranges, the server killed mid-upload, and start-up errors
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import http.server
 import json
@@ -22,8 +21,16 @@ from gomodproxy.storage import open_store
 from gomodproxy.storage import s3 as s3mod
 from gomodproxy.storage.degrading import DegradingStore
 from gomodproxy.storage.s3 import MIB, S3Store
-from tests.e2e.fixtures import LoopbackHTTP
-from tests.e2e.servers import MINIO_BUCKET, MinioServer, minio_binary, minio_server, running
+from tests.e2e.fixtures import LoopbackHTTP, send_json
+from tests.e2e.servers import (
+    MINIO_BUCKET,
+    MinioServer,
+    b64url,
+    jwt_signing_input,
+    minio_binary,
+    minio_server,
+    running,
+)
 
 __all__ = ["minio_server"]
 
@@ -450,8 +457,8 @@ class OpenIDProvider(LoopbackHTTP):
             "kid": "k1",
             "use": "sig",
             "alg": "RS256",
-            "n": _b64(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
-            "e": _b64(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")),
+            "n": b64url(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
+            "e": b64url(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")),
         }
         outer = self
 
@@ -472,12 +479,7 @@ class OpenIDProvider(LoopbackHTTP):
                     }
                 else:
                     doc = {"keys": [jwk]}
-                body = json.dumps(doc).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_json(self, doc)
 
         super().__init__(Handler)
 
@@ -496,13 +498,9 @@ class OpenIDProvider(LoopbackHTTP):
             "exp": now + 3600,
             "policy": policy,
         }
-        signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+        signing_input = jwt_signing_input(header, claims)
         signature = self.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
-        return f"{signing_input}.{_b64(signature)}"
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+        return f"{signing_input}.{b64url(signature)}"
 
 
 async def test_credentials_from_a_web_identity_token(
