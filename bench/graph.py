@@ -96,6 +96,23 @@ def go_env(*names: str) -> list[str]:
     return out.stdout.splitlines()
 
 
+def gosum_workload(args: argparse.Namespace) -> tuple[list[str], str, dict[str, str]]:
+    """From ``--gosum``, ``--limit``, ``--upstream`` and ``--gosumdb`` (else ``go env``): the
+    artifacts to replay, gomodproxy's upstream and its checksum database environment."""
+    items = artifacts(args.gosum.read_text())
+    if args.limit:
+        items = items[: args.limit]
+    goproxy, gosumdb, gonosumdb, goprivate = go_env("GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE")
+    env = {"GOSUMDB": args.gosumdb or gosumdb, "GONOSUMDB": gonosumdb, "GOPRIVATE": goprivate}
+    return items, args.upstream or goproxy, env
+
+
+def write_listing(path: Path, items: list[str]) -> Path:
+    """The replay tool's input at ``path``: one artifact a line."""
+    path.write_text("\n".join(items) + "\n")
+    return path
+
+
 def first_proxy(goproxy: str) -> str:
     """The first URL entry of a GOPROXY list (the one the go command asks first)."""
     for entry in re.split(r"[,|]", goproxy):
@@ -230,11 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("nginx") is None:
         raise SystemExit("bench.graph needs nginx (tools/sysdeps.sh installs it)")
 
-    items = artifacts(args.gosum.read_text())
-    if args.limit:
-        items = items[: args.limit]
-    goproxy, gosumdb, gonosumdb, goprivate = go_env("GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE")
-    upstream = args.upstream or goproxy
+    items, upstream, env = gosum_workload(args)
     direct_url = first_proxy(upstream)
     conns = [int(c) for c in args.connections.split(",")]
     counts = {ext: sum(1 for i in items if i.endswith("." + ext)) for ext in ("info", "mod", "zip")}
@@ -247,8 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-graph-")))
         work.chmod(0o755)  # nginx workers may run as another user
-        listing = work / "artifacts.txt"
-        listing.write_text("\n".join(items) + "\n")
+        listing = write_listing(work / "artifacts.txt", items)
         exe = build_replay(work)
 
         passes: list[Pass] = []
@@ -256,7 +268,6 @@ def main(argv: list[str] | None = None) -> int:
         passes.append(direct)
 
         storage = work / "data"
-        env = {"GOSUMDB": args.gosumdb or gosumdb, "GONOSUMDB": gonosumdb, "GOPRIVATE": goprivate}
         settings = [a for s in args.set for a in ("--set", s)]
         server = start_server(storage, upstream, workers=0, args=settings, env=env, timeout=60)
         stack.callback(server.stop)

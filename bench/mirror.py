@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.e2e.fixtures import escape, server_env  # noqa: E402
 
-from bench.graph import build_replay, first_proxy, go_env, replay  # noqa: E402
+from bench.graph import build_replay, first_proxy, go_env, replay, write_listing  # noqa: E402
 
 
 def mirror_artifacts(gosum: str) -> list[str]:
@@ -114,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     items = mirror_artifacts(text)
     with tempfile.TemporaryDirectory(prefix="bench-mirror-") as tmp:
         work = Path(tmp)
-        listing = work / "list.txt"
-        listing.write_text("\n".join(items) + "\n")
+        listing = write_listing(work / "list.txt", items)
         exe = build_replay(work)
         base1 = replay(exe, "direct", upstream, listing, args.jobs, work / "d1.txt")
         env = server_env({"GOSUMDB": gosumdb, "GONOSUMDB": gonosumdb})

@@ -38,12 +38,12 @@ from tests.e2e.servers import MinioServer, running  # noqa: E402
 
 from bench.graph import (  # noqa: E402
     Pass,
-    artifacts,
     build_replay,
     compare,
     first_proxy,
-    go_env,
+    gosum_workload,
     replay,
+    write_listing,
 )
 
 BUCKET = "bench"
@@ -70,22 +70,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0, help="only the first N artifacts")
     args = ap.parse_args(argv)
 
-    items = artifacts(args.gosum.read_text())
-    if args.limit:
-        items = items[: args.limit]
-    goproxy, gosumdb, gonosumdb, goprivate = go_env("GOPROXY", "GOSUMDB", "GONOSUMDB", "GOPRIVATE")
-    upstream = args.upstream or goproxy
+    items, upstream, env = gosum_workload(args)
     c = args.connections
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-s3-")))
-        listing = work / "artifacts.txt"
-        listing.write_text("\n".join(items) + "\n")
+        listing = write_listing(work / "artifacts.txt", items)
         exe = build_replay(work)
         minio = stack.enter_context(running(MinioServer(work / "minio", minio_path())))
         assert isinstance(minio, MinioServer)
         minio.make_bucket(BUCKET)
         direct = replay(exe, "upstream directly", first_proxy(upstream), listing, c, work / "d")
-        env = {"GOSUMDB": args.gosumdb or gosumdb, "GONOSUMDB": gonosumdb, "GOPRIVATE": goprivate}
         results: dict[tuple[str, bool], tuple[Pass, Pass]] = {}
         mismatched: list[str] = []
         for hot in (True, False):
