@@ -48,13 +48,34 @@ def report(case: str, worst: float, answers: int) -> None:
             f.write(json.dumps(line) + "\n")
 
 
-class HealthzProbe:
+class _Probe:
+    """What either probe records for its ``case``: every ``/healthz`` status (0: no answer)
+    and the worst latency."""
+
+    def __init__(self, case: str, interval: float) -> None:
+        self.case, self.interval = case, interval
+        self.statuses: list[int] = []
+        self.worst = 0.0
+
+    def record(self, status: int, latency: float) -> None:
+        self.worst = max(self.worst, latency)
+        self.statuses.append(status)
+
+    def report(self) -> None:
+        report(self.case, self.worst, len(self.statuses))
+
+    @property
+    def ok(self) -> bool:
+        """Every probe was answered 200 (and there was at least one)."""
+        return bool(self.statuses) and all(s == 200 for s in self.statuses)
+
+
+class HealthzProbe(_Probe):
     """Probes ``http://127.0.0.1:<port>/healthz`` every ``interval`` seconds from a thread."""
 
     def __init__(self, port: int, case: str, interval: float = 0.02) -> None:
-        self.port, self.case, self.interval = port, case, interval
-        self.statuses: list[int] = []
-        self.worst = 0.0
+        super().__init__(case, interval)
+        self.port = port
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -65,8 +86,7 @@ class HealthzProbe:
                 status = status_of(raw_get(self.port, "/healthz"))
             except OSError:
                 status = 0
-            self.worst = max(self.worst, time.perf_counter() - start)
-            self.statuses.append(status)
+            self.record(status, time.perf_counter() - start)
             self._stop.wait(self.interval)
 
     def __enter__(self) -> HealthzProbe:
@@ -76,22 +96,16 @@ class HealthzProbe:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(120)
-        report(self.case, self.worst, len(self.statuses))
-
-    @property
-    def ok(self) -> bool:
-        """Every probe was answered 200 (and there was at least one)."""
-        return bool(self.statuses) and all(s == 200 for s in self.statuses)
+        self.report()
 
 
-class LoopProbe:
+class LoopProbe(_Probe):
     """Calls an ASGI app's ``/healthz`` every ``interval`` seconds from a task; the latency
     counts from when the call was due, so time the loop spent blocked shows."""
 
     def __init__(self, app: Any, case: str, interval: float = 0.01) -> None:
-        self.app, self.case, self.interval = app, case, interval
-        self.statuses: list[int] = []
-        self.worst = 0.0
+        super().__init__(case, interval)
+        self.app = app
         self._task: asyncio.Task[None] | None = None
 
     async def _once(self) -> int:
@@ -115,8 +129,7 @@ class LoopProbe:
             due = time.perf_counter() + self.interval
             await asyncio.sleep(self.interval)
             status = await self._once()
-            self.worst = max(self.worst, time.perf_counter() - due)
-            self.statuses.append(status)
+            self.record(status, time.perf_counter() - due)
 
     async def __aenter__(self) -> LoopProbe:
         self._task = asyncio.create_task(self._run())
@@ -129,8 +142,4 @@ class LoopProbe:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        report(self.case, self.worst, len(self.statuses))
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.statuses) and all(s == 200 for s in self.statuses)
+        self.report()
