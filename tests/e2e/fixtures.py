@@ -147,6 +147,13 @@ def http_get(
 Fault = Callable[[str], "tuple[int, bytes, float] | None"]
 
 
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """A request handler without the default access log (a stderr line per request)."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
 def send_json(handler: http.server.BaseHTTPRequestHandler, doc: object) -> None:
     """Answer the request ``handler`` is serving with ``doc`` as a 200 JSON body."""
     body = json.dumps(doc).encode()
@@ -194,11 +201,8 @@ class UpstreamServer(LoopbackHTTP):
         self._lock = threading.Lock()
         outer = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
 
             def do_GET(self) -> None:
                 try:

@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import free_port
-from tests.e2e.fixtures import LoopbackHTTP, send_json
+from tests.e2e.fixtures import LoopbackHTTP, QuietHandler, send_json
 
 
 def _wait(check: object, what: str, timeout: float = 15.0) -> None:
@@ -341,7 +341,6 @@ class TokenServer(LoopbackHTTP):
     issuer = "gomodproxy-test-issuer"
 
     def __init__(self, workdir: Path, username: str, password: str) -> None:
-        import http.server
 
         from cryptography import x509
         from cryptography.hazmat.primitives import serialization
@@ -357,10 +356,7 @@ class TokenServer(LoopbackHTTP):
         self.requests = 0
         outer = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 outer.requests += 1
                 if self.headers.get("Authorization") != outer.expected:

@@ -9,7 +9,6 @@ tags are rewritten by git ``insteadOf`` to local repositories.
 from __future__ import annotations
 
 import asyncio
-import http.server
 import json
 import os
 import shutil
@@ -26,7 +25,7 @@ from gomodproxy.gomod.dirhash import gomod_hash
 from gomodproxy.localfs.zipfiles import hash_zip
 from gomodproxy.sources.direct import DirectSource
 from gomodproxy.sources.direct.discovery import Discovery
-from tests.e2e.fixtures import LoopbackHTTP
+from tests.e2e.fixtures import LoopbackHTTP, QuietHandler
 from tests.e2e.gitfixtures import GitWorld, go_download, go_env_for, go_versions
 
 pytestmark = [pytest.mark.e2e, pytest.mark.needs_go]
@@ -40,7 +39,7 @@ META = {
 }
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     def do_CONNECT(self) -> None:
         self.send_error(403, "no https here")
 
@@ -61,9 +60,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")

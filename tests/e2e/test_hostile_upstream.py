@@ -34,7 +34,7 @@ from gomodproxy.service.proxy import ProxyService, Trace
 from gomodproxy.service.requests import parse_request
 from gomodproxy.sources.direct import DirectSource
 from gomodproxy.sources.direct.discovery import Discovery
-from tests.e2e.fixtures import LoopbackHTTP
+from tests.e2e.fixtures import LoopbackHTTP, QuietHandler
 from tests.e2e.probe import LoopProbe
 
 pytestmark = [pytest.mark.e2e]
@@ -117,11 +117,8 @@ class Hostile(LoopbackHTTP):
         self.seen: list[str] = []
         outer = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                return
 
             def do_CONNECT(self) -> None:
                 self.send_error(403, "no tunnels")

@@ -4,7 +4,6 @@ a registry that fails its reads must show up as problems, not as "all verified".
 from __future__ import annotations
 
 import asyncio
-import http.server
 import os
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gomodproxy.storage import open_store
-from tests.e2e.fixtures import LoopbackHTTP
+from tests.e2e.fixtures import LoopbackHTTP, QuietHandler
 from tests.e2e.servers import RegistryServer, registry_server
 
 __all__ = ["registry_server"]
@@ -30,10 +29,7 @@ class BlobsDown(LoopbackHTTP):
     """A loopback front of a registry that answers everything but blob reads (503)."""
 
     def __init__(self, registry: str) -> None:
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 self._forward("GET")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import http.server
 import json
 import os
 import secrets
@@ -21,7 +20,7 @@ from gomodproxy.storage import open_store
 from gomodproxy.storage import s3 as s3mod
 from gomodproxy.storage.degrading import DegradingStore
 from gomodproxy.storage.s3 import MIB, S3Store
-from tests.e2e.fixtures import LoopbackHTTP, send_json
+from tests.e2e.fixtures import LoopbackHTTP, QuietHandler, send_json
 from tests.e2e.servers import (
     MINIO_BUCKET,
     MinioServer,
@@ -347,10 +346,7 @@ class ContainerCredentials(LoopbackHTTP):
         outer = self
         self.requests = 0
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 outer.requests += 1
                 ok = self.headers.get("Authorization") == outer.token
@@ -462,10 +458,7 @@ class OpenIDProvider(LoopbackHTTP):
         }
         outer = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 if self.path.endswith("/openid-configuration"):
                     doc: dict[str, Any] = {

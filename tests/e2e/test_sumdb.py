@@ -33,6 +33,7 @@ from tests.e2e.fixtures import (
     REPO,
     LoopbackHTTP,
     ModuleVersion,
+    QuietHandler,
     Server,
     escape,
     go,
@@ -102,10 +103,7 @@ class SlowUpstream(LoopbackHTTP):
     """Serves a GOPROXY tree over HTTP, zips slowly (256 KiB every 40 ms)."""
 
     def __init__(self, root: Path) -> None:
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 file = root / self.path.lstrip("/")
                 if ".." in self.path or not file.is_file():
