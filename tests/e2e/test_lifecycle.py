@@ -66,6 +66,13 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "gomodproxy", *args]
 
 
+def run_cli(argv: list[str], timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` (a :func:`cli` command line) from the repository, output captured as text."""
+    return subprocess.run(
+        argv, capture_output=True, text=True, env=server_env(), cwd=REPO, timeout=timeout
+    )
+
+
 @pytest.fixture(scope="module")
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpstreamServer]:
     root = tmp_path_factory.mktemp("lifecycle-upstream")
@@ -108,9 +115,7 @@ class TestResumedMirror:
             first.wait(30)
             first.stdout.close()
             hits_first = dict(upstream.hits)
-            second = subprocess.run(
-                args, capture_output=True, env=server_env(), text=True, cwd=REPO, timeout=300
-            )
+            second = run_cli(args, timeout=300)
         finally:
             upstream.delay = 0.0
         assert second.returncode == 0, second.stdout + second.stderr
@@ -128,7 +133,7 @@ class TestResumedMirror:
         in_flight = {p for p, n in upstream.hits.items() if n == 2}
         assert len({p.rsplit(".", 1)[0] for p in in_flight}) <= 2  # -j 2
         assert len(refetched) < len(MODULES) * 3  # the second run did not start over
-        third = subprocess.run(args, capture_output=True, env=server_env(), text=True, cwd=REPO)
+        third = run_cli(args)
         assert json.loads(third.stdout.splitlines()[-1])["Fetched"] == 0  # idempotent
 
 
@@ -220,7 +225,7 @@ class TestGcUnderLoad:
             gc_runs = []
             for _ in range(3):
                 gc_runs.append(
-                    subprocess.run(
+                    run_cli(
                         cli(
                             "gc",
                             "--json",
@@ -229,10 +234,6 @@ class TestGcUnderLoad:
                             "--storage",
                             str(store),
                         ),
-                        capture_output=True,
-                        text=True,
-                        env=server_env(),
-                        cwd=REPO,
                         timeout=120,
                     )
                 )
@@ -254,22 +255,10 @@ class TestGcUnderLoad:
                 assert (store / mv.path / "@v" / f"{mv.version}.{ext}").is_file()
         for z in store.rglob("*.zip"):
             assert z.with_name(z.name + "hash").is_file(), z
-        dry = subprocess.run(
-            cli("gc", "--dry-run", "--keep-newest", "1", "--storage", str(store)),
-            capture_output=True,
-            text=True,
-            env=server_env(),
-            cwd=REPO,
-        )
+        dry = run_cli(cli("gc", "--dry-run", "--keep-newest", "1", "--storage", str(store)))
         assert dry.returncode == 0, dry.stderr
         assert "gc: would remove" in dry.stdout
-        usage = subprocess.run(
-            cli("storage", "usage", "--json", "--storage", str(store)),
-            capture_output=True,
-            text=True,
-            env=server_env(),
-            cwd=REPO,
-        )
+        usage = run_cli(cli("storage", "usage", "--json", "--storage", str(store)))
         total = json.loads(usage.stdout)["Total"]
         assert total["Versions"] >= len(pinned)
         on_disk = sum(p.stat().st_size for p in store.rglob("*") if p.is_file())
