@@ -170,20 +170,21 @@ def plan(
 
 async def execute(store: BlobStore, gc: GcPlan) -> list[tuple[str, str]]:
     """Remove what ``gc`` says; returns (key, error) for deletes that failed."""
-    failures = []
-    for v in gc.remove:
-        for ext in DELETE_ORDER:
-            key = v.keys.get(ext)
-            if key is None:
-                continue
-            try:
-                await store.delete(key)
-            except GoModProxyError as exc:
-                failures.append((key, str(exc)))
-                break  # stop at the first failure: what is left stays servable
-    for key in gc.stale_access_keys:
+    failures: list[tuple[str, str]] = []
+
+    async def delete(key: str) -> bool:
         try:
             await store.delete(key)
         except GoModProxyError as exc:
             failures.append((key, str(exc)))
+            return False
+        return True
+
+    for v in gc.remove:
+        for ext in DELETE_ORDER:
+            key = v.keys.get(ext)
+            if key is not None and not await delete(key):
+                break  # stop at the first failure: what is left stays servable
+    for key in gc.stale_access_keys:
+        await delete(key)
     return failures
