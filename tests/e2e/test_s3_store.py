@@ -359,16 +359,22 @@ class ContainerCredentials(LoopbackHTTP):
         super().__init__(Handler)
 
 
-async def test_credentials_from_the_container_endpoint(
-    minio_server: MinioServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With no keys in the environment or the shared files, the chain asks the container
-    credentials endpoint (``AWS_CONTAINER_CREDENTIALS_FULL_URI`` + its token)."""
+def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No keys in the environment, no shared credentials or config file, no instance
+    metadata: only the source the test sets up can give credentials."""
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+async def test_credentials_from_the_container_endpoint(
+    minio_server: MinioServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no keys in the environment or the shared files, the chain asks the container
+    credentials endpoint (``AWS_CONTAINER_CREDENTIALS_FULL_URI`` + its token)."""
+    _no_ambient_credentials(monkeypatch, tmp_path)
     with ContainerCredentials(minio_server) as endpoint:
         monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", endpoint.url + "/creds")
         monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", endpoint.token)
@@ -512,11 +518,7 @@ async def test_credentials_from_a_web_identity_token(
             server.make_bucket("identity")
             token = tmp_path / "token"
             token.write_text(oidc.id_token("readwrite"))
-            for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
-                monkeypatch.delenv(name, raising=False)
-            monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-            monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-            monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+            _no_ambient_credentials(monkeypatch, tmp_path)
             monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(token))
             monkeypatch.setenv("AWS_ROLE_ARN", "arn:minio:iam:::role/gomodproxy")
             monkeypatch.setenv("AWS_ENDPOINT_URL_STS", server.endpoint)
