@@ -246,19 +246,11 @@ class ProxyService:
             else:
                 art.checked = time.monotonic()
         if art is not None:
-            self.observer.cache_lookup("memory", "hit")
-            trace.cache, trace.source = "hit", "memory"
-            if self.access is not None:
-                self.access.touch(key)
-            return art
+            return self._hit("memory", key, art, trace)
         self.observer.cache_lookup("memory", "miss")
         art = await self._from_storage(kind, key, files=files)
         if art is not None:
-            self.observer.cache_lookup("storage", "hit")
-            trace.cache, trace.source = "hit", "storage"
-            if self.access is not None:
-                self.access.touch(key)
-            return art
+            return self._hit("storage", key, art, trace)
         self.observer.cache_lookup("storage", "miss")
         trace.cache = "miss"
         if kind != "info":
@@ -268,6 +260,14 @@ class ProxyService:
         return await self.flight.run(
             key, lambda: self._fetch_immutable(kind, path, version, key, trace)
         )
+
+    def _hit(self, tier: str, key: str, art: Artifact, trace: Trace) -> Artifact:
+        """Count a hit of ``tier``, note it in the trace and the access record."""
+        self.observer.cache_lookup(tier, "hit")
+        trace.cache, trace.source = "hit", tier
+        if self.access is not None:
+            self.access.touch(key)
+        return art
 
     async def _live_zip(self, path: str, version: str, key: str, trace: Trace) -> Artifact:
         """Join or start the fetch of a cold zip and stream it while it lands."""
