@@ -19,6 +19,7 @@ from gomodproxy.config.settings import load_settings
 from gomodproxy.errors import UpstreamError, UpstreamTimeout
 from gomodproxy.ops.metrics import Metrics, RequestLog
 from gomodproxy.ops.record import RequestRecord
+from gomodproxy.ports.keys import MAX_KEY_BYTES
 from gomodproxy.ports.storage import BlobStore
 from gomodproxy.server.app import ProxyApp
 from gomodproxy.service.freshness import FreshnessPolicy
@@ -290,6 +291,23 @@ class TestHttp:
         assert observed[:2] == [("sumdb", 200, 4), ("sumdb", 404, 26)]
         assert 'gomodproxy_http_requests_total{code="200",route="sumdb"} 1.0' in metrics
         assert 'gomodproxy_http_requests_total{code="404",route="sumdb"} 1.0' in metrics
+
+    async def test_an_over_long_path_is_cut_in_the_log(
+        self, tmp_path: Path, source: FakeSource
+    ) -> None:
+        """A 30,000-character path answers 404 and its log line holds only the longest
+        servable path's worth of it, with the count of what was cut."""
+        app, out = make_app(tmp_path, source)
+        path = "/ex.com/" + "a" * 30_000 + "/@v/list"
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as c:
+            assert (await c.get(path)).status_code == 404
+        app.request_log.flush()  # type: ignore[union-attr]
+        (line,) = [json.loads(text) for text in out.getvalue().splitlines()]
+        assert line["status"] == 404
+        cut = len(path) - MAX_KEY_BYTES
+        assert line["path"] == f"{path[:MAX_KEY_BYTES]}...[{cut} more characters]"
 
     async def test_one_record_per_request_through_the_chain(
         self, tmp_path: Path, source: FakeSource

@@ -24,6 +24,7 @@ from collections.abc import MutableMapping
 from typing import Any, Protocol
 
 from gomodproxy.ops.metrics import Metrics, RequestLog
+from gomodproxy.ports.keys import MAX_KEY_BYTES
 from gomodproxy.redact.secrets import redact
 from gomodproxy.service.proxy import Trace
 from gomodproxy.service.requests import ModRequest
@@ -124,7 +125,7 @@ class RequestLogWriter:
             "request_id": self._id_prefix + str(next(self._ids)),
             "method": record.method,
             "route": record.route,
-            "path": record.path,
+            "path": logged_path(record.path),
             "module": req.path if req else "",
             "version": req.version if req else "",
             "cache": record.cache,
@@ -139,6 +140,14 @@ class RequestLogWriter:
         if record.error:
             line["error"] = redact(record.error)
         self.log.write(line)
+
+
+def logged_path(path: str) -> str:
+    """``path`` as the request log shows it: cut past the longest servable path, so a
+    hostile request line (granian takes ~400 KB) cannot make every log line that big."""
+    if len(path) <= MAX_KEY_BYTES:
+        return path
+    return f"{path[:MAX_KEY_BYTES]}...[{len(path) - MAX_KEY_BYTES} more characters]"
 
 
 def prepared_log_fragment(req: ModRequest, size: int, source: str) -> str:
