@@ -107,6 +107,16 @@ class Cluster:
             s.kill()
 
 
+def _ready_within(server: Server, seconds: float) -> tuple[int, dict[str, str], bytes]:
+    """The first ``/readyz`` answer that says plain ready, or the last one at the deadline."""
+    deadline = time.monotonic() + seconds
+    answer = server.get("/readyz")
+    while answer[2] != b"ready\n" and time.monotonic() < deadline:
+        time.sleep(0.25)
+        answer = server.get("/readyz")
+    return answer
+
+
 @pytest.mark.parametrize("kind", ["oci", "s3"])
 def test_chaos(tmp_path: Path, go_env: dict[str, str], kind: str) -> None:
     """Replica kill -9 mid-fetch, Redis and store restarts: no corrupt artifact, and
@@ -192,8 +202,9 @@ def test_chaos(tmp_path: Path, go_env: dict[str, str], kind: str) -> None:
             readiness.append(cluster.servers[1].get("/readyz"))
             time.sleep(1.0)
             registry.start()
-            time.sleep(3.0)
-            readiness.extend(s.get("/readyz") for s in cluster.servers)
+            # Each worker notices the store is back by its own probe (every retry_after
+            # seconds, slower under load): ask until every replica says ready, or 30 s passed.
+            readiness.extend(_ready_within(s, 30.0) for s in cluster.servers)
             metrics.append(cluster.servers[1].get("/metrics")[2])
         finally:
             stop.set()
