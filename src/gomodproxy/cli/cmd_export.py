@@ -18,11 +18,10 @@ from pathlib import Path
 from gomodproxy.bundle.export import ExportReport, Selection, export_bundle
 from gomodproxy.cli.bundle_store import open_verified_store
 from gomodproxy.cli.cmd_serve import add_settings_flags, settings_from_args
+from gomodproxy.cli.main import EXIT_FAILED
 from gomodproxy.errors import InvalidInput
 from gomodproxy.mirror.plan import read_gosum
 from gomodproxy.mirror.progress import human_bytes
-
-EXIT_FAILED = 1
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -17,13 +17,13 @@ import re
 import time
 
 from gomodproxy.cli.cmd_serve import add_settings_flags, settings_from_args
+from gomodproxy.cli.main import EXIT_FAILED
 from gomodproxy.errors import InvalidInput
 from gomodproxy.mirror.plan import read_gosum
 from gomodproxy.mirror.progress import human_bytes
 from gomodproxy.storage.access import day_of
 from gomodproxy.storage.gc import GcPlan, Rules, execute, plan, scan
 
-EXIT_FAILED = 1
 _SIZE = re.compile(r"([0-9]+)\s*([KMGT]?)(i?B)?", re.IGNORECASE)
 
 

@@ -17,11 +17,10 @@ import sys
 from rich.console import Console
 
 from gomodproxy.cli.cmd_serve import add_settings_flags, settings_from_args
+from gomodproxy.cli.main import EXIT_FAILED
 from gomodproxy.mirror.plan import read_sources
 from gomodproxy.mirror.progress import JsonProgress, PlainProgress, RichProgress, human_bytes
 from gomodproxy.mirror.runner import MirrorReport, mirror
-
-EXIT_FAILED = 1
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -17,10 +17,9 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from gomodproxy.cli.main import EXIT_FAILED
 from gomodproxy.storage import open_store
 from gomodproxy.storage.migrate import MigrateReport, migrate
-
-EXIT_FAILED = 1
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
