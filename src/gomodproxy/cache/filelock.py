@@ -34,6 +34,10 @@ T = TypeVar("T")
 class FileLockSingleFlight:
     """``SingleFlight`` for several processes sharing ``directory``."""
 
+    #: A local directory: it never degrades (it is what Redis falls back to).
+    can_degrade = False
+    degraded = False
+
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)

@@ -52,6 +52,10 @@ class LocalSingleFlight:
     cancels the fetch for the others nor leaves a half-done temp file.
     """
 
+    #: Nothing shared to lose: it never degrades.
+    can_degrade = False
+    degraded = False
+
     def __init__(self) -> None:
         self._running: dict[str, asyncio.Future[Any]] = {}
 

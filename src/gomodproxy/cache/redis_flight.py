@@ -60,6 +60,9 @@ return 0
 class RedisSingleFlight:
     """One fetch per key across every replica sharing a Redis."""
 
+    #: While Redis is down it runs through ``fallback`` (see the module docstring).
+    can_degrade = True
+
     def __init__(
         self,
         backend: RedisBackend,

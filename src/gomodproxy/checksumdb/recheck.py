@@ -7,11 +7,11 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from gomodproxy.checksumdb.verify import SumdbVerifier
 from gomodproxy.errors import GoModProxyError
 from gomodproxy.localfs.zipfiles import hash_zip
 from gomodproxy.ports.keys import parse_version_key, ziphash_key
 from gomodproxy.ports.storage import BlobStore
+from gomodproxy.ports.verifier import Verifier
 
 
 def _split(key: str) -> tuple[str, str, str] | None:
@@ -22,10 +22,13 @@ def _split(key: str) -> tuple[str, str, str] | None:
     return split if split is not None and split.ext in ("mod", "zip") else None
 
 
-async def verify_store(store: BlobStore, verifier: SumdbVerifier) -> tuple[int, list[str]]:
-    """Check every stored .mod and .zip; (number checked, problems)."""
+async def verify_store(
+    store: BlobStore, verifier: Verifier, prefix: str = ""
+) -> tuple[int, list[str]]:
+    """Check every stored .mod and .zip (whose key starts with ``prefix``); (number checked,
+    problems)."""
     problems: list[str] = []
-    keys = sorted([k async for k in store.list("")])
+    keys = sorted([k async for k in store.list(prefix)])
     checked = 0
     for key in keys:
         parsed = _split(key)

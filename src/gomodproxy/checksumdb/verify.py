@@ -79,6 +79,10 @@ class SumdbVerifier:
         #: Databases served under /sumdb/<name>/ (the routes pass them through).
         self.databases: dict[str, SumdbDatabase] = {db.name: db} if db else {}
 
+    @property
+    def database_name(self) -> str:
+        return self.db.name if self.db is not None else ""
+
     def exempt(self, path: str) -> bool:
         """True if the go command would not consult the checksum database for ``path``."""
         if self.db is None:

@@ -11,9 +11,12 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gomodproxy.config.settings import Settings, load_settings, set_flag_pairs
+
+if TYPE_CHECKING:  # the service is built lazily, in run()
+    from gomodproxy.service.proxy import ProxyService
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,13 +61,11 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return load_settings(args.config, flags=flags)
 
 
-async def _check_storage(service: Any) -> None:
+async def _check_storage(service: ProxyService) -> None:
     """Let the store say now, not at the first request, that it cannot be used (an S3
     bucket that does not exist, wrong credentials)."""
     try:
-        check = getattr(service.store, "check", None)
-        if check is not None:
-            await check()
+        await service.store.check()
     finally:
         await service.aclose()
 

@@ -86,9 +86,7 @@ async def _run(args: argparse.Namespace) -> MigrateReport:
     counts = [0, 0]  # done, total
     try:
         for store in (src, dst):
-            check = getattr(store, "check", None)
-            if check is not None:
-                await check()  # a missing bucket or wrong credentials: say so before copying
+            await store.check()  # a missing bucket or wrong credentials: say so before copying
         with progress:
 
             def on_total(keys: int, size: int) -> None:

@@ -13,7 +13,6 @@ def work_dir(temp_dir: str, store: BlobStore) -> Path:
     dot names are never keys), else the system temp dir."""
     if temp_dir:
         return Path(temp_dir)
-    root = getattr(store, "root", None)
-    if store.kind == "filesystem" and isinstance(root, Path):
-        return root / ".gomodproxy"
+    if store.root is not None:
+        return store.root / ".gomodproxy"
     return Path(tempfile.gettempdir()) / "gomodproxy"

@@ -35,6 +35,7 @@ from gomodproxy.gomod import module
 from gomodproxy.ops.audit import AuditLog, make_record
 from gomodproxy.ports.keys import version_key, versions_prefix
 from gomodproxy.service import refusals
+from gomodproxy.service.proxy import ProxyService
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -58,7 +59,7 @@ class AdminApp:
     """The ``/admin/`` ASGI app."""
 
     def __init__(
-        self, service: Any, settings: Any, token: str, audit: AuditLog | None = None
+        self, service: ProxyService, settings: Any, token: str, audit: AuditLog | None = None
     ) -> None:
         if not token:
             raise ValueError("an admin token is required")
@@ -125,11 +126,8 @@ class AdminApp:
         service = self.service
         remembered = [refusals.refusal_key(kind, path, version) for kind in ("mod", "zip")]
         deleted = [key for key in (*keys, *remembered) if await service.store.delete(key)]
-        hot = service.hot
         for key in keys:
-            discard = getattr(hot, "discard", None)
-            if discard is not None:
-                discard(key)
+            service.hot.discard(key)
         if self.audit is not None:
             client = scope.get("client")
             self.audit.write(
@@ -179,13 +177,13 @@ class AdminApp:
 
         service = self.service
         verifier = service.verifier
-        if not hasattr(verifier, "verify_zip") or getattr(verifier, "db", None) is None:
+        if not verifier.database_name:
             return {"checked": 0, "problems": [], "note": "checksum database verification is off"}
-        store = service.store
+        prefix = ""
         if only:
             module.check_path(only)
-            store = _Prefixed(store, versions_prefix(only))
-        checked, problems = await verify_store(store, verifier)
+            prefix = versions_prefix(only)
+        checked, problems = await verify_store(service.store, verifier, prefix)
         return {"checked": checked, "problems": problems}
 
 
@@ -200,27 +198,6 @@ class _Quiet:
 
     def failed(self, failure: Any, report: Any) -> None:
         log.info("admin mirror: %s@%s: %s", failure.path, failure.version, failure.error)
-
-
-class _Prefixed:
-    """A read view of a store that lists only the keys under one prefix."""
-
-    def __init__(self, inner: Any, prefix: str) -> None:
-        self.inner = inner
-        self.prefix = prefix
-
-    async def get(self, key: str) -> bytes | None:
-        data: bytes | None = await self.inner.get(key)
-        return data
-
-    async def stat(self, key: str) -> Any:
-        return await self.inner.stat(key)
-
-    def stream(self, key: str, start: int = 0, end: int | None = None) -> Any:
-        return self.inner.stream(key, start, end)
-
-    def list(self, prefix: str = "") -> Any:
-        return self.inner.list(self.prefix)
 
 
 async def _json(

@@ -8,18 +8,19 @@ cache (in-process or Redis) operations take.
 - ``gomodproxy_metadata_cache_duration_seconds{tier, op}``: ``get``/``set`` of the metadata
   cache (``memory`` or ``redis``; ``@v/list``, ``@latest`` and query answers).
 
-Both are wrappers installed by ``gomodproxy.ops.routes``; every other attribute is the
-wrapped object's.
+Both are wrappers built by ``gomodproxy.compose.build_app``; they forward the declared
+capabilities of the wrapped object (``can_degrade`` and ``degraded`` of a single-flight), and
+nothing else of it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from gomodproxy.ops.metrics import UPSTREAM_BUCKETS
-from gomodproxy.ports.cache import CacheEntry
+from gomodproxy.ops.metrics import UPSTREAM_BUCKETS, Metrics
+from gomodproxy.ports.cache import CacheEntry, MetadataCache, SingleFlight
 
 T = TypeVar("T")
 
@@ -32,16 +33,17 @@ META_HELP = "Time of one metadata cache operation, by tier (memory, redis) and o
 class TimedFlight:
     """A ``SingleFlight`` that records how long its callers wait."""
 
-    def __init__(self, inner: Any, metrics: Any) -> None:
+    def __init__(self, inner: SingleFlight, metrics: Metrics) -> None:
         self.inner = inner
         self.metrics = metrics
-        #: Whether the wrapped single-flight can degrade (Redis with a local fallback).
-        self.can_degrade = hasattr(inner, "degraded")
+
+    @property
+    def can_degrade(self) -> bool:
+        return self.inner.can_degrade
 
     @property
     def degraded(self) -> bool:
-        """Whether the wrapped single-flight runs on its fallback (Redis down)."""
-        return bool(getattr(self.inner, "degraded", False))
+        return self.inner.degraded
 
     async def run(self, key: str, fn: Callable[[], Awaitable[T]]) -> T:
         start = time.perf_counter()
@@ -52,8 +54,7 @@ class TimedFlight:
             return await fn()
 
         try:
-            result: T = await self.inner.run(key, timed)
-            return result
+            return await self.inner.run(key, timed)
         finally:
             if started:
                 self._observe("leader", started[0] - start)
@@ -64,7 +65,7 @@ class TimedFlight:
         self.metrics.observe(WAIT, WAIT_HELP, (("role", role),), seconds, UPSTREAM_BUCKETS)
 
     def inflight(self) -> int:
-        return int(self.inner.inflight())
+        return self.inner.inflight()
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -73,16 +74,15 @@ class TimedFlight:
 class TimedMetadataCache:
     """A ``MetadataCache`` whose ``get`` and ``set`` are timed."""
 
-    def __init__(self, inner: Any, metrics: Any) -> None:
+    def __init__(self, inner: MetadataCache, metrics: Metrics) -> None:
         self.inner = inner
-        self.tier = str(inner.tier)
+        self.tier = inner.tier
         self.metrics = metrics
 
     async def get(self, key: str) -> CacheEntry | None:
         start = time.perf_counter()
         try:
-            entry: CacheEntry | None = await self.inner.get(key)
-            return entry
+            return await self.inner.get(key)
         finally:
             self._observe("get", start)
 

@@ -224,7 +224,8 @@ class Metrics:
         except OSError:
             pass
 
-    def _snapshots(self) -> list[dict[str, Any]]:
+    def snapshots(self) -> list[dict[str, Any]]:
+        """Every live worker's snapshot (this one's written first), or this one's alone."""
         if self.directory is None:
             return [self.snapshot()]
         self.write_snapshot()
@@ -239,7 +240,7 @@ class Metrics:
     def render(self) -> bytes:
         """The Prometheus text exposition of every worker's metrics, summed."""
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(_SnapshotCollector(self._snapshots()))
+        registry.register(_SnapshotCollector(self.snapshots()))
         return generate_latest(registry)
 
 

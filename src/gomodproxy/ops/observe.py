@@ -27,6 +27,7 @@ from gomodproxy.errors import InvalidInput, NotFound, VerificationError
 from gomodproxy.ops import sli
 from gomodproxy.ops.audit import AuditLog, make_record
 from gomodproxy.ops.record import RequestRecord
+from gomodproxy.ports.verifier import NoVerifier, Verifier
 from gomodproxy.service.requests import ModRequest
 
 MODULE_METRIC = "gomodproxy_module_downloads_total"
@@ -65,9 +66,11 @@ def _identity(scope: Any) -> str:
 class OpsObserver:
     """Counts, remembers and audits responses; sets each download's SLI ``outcome``."""
 
-    def __init__(self, metrics: Any, verifier: Any = None, audit: AuditLog | None = None) -> None:
+    def __init__(
+        self, metrics: Any, verifier: Verifier | None = None, audit: AuditLog | None = None
+    ) -> None:
         self.metrics = metrics
-        self.verifier = verifier
+        self.verifier: Verifier = verifier if verifier is not None else NoVerifier()
         self.audit = audit
         self.started = time.time()
         self.recent: deque[RecentError] = deque(maxlen=RECENT_ERRORS)
@@ -186,8 +189,7 @@ class OpsObserver:
             return "refused"
         if route == "info" or not module or status >= 400:
             return ""  # .info bodies are not in the checksum database
-        exempt = getattr(self.verifier, "exempt", None)
-        if exempt is None or exempt(module):
+        if self.verifier.exempt(module):
             return "exempt"
         return "checked" if cache == "miss" else "stored"
 

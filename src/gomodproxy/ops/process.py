@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 import resource
 import time
-from typing import Any
+
+from gomodproxy.ops.metrics import Metrics
 
 Series = dict[tuple[tuple[str, str], ...], float]
 
+# os.sysconf exists on Unix only: the one probe here is of the platform, not of our objects.
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -42,11 +44,9 @@ def open_fds() -> Series:
         return {}
 
 
-def register(metrics: Any, started: float | None = None) -> None:
+def register(metrics: Metrics, started: float | None = None) -> None:
     """Add the process gauges to a ``Metrics`` (``Metrics.gauge``)."""
-    gauge = getattr(metrics, "gauge", None)
-    if gauge is None:
-        return
+    gauge = metrics.gauge
     start = time.time() if started is None else started
     gauge("gomodproxy_process_cpu_seconds", "CPU time of the worker (user + system).", cpu_seconds)
     gauge(

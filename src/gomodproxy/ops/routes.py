@@ -25,8 +25,11 @@ from gomodproxy.errors import ConfigError
 from gomodproxy.ops import process, sli
 from gomodproxy.ops.admin import AdminApp
 from gomodproxy.ops.audit import AuditLog
+from gomodproxy.ops.metrics import Metrics
 from gomodproxy.ops.observe import MODULE_METRIC, OpsObserver
 from gomodproxy.ops.statuspage import Status, UpstreamHealth, render
+from gomodproxy.ports.storage import BlobStore
+from gomodproxy.service.proxy import ProxyService
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -83,7 +86,7 @@ def admin_from_settings(
     return AdminApp(service, settings, read_token(token_file), audit)
 
 
-def register_gauges(metrics: Any, service: Any) -> None:
+def register_gauges(metrics: Metrics, service: ProxyService) -> None:
     """The series operations add to ``/metrics``: verification failures (from 0), whether a
     shared component is degraded, and the process gauges."""
     metrics.inc(VERIFY_METRIC, VERIFY_HELP, {}, 0)
@@ -91,22 +94,23 @@ def register_gauges(metrics: Any, service: Any) -> None:
     process.register(metrics)
 
 
-def degraded_series(service: Any) -> dict[tuple[tuple[str, str], ...], float]:
-    """``gomodproxy_degraded{component}``: storage and redis (the shared lock/cache)."""
+def degraded_series(service: ProxyService) -> dict[tuple[tuple[str, str], ...], float]:
+    """``gomodproxy_degraded{component}``: storage and redis (the shared lock/cache); 0 for
+    a part that cannot degrade."""
     return {
-        (("component", "storage"),): float(bool(getattr(service.store, "degraded", False))),
-        (("component", "redis"),): float(bool(getattr(service.flight, "degraded", False))),
+        (("component", "storage"),): float(service.store.degraded),
+        (("component", "redis"),): float(service.flight.degraded),
     }
 
 
-def degraded_names(service: Any) -> list[str]:
+def degraded_names(service: ProxyService) -> list[str]:
     return [dict(k)["component"] for k, v in degraded_series(service).items() if v]
 
 
 class StatusPage:
     """The ASGI app answering ``GET /`` with the status page."""
 
-    def __init__(self, service: Any, metrics: Any, observer: OpsObserver) -> None:
+    def __init__(self, service: ProxyService, metrics: Metrics, observer: OpsObserver) -> None:
         self.service = service
         self.metrics = metrics
         self.observer = observer
@@ -133,15 +137,14 @@ class StatusPage:
 
     async def gather(self) -> Status:
         service = self.service
-        snaps = await asyncio.to_thread(_snapshots, self.metrics)
+        snaps = await asyncio.to_thread(self.metrics.snapshots)
         totals = aggregate(snaps)
         size_bytes, files = await self.storage_size(service.store)
         verifier = service.verifier
-        db = getattr(verifier, "db", None)
         return Status(
             version=gomodproxy.__version__,
             uptime_seconds=time.time() - self.observer.started,
-            storage_backend=str(getattr(service.store, "kind", "unknown")),
+            storage_backend=service.store.kind,
             storage_bytes=size_bytes,
             storage_files=files,
             cache_hits=int(totals["cache"].get(("memory", "hit"), 0))
@@ -151,8 +154,8 @@ class StatusPage:
             download_success=int(totals["sli"].get(sli.SUCCESS, 0)),
             download_failure=int(totals["sli"].get(sli.FAILURE, 0)),
             upstreams=upstream_health(totals["upstream"], self._baseline(totals["upstream"])),
-            sumdb_name=str(getattr(db, "name", "") or ""),
-            sumdb_mode=str(getattr(verifier, "mode", "") or ""),
+            sumdb_name=verifier.database_name,
+            sumdb_mode=verifier.mode,
             verification_failures=int(totals["verification_failures"]),
             sumdb_unavailable=self.observer.sumdb_unavailable,
             sumdb_last_error=self.observer.sumdb_last_error,
@@ -175,10 +178,11 @@ class StatusPage:
         self._samples.append((now, dict(counts)))
         return base
 
-    async def storage_size(self, store: Any) -> tuple[int | None, int | None]:
-        """Bytes and files of a filesystem store (cached ``SIZE_TTL`` s); None otherwise."""
-        root = getattr(store, "root", None)
-        if getattr(store, "kind", "") != "filesystem" or not isinstance(root, Path):
+    async def storage_size(self, store: BlobStore) -> tuple[int | None, int | None]:
+        """Bytes and files of a store with a local ``root`` (cached ``SIZE_TTL`` s); None
+        otherwise."""
+        root = store.root
+        if root is None:
             return None, None
         at, size_bytes, files = self._size
         if time.monotonic() - at > SIZE_TTL or size_bytes is None:
@@ -201,11 +205,6 @@ def tree_size(root: Path) -> tuple[int, int]:
                 continue
             files += 1
     return total, files
-
-
-def _snapshots(metrics: Any) -> list[dict[str, Any]]:
-    snaps = getattr(metrics, "_snapshots", None)
-    return list(snaps()) if snaps is not None else [metrics.snapshot()]
 
 
 def aggregate(snaps: list[dict[str, Any]]) -> dict[str, Any]:

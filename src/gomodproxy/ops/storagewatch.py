@@ -4,8 +4,9 @@ and records the duration of each ``get``, ``stat``, ``put``, ``put_file`` and ``
 ``gomodproxy_storage_operation_duration_seconds{backend, op}`` (streams and listings are as
 long as their reader makes them, so they are not timed).
 
-Installed around ``ProxyService.store`` by ``gomodproxy.ops.routes``; every other attribute
-(``degraded``, ``root``, ``status()`` …) is the wrapped store's.
+Built around the store by ``gomodproxy.compose.build_app``. The store's declared
+capabilities (``root``, ``can_degrade``, ``degraded``, ``check``) are the wrapped store's,
+forwarded one by one; it has no other attribute of the wrapped store.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 from gomodproxy.errors import StorageError
+from gomodproxy.ops.metrics import Metrics
 from gomodproxy.ports.storage import BlobInfo, BlobStore
 
 METRIC = "gomodproxy_storage_errors_total"
@@ -28,34 +29,34 @@ OPS = ("get", "stat", "stream", "put", "put_file", "delete", "list")
 class CountingStore:
     """A ``BlobStore`` that counts the ``StorageError`` s of the one it wraps."""
 
-    def __init__(self, inner: BlobStore, metrics: Any) -> None:
+    def __init__(self, inner: BlobStore, metrics: Metrics) -> None:
         self.inner = inner
         self.kind = inner.kind
-        #: Whether the wrapped store can degrade (a remote registry or bucket behind a spool).
-        self.can_degrade = hasattr(inner, "degraded")
         self.metrics = metrics
         for op in OPS:  # zero series from start-up: rate() and alerts work at once
             metrics.inc(METRIC, HELP, {"backend": self.kind, "op": op}, 0)
 
     @property
     def root(self) -> Path | None:
-        """The directory of a filesystem store (the status page measures it)."""
-        root = getattr(self.inner, "root", None)
-        return root if isinstance(root, Path) else None
+        return self.inner.root
+
+    @property
+    def can_degrade(self) -> bool:
+        return self.inner.can_degrade
 
     @property
     def degraded(self) -> bool:
-        """Whether the wrapped store is bypassed while its backend is down."""
-        return bool(getattr(self.inner, "degraded", False))
+        return self.inner.degraded
+
+    async def check(self) -> None:
+        await self.inner.check()
 
     def _count(self, op: str) -> None:
         self.metrics.inc(METRIC, HELP, {"backend": self.kind, "op": op})
 
     def _time(self, op: str, start: float) -> None:
-        observe = getattr(self.metrics, "observe", None)
-        if observe is not None:
-            labels = (("backend", self.kind), ("op", op))
-            observe(DURATION, DURATION_HELP, labels, time.perf_counter() - start)
+        labels = (("backend", self.kind), ("op", op))
+        self.metrics.observe(DURATION, DURATION_HELP, labels, time.perf_counter() - start)
 
     async def get(self, key: str) -> bytes | None:
         start = time.perf_counter()

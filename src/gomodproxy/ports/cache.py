@@ -10,6 +10,9 @@ Single-flight: every caller of ``run(key, fn)`` with the same key while a call i
 gets that call's result (or its exception) instead of starting its own. ``fn`` must be
 idempotent and must begin by re-checking storage: a distributed implementation runs it once
 per replica after the lock holder finished, and then it finds the artifact stored.
+
+A single-flight declares whether it ``can_degrade`` (Redis, which falls back to host-wide
+locks while it is down) and whether it is ``degraded`` now; wrappers forward both.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar, runtime_checkable
+
+from gomodproxy.ports.health import Degradable
 
 T = TypeVar("T")
 
@@ -53,8 +58,9 @@ class MetadataCache(Protocol):
 
 
 @runtime_checkable
-class SingleFlight(Protocol):
-    """At most one concurrent execution per key; waiters share its outcome."""
+class SingleFlight(Degradable, Protocol):
+    """At most one concurrent execution per key; waiters share its outcome. Redis can
+    degrade (``ports.health``: it then runs through its host-wide fallback)."""
 
     async def run(self, key: str, fn: Callable[[], Awaitable[T]]) -> T:
         """Run ``fn`` unless a run for ``key`` is in progress; either way return its result."""

@@ -10,6 +10,12 @@ Guarantees every backend gives (the contract suite in tests/contract checks them
 - concurrent writers of one key leave one writer's whole value;
 - ``put_file`` moves a prepared file in without holding it in memory (large zips);
 - a missing key is ``None`` / ``False``, never an exception; failures are ``StorageError``.
+
+Optional capabilities are declared, not probed: every store says its ``kind``, its local
+``root`` (or None), whether it ``can_degrade`` and whether it is ``degraded`` now, and has a
+``check()`` (a no-op where there is nothing to check). A store that stands alone takes the
+answers of ``StandaloneStore``; a wrapper forwards each one of its inner store's, so that
+mypy rejects a wrapper that forgets one where it is used as a ``BlobStore``.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+from gomodproxy.ports.health import Degradable
 
 
 @dataclass(frozen=True)
@@ -32,11 +40,22 @@ class BlobInfo:
 
 
 @runtime_checkable
-class BlobStore(Protocol):
-    """Key → bytes, with atomic writes and streaming reads."""
+class BlobStore(Degradable, Protocol):
+    """Key → bytes, with atomic writes and streaming reads; a remote store can degrade
+    (``ports.health``: while it is down, reads miss and writes are spooled)."""
 
     #: Label for logs, metrics and the status page (``filesystem``, ``memory``, ``oci``).
     kind: str
+
+    @property
+    def root(self) -> Path | None:
+        """The local directory that is the tree (a filesystem store), else None: work files
+        go inside it so that storing a zip is a rename, and the status page measures it."""
+
+    async def check(self) -> None:
+        """Check the configuration once at start-up (the bucket exists, the credentials
+        work); raises ``StorageError``/``ConfigError`` when it is wrong. Stores without
+        anything to check return at once."""
 
     async def get(self, key: str) -> bytes | None:
         """The whole value (use for small artifacts), or None."""
@@ -61,3 +80,17 @@ class BlobStore(Protocol):
 
     async def aclose(self) -> None:
         """Release connections."""
+
+
+class StandaloneStore:
+    """The capabilities of a store that wraps no other: no local root, never degraded,
+    nothing to check. Backends inherit these and override what they have (``FilesystemStore``
+    its ``root``, ``S3Store`` its ``check``); wrappers must not inherit them, they forward
+    their inner store's."""
+
+    root: Path | None = None
+    can_degrade = False
+    degraded = False
+
+    async def check(self) -> None:
+        return None

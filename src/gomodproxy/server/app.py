@@ -40,6 +40,7 @@ from gomodproxy.ops.record import (
     RequestRecord,
     prepared_log_fragment,
 )
+from gomodproxy.ports.health import Degradable
 from gomodproxy.server.gate import Gate
 from gomodproxy.server.http_errors import error_response, not_found_body
 from gomodproxy.service.proxy import CONTENT_TYPES, Artifact, ProxyService
@@ -285,7 +286,7 @@ class ProxyApp:
         self._done(rec, status, len(body))
 
     def _anonymous_under_access_control(self, scope: Scope) -> bool:
-        if self.gate is None or not getattr(self.gate, "controls_access", False):
+        if self.gate is None or not self.gate.controls_access:
             return False
         state = scope.get("state")
         return not (isinstance(state, dict) and state.get("principal"))
@@ -399,12 +400,11 @@ class ProxyApp:
 
     def _degraded(self) -> dict[str, bool]:
         """Shared backends that can degrade (Redis, OCI storage) → whether they are down."""
-        parts = (("redis", self.service.flight), ("storage", self.service.store))
-        return {
-            name: bool(getattr(part, "degraded", False))
-            for name, part in parts
-            if getattr(part, "can_degrade", hasattr(part, "degraded"))
-        }
+        parts: tuple[tuple[str, Degradable], ...] = (
+            ("redis", self.service.flight),
+            ("storage", self.service.store),
+        )
+        return {name: part.degraded for name, part in parts if part.can_degrade}
 
     # -- bookkeeping ----------------------------------------------------------------------
 

@@ -120,7 +120,7 @@ class Gate:
         policy: Policy,
         limiter: RateLimiter | None = None,
         private_sumdb: Iterable[str] = (),
-        audit: AuditSink | None = None,
+        audit: RequestLog | None = None,
         metrics_token: str = "",
         metrics_networks: Iterable[IPNetwork] = (),
     ) -> None:
@@ -128,7 +128,9 @@ class Gate:
         self.policy = policy
         self.limiter = limiter if limiter is not None and limiter.enabled else None
         self.private_sumdb = tuple(private_sumdb)
-        self.audit = audit if audit is not None else audit_writer().write
+        #: The buffered writer of access decisions (``audit_writer``), flushed at shutdown.
+        self.audit_log = audit if audit is not None else audit_writer()
+        self.audit: AuditSink = self.audit_log.write
         self._metrics_token = ("Bearer " + metrics_token).encode() if metrics_token else b""
         self.metrics_networks = list(metrics_networks)
         #: Authentication or authorization is configured (else only limits apply).
@@ -147,9 +149,7 @@ class Gate:
 
     def flush(self) -> None:
         """Write buffered audit events now (at shutdown)."""
-        writer = getattr(self.audit, "__self__", None)
-        if isinstance(writer, RequestLog):
-            writer.flush()
+        self.audit_log.flush()
 
     def target(self, path: str) -> Target:
         """Classify a decoded request path (memoised: parsing is most of the gate's cost).
@@ -364,7 +364,7 @@ def gate_from_settings(values: dict[str, Any], private_sumdb: Iterable[str] = ()
         policy=policy,
         limiter=limiter,
         private_sumdb=private_sumdb,
-        audit=audit_writer(str(values.get("access_decisions_log") or "")).write,
+        audit=audit_writer(str(values.get("access_decisions_log") or "")),
         metrics_token=_read_token(str(values.get("metrics_token_file") or "")),
         metrics_networks=parse_networks(str(values.get("metrics_networks") or "")),
     )

@@ -50,6 +50,10 @@ _DOWN: Any = object()
 class DegradingStore:
     """A remote store that degrades to a local spool while it is unreachable."""
 
+    can_degrade = True
+    #: The spool is a private cache of some values, not the tree: no local root.
+    root: Path | None = None
+
     def __init__(
         self,
         remote: BlobStore,
@@ -86,13 +90,10 @@ class DegradingStore:
         }
 
     async def check(self) -> None:
-        """The remote's start-up check, when it has one: a configuration error (no such
-        bucket, wrong credentials) raises; an unreachable remote starts degraded instead."""
-        check = getattr(self.remote, "check", None)
-        if check is None:
-            return
+        """The remote's start-up check: a configuration error (no such bucket, wrong
+        credentials) raises; an unreachable remote starts degraded instead."""
         try:
-            await check()
+            await self.remote.check()
         except StorageError as exc:
             self._down(exc)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from gomodproxy.errors import NotFound, StorageError
 from gomodproxy.ports.keys import TEMP_PREFIX, check_key, check_prefix
-from gomodproxy.ports.storage import BlobInfo
+from gomodproxy.ports.storage import BlobInfo, StandaloneStore
 
 CHUNK = 256 * 1024
 _FILE_MODE = 0o644
@@ -38,10 +38,11 @@ def _mapped(key: str, op: str) -> Iterator[None]:
         raise StorageError(f"filesystem storage: {op} {key}: {exc.strerror or exc}") from exc
 
 
-class FilesystemStore:
+class FilesystemStore(StandaloneStore):
     """Keys as files under ``root``."""
 
     kind = "filesystem"
+    root: Path
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root).expanduser().resolve()

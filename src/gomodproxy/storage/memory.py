@@ -10,12 +10,12 @@ from pathlib import Path
 
 from gomodproxy.errors import NotFound
 from gomodproxy.ports.keys import check_key, check_prefix
-from gomodproxy.ports.storage import BlobInfo
+from gomodproxy.ports.storage import BlobInfo, StandaloneStore
 
 CHUNK = 256 * 1024
 
 
-class MemoryStore:
+class MemoryStore(StandaloneStore):
     """Key → bytes in a dict."""
 
     kind = "memory"

@@ -36,7 +36,7 @@ import httpx
 
 from gomodproxy.errors import ConfigError, NotFound, StorageError
 from gomodproxy.ports.keys import VERSION_EXTS, check_key, check_prefix
-from gomodproxy.ports.storage import BlobInfo
+from gomodproxy.ports.storage import BlobInfo, StandaloneStore
 from gomodproxy.storage.oci_client import (
     OCI_MANIFEST,
     Manifest,
@@ -127,7 +127,7 @@ class LRU(OrderedDict[K, V]):
             self.popitem(last=False)
 
 
-class OciStore:
+class OciStore(StandaloneStore):
     """Keys as manifests and blobs in an OCI registry."""
 
     kind = "oci"

@@ -53,7 +53,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 
 from gomodproxy.errors import ConfigError, GoModProxyError, NotFound, StorageError
 from gomodproxy.ports.keys import check_key, check_prefix, split_version_key
-from gomodproxy.ports.storage import BlobInfo
+from gomodproxy.ports.storage import BlobInfo, StandaloneStore
 from gomodproxy.storage.oci import LRU, MAX_CACHED
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def _content_type(key: str) -> str:
     return CONTENT_TYPES.get(ext, "application/octet-stream")
 
 
-class S3Store:
+class S3Store(StandaloneStore):
     """Keys as objects under a prefix of an S3-compatible bucket."""
 
     kind = "s3"
