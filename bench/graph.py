@@ -8,8 +8,11 @@ the go command does, and with 64; in one run, on one machine:
 1. the upstream directly (the ``GOPROXY`` that ``go env`` reports, or ``--upstream``);
 2. gomodproxy with an empty storage directory, that upstream and the ``GOSUMDB`` of ``go
    env`` (verify-on-ingest): the cold fill;
-3. warm passes through the same gomodproxy, alternating with nginx serving gomodproxy's own
-   storage directory (sendfile, ``try_files``), ``--rounds`` times at each connection count.
+3. warm passes, ``--rounds`` times at each connection count, alternating between: the same
+   gomodproxy; nginx serving gomodproxy's own storage directory (sendfile, ``try_files``: the
+   baseline); granian alone with gomodproxy's server options and a one-dict-lookup app
+   (``bench.floor``: the floor any app on this HTTP server reaches); and nginx configured by
+   ``gomodproxy nginx-config`` in front of that gomodproxy (stored artifacts from the files).
 
 It reports wall times, ratios to the same-run baselines, p50/p99 latency, bytes, failures,
 the bodies' agreement with the upstream's (CRC-32C of every body), upstream retries (from
@@ -27,6 +30,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -42,6 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.e2e.fixtures import Server, escape, free_port, start_server  # noqa: E402
+from tests.e2e.nginx_front import generate_front_config  # noqa: E402
 
 from bench.bench_server import Nginx  # noqa: E402
 
@@ -130,6 +135,68 @@ def build_replay(work: Path) -> Path:
         env={**os.environ, "GOFLAGS": "-mod=mod", "GOWORK": "off"},
     )
     return exe
+
+
+WARM = "gomodproxy warm"
+NGINX = "nginx on its store"
+FLOOR = "floor: granian alone"
+FRONT = "front: nginx-config"
+
+
+class Proc:
+    """A server started in its own process group (so its CPU time can be read)."""
+
+    def __init__(self, cmd: list[str], url: str, log: Path, **kw: Any) -> None:
+        self.url = url
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kw
+            )
+
+    def wait_until_up(self, probe: str) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"{self.url}: exited {self.proc.returncode}")
+            try:
+                urllib.request.urlopen(self.url + probe, timeout=2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit(f"{self.url}: did not start")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(15)
+
+
+def start_floor(storage: Path, log: Path) -> Proc:
+    """granian alone (``bench.floor``) answering the store's artifacts from a table."""
+    url_port = free_port()
+    cmd = [sys.executable, "-m", "bench.floor", str(storage), f"127.0.0.1:{url_port}"]
+    floor = Proc(cmd, f"http://127.0.0.1:{url_port}", log, cwd=REPO)
+    some = next(storage.rglob("*/@v/*.mod"))
+    floor.wait_until_up("/" + str(some.relative_to(storage)))
+    return floor
+
+
+def start_front(work: Path, storage: Path, gomodproxy: str) -> Proc:
+    """nginx with the configuration ``gomodproxy nginx-config`` writes, in front of the
+    running gomodproxy: stored artifacts from the files, the rest passed on."""
+    text, port = generate_front_config(
+        work, storage, int(gomodproxy.rsplit(":", 1)[1]), workers=os.cpu_count() or 1
+    )
+    (work / "nginx.conf").write_text(text)
+    (work / "tmp").mkdir(exist_ok=True)
+    cmd = ["nginx", "-p", str(work), "-c", str(work / "nginx.conf"), "-g", "daemon off;"]
+    front = Proc(cmd, f"http://127.0.0.1:{port}", work / "nginx.out")
+    front.wait_until_up("/healthz")
+    return front
 
 
 def replay(exe: Path, name: str, base: str, listing: Path, conns: int, digests: Path) -> Pass:
@@ -291,20 +358,27 @@ def main(argv: list[str] | None = None) -> int:
 
         nginx = Nginx(storage, work / "nginx", free_port())
         stack.callback(nginx.stop)
+        floor = start_floor(storage, work / "floor.log")
+        stack.callback(floor.stop)
+        front = start_front(work / "front", storage, server.url)
+        stack.callback(front.stop)
+        targets = {
+            WARM: (server.url, server.proc.pid),
+            NGINX: (nginx.url, nginx.proc.pid),
+            FLOOR: (floor.url, floor.proc.pid),
+            FRONT: (front.url, front.proc.pid),
+        }
         warm: dict[tuple[str, int], list[Pass]] = {}
-        warm_cpu = {"gomodproxy warm": 0.0, "nginx on its store": 0.0}
-        leaders = {"gomodproxy warm": server.proc.pid, "nginx on its store": nginx.proc.pid}
+        warm_cpu = dict.fromkeys(targets, 0.0)
         for c in conns:
             for _ in range(args.rounds):
-                for name, base in (
-                    ("gomodproxy warm", server.url),
-                    ("nginx on its store", nginx.url),
-                ):
-                    cpu0 = cpu_seconds(leaders[name])
+                for name, (base, leader) in targets.items():
+                    cpu0 = cpu_seconds(leader)
                     p = replay(exe, name, base, listing, c, work / f"d-{name[:5]}-{c}")
-                    warm_cpu[name] += cpu_seconds(leaders[name]) - cpu0
+                    warm_cpu[name] += cpu_seconds(leader) - cpu0
                     warm.setdefault((name, c), []).append(p)
             mismatched += compare(work / "d-direct", work / f"d-gomod-{c}")
+            mismatched += compare(work / "d-direct", work / f"d-{FRONT[:5]}-{c}")
         rss_warm = peak_rss_mib(server.proc.pid)
 
     def median(ps: list[Pass]) -> Pass:
@@ -331,13 +405,12 @@ def main(argv: list[str] | None = None) -> int:
         f"gomodproxy used {cold_cpu:.1f} CPU s"
     )
     for c in conns:
-        ours, theirs = warm_median[("gomodproxy warm", c)], warm_median[("nginx on its store", c)]
-        print(table([theirs, ours], {c: theirs}))
+        theirs = warm_median[(NGINX, c)]
+        print(table([theirs, *(warm_median[(n, c)] for n in (WARM, FLOOR, FRONT))], {c: theirs}))
     passes_run = len(conns) * args.rounds
     print(
-        "CPU s per warm pass: gomodproxy "
-        f"{warm_cpu['gomodproxy warm'] / passes_run:.2f}, nginx "
-        f"{warm_cpu['nginx on its store'] / passes_run:.2f}"
+        "CPU s per warm pass: "
+        + ", ".join(f"{name} {warm_cpu[name] / passes_run:.2f}" for name in targets)
     )
     print(
         f"bodies differing from the upstream's: {len(mismatched)}"
