@@ -16,9 +16,10 @@ import pytest
 from gomodproxy.config.settings import load_settings
 from gomodproxy.errors import InvalidInput, NotFound, UpstreamError, VerificationError
 from gomodproxy.gomod import modfile
+from gomodproxy.ports.cache import CacheEntry
 from gomodproxy.ports.verifier import NoVerifier
 from gomodproxy.service.freshness import FreshnessPolicy
-from gomodproxy.service.proxy import ProxyService, ServiceOptions, Trace
+from gomodproxy.service.proxy import EntryEtags, ProxyService, ServiceOptions, Trace, etag_of
 from gomodproxy.service.validate import check_mod
 from gomodproxy.sources.chain import ChainEntry, ProxyChain
 from gomodproxy.sources.router import Router, UnavailableDirect, build_source
@@ -267,6 +268,47 @@ class TestMutable:
         await asyncio.gather(*service._background)
         assert source.calls[key] == 2
         assert (await service.list("example.com/m", Trace())).data == b"v1.0.0\nv1.1.0\n"
+
+    async def test_large_list_etag_follows_its_value(
+        self,
+        service: ProxyService,
+        source: FakeSource,
+        clock: Clock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A large list is hashed once per cached value, and its ETag changes with it."""
+        key = ("list", "example.com/m", "")
+        big = "".join(f"v1.0.{i}\n" for i in range(20_000)).encode()  # about 190 KB
+        source.answers[key] = big
+        first = await service.list("example.com/m", Trace())
+        hashed: list[int] = []
+
+        def counting(data: bytes) -> str:
+            hashed.append(len(data))
+            return etag_of(data)
+
+        monkeypatch.setattr("gomodproxy.service.proxy.etag_of", counting)
+        hits = [await service.list("example.com/m", Trace()) for _ in range(3)]
+        assert {first.etag, *(h.etag for h in hits)} == {etag_of(big)}
+        assert len(hashed) <= 1  # once for the cached entry, not once per hit
+        bigger = big + b"v1.1.0\n"
+        source.answers[key] = bigger
+        clock.now += 120
+        await service.list("example.com/m", Trace())  # stale: refreshed in the background
+        await asyncio.gather(*service._background)
+        after = await service.list("example.com/m", Trace())
+        assert after.data == bigger
+        assert after.etag == etag_of(bigger) != first.etag
+
+    def test_entry_etags_are_bounded_and_keyed_by_stored_value(self) -> None:
+        etags = EntryEtags()
+        value = b"v" * EntryEtags.MIN_BYTES
+        assert etags.of("k", CacheEntry(value, 1.0)) == etag_of(value)
+        other = b"w" * EntryEtags.MIN_BYTES
+        assert etags.of("k", CacheEntry(other, 2.0)) == etag_of(other)  # stored again
+        for i in range(EntryEtags.MAX_ENTRIES + 10):
+            etags.of(f"k{i}", CacheEntry(value, 1.0))
+        assert len(etags._known) == EntryEtags.MAX_ENTRIES
 
     async def test_too_old_copy_is_not_served_on_error(
         self, service: ProxyService, source: FakeSource, clock: Clock, tmp_path: Path

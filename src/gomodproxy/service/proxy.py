@@ -150,6 +150,36 @@ def etag_of(data: bytes) -> str:
     return '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
 
 
+class EntryEtags:
+    """ETags of large cached metadata answers, remembered per cache entry.
+
+    A cached ``@v/list`` of a module with thousands of versions can be megabytes; hashing it
+    again on every hit would cost milliseconds per request. A cache entry's value changes only
+    when it is stored again, which gives it a new ``stored_at``: so (key, stored_at, length)
+    names one value, and its ETag is computed once. No value is referenced (the memory stays
+    the cache's); small values are hashed each time (cheaper than the bookkeeping).
+    """
+
+    MIN_BYTES = 64 << 10
+    MAX_ENTRIES = 1024
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[float, int, str]] = {}
+
+    def of(self, key: str, entry: CacheEntry) -> str:
+        value = entry.value
+        if len(value) < self.MIN_BYTES:
+            return etag_of(value)
+        known = self._known.get(key)
+        if known is not None and known[0] == entry.stored_at and known[1] == len(value):
+            return known[2]
+        etag = etag_of(value)
+        if key not in self._known and len(self._known) >= self.MAX_ENTRIES:
+            self._known.pop(next(iter(self._known)))  # the oldest
+        self._known[key] = (entry.stored_at, len(value), etag)
+        return etag
+
+
 class ProxyService:
     """Answers protocol requests from the hot cache, storage and sources."""
 
@@ -186,6 +216,7 @@ class ProxyService:
         self._background: set[asyncio.Task[Any]] = set()
         #: Cold zips being fetched, streamed to clients meanwhile.
         self._live: dict[str, LiveZip] = {}
+        self._etags = EntryEtags()
         self._zip_pool: ThreadPoolExecutor | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -481,13 +512,13 @@ class ProxyService:
         if entry is not None and decision is Freshness.FRESH:
             self.observer.cache_lookup(self.meta.tier, "hit")
             trace.cache, trace.source = "hit", self.meta.tier
-            return _mutable_artifact(kind, key, entry)
+            return self._mutable_artifact(kind, key, entry)
         if entry is not None and decision is Freshness.STALE:
             # Stale while revalidate: answer now, refresh once in the background.
             self.observer.cache_lookup(self.meta.tier, "stale")
             trace.cache, trace.source = "stale", self.meta.tier
             self._spawn(self._refresh_quietly(kind, key, path, query, persist))
-            return _mutable_artifact(kind, key, entry)
+            return self._mutable_artifact(kind, key, entry)
         self.observer.cache_lookup(self.meta.tier, "miss")
         trace.cache = "miss"
         trace.source = self.source_label(path)
@@ -500,9 +531,15 @@ class ProxyService:
                 self.freshness, age, not_found=negative
             ):
                 trace.cache = "stale-if-error"
-                return _mutable_artifact(kind, key, entry)
+                return self._mutable_artifact(kind, key, entry)
             raise
         return Artifact(kind, key, len(value), etag_of(value), False, data=value)
+
+    def _mutable_artifact(self, kind: str, key: str, entry: CacheEntry) -> Artifact:
+        if entry.not_found:
+            raise NotFound(entry.value.decode("utf-8", "replace"))
+        value = entry.value
+        return Artifact(kind, key, len(value), self._etags.of(key, entry), False, data=value)
 
     async def _persisted(self, key: str) -> CacheEntry | None:
         info = await self.store.stat(key)
@@ -563,12 +600,6 @@ class ProxyService:
             return
         if await self.store.stat(key) is None:
             await self.store.put(key, data)
-
-
-def _mutable_artifact(kind: str, key: str, entry: CacheEntry) -> Artifact:
-    if entry.not_found:
-        raise NotFound(entry.value.decode("utf-8", "replace"))
-    return Artifact(kind, key, len(entry.value), etag_of(entry.value), False, data=entry.value)
 
 
 #: Up to this many bytes, a check runs on the event loop (it takes well under a millisecond).
