@@ -310,11 +310,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], help="gomodproxy setting NAME=VALUE")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--keep", type=Path, help="keep the work directory here")
+    ap.add_argument(
+        "--server-src",
+        type=Path,
+        help="run gomodproxy from this src/ directory (a checkout of another commit), so two "
+        "commits can be measured back to back with the same harness",
+    )
     args = ap.parse_args(argv)
     if shutil.which("nginx") is None:
         raise SystemExit("bench.graph needs nginx (tools/sysdeps.sh installs it)")
 
     items, upstream, env = gosum_workload(args)
+    if args.server_src:
+        env["PYTHONPATH"] = str(args.server_src.resolve())
     direct_url = first_proxy(upstream)
     conns = [int(c) for c in args.connections.split(",")]
     counts = {ext: sum(1 for i in items if i.endswith("." + ext)) for ext in ("info", "mod", "zip")}
