@@ -21,8 +21,8 @@ from typing import Any
 
 from gomodproxy.cache.filelock import FileLockSingleFlight
 from gomodproxy.cache.memory import MemoryMetadataCache
-from gomodproxy.checksumdb.verify import SumdbVerifier, from_settings
-from gomodproxy.config.settings import Settings, load_settings
+from gomodproxy.checksumdb.verify import Counter, SumdbVerifier, from_settings
+from gomodproxy.config.settings import Settings, UpstreamSettings, load_settings
 from gomodproxy.errors import ConfigError
 from gomodproxy.localfs.workdir import work_dir
 from gomodproxy.ops.flightwatch import TimedFlight, TimedMetadataCache
@@ -40,6 +40,7 @@ from gomodproxy.ports.observer import Observer
 from gomodproxy.ports.source import Source
 from gomodproxy.ports.storage import BlobStore
 from gomodproxy.ports.verifier import Verifier
+from gomodproxy.redact.secrets import redact_settings
 from gomodproxy.security.ratelimit import FetchLimiter, LimitedSource
 from gomodproxy.server.app import ProxyApp
 from gomodproxy.server.gate import gate_from_settings, private_predicate
@@ -54,18 +55,23 @@ from gomodproxy.storage import open_store
 from gomodproxy.storage.access import AccessLog
 
 
-def verifier_for(settings: Settings, store: BlobStore) -> Verifier:
-    return from_settings(settings, store)
+def verifier_for(
+    settings: Settings, store: BlobStore, metrics: Counter | None = None
+) -> SumdbVerifier:
+    """The checksum-database verifier the settings ask for, over ``store``."""
+    return from_settings(
+        settings.checksumdb, settings.upstream, settings.cache.list_ttl, store, metrics
+    )
 
 
-def shared_caches(settings: Settings, work: Path) -> tuple[MetadataCache, SingleFlight]:
+def shared_caches(redis_url: str, work: Path) -> tuple[MetadataCache, SingleFlight]:
     """In-process metadata cache plus host-wide locks, or Redis when configured."""
-    if not settings.redis:
+    if not redis_url:
         return MemoryMetadataCache(), FileLockSingleFlight(work / "locks")
     from gomodproxy.cache.redis_factory import open_redis
 
     # While Redis is down, the workers of this host still share host-wide locks.
-    meta, flight = open_redis(settings, fallback=FileLockSingleFlight(work / "locks"))
+    meta, flight = open_redis(redis_url, fallback=FileLockSingleFlight(work / "locks"))
     return meta, flight
 
 
@@ -78,27 +84,27 @@ def build_service(
     Raises:
         ConfigError: storage URL or GOPROXY unusable.
     """
-    store = open_store(settings.storage)
-    source = _source(settings, store)
-    work = work_dir(settings.temp_dir, store)
-    meta, flight = shared_caches(settings, work)
+    store = open_store(settings.storage.storage)
+    source = _source(settings.upstream, store)
+    work = work_dir(settings.storage.temp_dir, store)
+    meta, flight = shared_caches(settings.cache.redis, work)
     access = AccessLog(store) if track_access else None
     verifier = verifier_for(settings, store)
     return _service(settings, store, source, meta, flight, verifier, observer, work, access)
 
 
-def _source(settings: Settings, store: BlobStore) -> Source:
+def _source(upstream: UpstreamSettings, store: BlobStore) -> Source:
     """The upstream sources the settings name, or the store itself in offline mode.
 
     Raises:
         ConfigError: GOPROXY unusable.
     """
-    if settings.is_offline():
-        return route_private(settings, StoreSource(store))
+    if upstream.is_offline():
+        return route_private(upstream, StoreSource(store))
     try:
-        return build_source(settings)
+        return build_source(upstream)
     except ValueError as exc:
-        raise ConfigError(f"goproxy {settings.goproxy!r}: {exc}") from exc
+        raise ConfigError(f"goproxy {upstream.goproxy!r}: {exc}") from exc
 
 
 def _service(
@@ -112,6 +118,7 @@ def _service(
     work: Path,
     access: AccessLog | None,
 ) -> ProxyService:
+    cache, upstream = settings.cache, settings.upstream
     return ProxyService(
         store,
         source,
@@ -121,15 +128,12 @@ def _service(
         observer=observer,
         access=access,
         options=ServiceOptions(
-            freshness=FreshnessPolicy(settings.list_ttl, settings.stale_ttl),
-            hot_cache_bytes=settings.hot_cache_bytes,
-            hot_cache_item_bytes=settings.hot_cache_item_bytes,
-            max_zip_bytes=settings.max_zip_bytes,
-            cold_zips=ColdZips(
-                bool(settings.values.get("stream_cold_zips", True)),
-                int(settings.values.get("stream_cold_zips_after", 32 << 20)),
-            ),
-            offline=settings.is_offline(),
+            freshness=FreshnessPolicy(cache.list_ttl, cache.stale_ttl),
+            hot_cache_bytes=cache.hot_cache_bytes,
+            hot_cache_item_bytes=cache.hot_cache_item_bytes,
+            max_zip_bytes=upstream.max_zip_bytes,
+            cold_zips=ColdZips(upstream.stream_cold_zips, upstream.stream_cold_zips_after),
+            offline=upstream.is_offline(),
         ),
         temp_dir=work / "tmp",
     )
@@ -154,20 +158,20 @@ def build_app(
     Raises:
         ConfigError: a setting cannot be used (storage URL, GOPROXY, GOSUMDB, token files).
     """
-    values = settings.values
+    security, ops, goprivate = settings.security, settings.ops, settings.upstream.goprivate
     metrics = metrics or Metrics()
     metrics.counters(retry.STATS.read)
-    raw_store = store or open_store(settings.storage)
-    work = temp_dir or work_dir(settings.temp_dir, raw_store)
+    raw_store = store or open_store(settings.storage.storage)
+    work = temp_dir or work_dir(settings.storage.temp_dir, raw_store)
     if verifier is None:
-        verifier = from_settings(settings, raw_store, metrics)
+        verifier = verifier_for(settings, raw_store, metrics)
     elif verifier.metrics is None:
         verifier.metrics = metrics
-    upstream = source or _source(settings, raw_store)
-    cap = int(values.get("max_upstream_fetches_per_principal") or 0)
+    upstream = source or _source(settings.upstream, raw_store)
+    cap = security.max_upstream_fetches_per_principal
     if cap > 0:
         upstream = LimitedSource(upstream, FetchLimiter(cap))
-    meta, flight = caches or shared_caches(settings, work)
+    meta, flight = caches or shared_caches(settings.cache.redis, work)
     service = _service(
         settings,
         CountingStore(raw_store, metrics),
@@ -180,19 +184,28 @@ def build_app(
         AccessLog(raw_store),
     )
     mounts: dict[str, Any] = {}
-    sumdb = sumdb_routes(settings, service, raw_store, verifier.databases, work / "locks")
+    sumdb = sumdb_routes(
+        settings.checksumdb,
+        goprivate,
+        settings.cache.list_ttl,
+        service,
+        raw_store,
+        verifier.databases,
+        work / "locks",
+    )
     if sumdb is not None:
         mounts[SUMDB_PREFIX] = sumdb
-    audit = audit_from_settings(values)
+    audit = audit_from_settings(ops)
     observer = OpsObserver(metrics, verifier, audit)
     # Metrics and the status page never name a private path.
-    observer.is_private = private_predicate(values)
+    observer.is_private = private_predicate(security.access_rules, goprivate)
     register_gauges(metrics, service)
-    admin = admin_from_settings(values, service, settings, audit)
+    shown = {"settings": redact_settings(settings.by_name()), "origins": dict(settings.origins)}
+    admin = admin_from_settings(ops, service, shown, audit)
     if admin is not None:
         mounts["/admin/"] = admin
     private_names = [sumdb.private.name] if sumdb is not None and sumdb.private else []
-    gate = gate_from_settings(dict(values), private_names)
+    gate = gate_from_settings(security, ops, goprivate, private_names)
     shutdown: list[Callable[[], Awaitable[None]]] = []
     if audit is not None:
 
@@ -207,7 +220,8 @@ def build_app(
     shutdown.append(flush_gate)
     return ProxyApp(
         service,
-        settings,
+        settings.server,
+        settings.cache.list_ttl,
         metrics,
         request_log,
         gate=gate,
@@ -230,5 +244,5 @@ def create_app(settings: Settings | None = None, metrics_dir: Path | None = None
         settings = Settings.from_json(text) if text else load_settings()
     if metrics_dir is None and os.environ.get("GOMODPROXY_METRICS_DIR"):
         metrics_dir = Path(os.environ["GOMODPROXY_METRICS_DIR"])
-    request_log = RequestLog() if settings.access_log else None
+    request_log = RequestLog() if settings.server.access_log else None
     return build_app(settings, metrics=Metrics(metrics_dir), request_log=request_log)

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from gomodproxy.compose import build_service
-from gomodproxy.config.settings import load_settings
+from gomodproxy.config.settings import CacheSettings, ServerSettings, load_settings
 from gomodproxy.errors import GoModProxyError, NotFound, UpstreamError
 from gomodproxy.server.app import ProxyApp
 from gomodproxy.service.proxy import ProxyService, Trace
@@ -424,7 +424,7 @@ async def test_upstream_redirect_to_metadata_as_ipv6_refused(
 
 
 def app_for(service: ProxyService) -> ProxyApp:
-    return ProxyApp(service, load_settings(None, env={}, flags={}, ask_go=False))
+    return ProxyApp(service, ServerSettings(), CacheSettings().list_ttl)
 
 
 def gzip_body(data: bytes) -> Behaviour:

@@ -82,8 +82,8 @@ def test_origins_from_environment_and_file_render() -> None:
         env={"GOMODPROXY_ORIGINS": "a.test/x=git+https://a.test/x.git b.test=git+file:///r"},
         ask_go=False,
     )
-    assert settings.values["origins"] == [
+    assert settings.upstream.origins == (
         "a.test/x=git+https://a.test/x.git",
         "b.test=git+file:///r",
-    ]
+    )
     assert settings.origins["origins"] == "env GOMODPROXY_ORIGINS"

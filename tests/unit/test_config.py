@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import typing
 from pathlib import Path
 
 import pytest
 
 from gomodproxy.cli.main import main
-from gomodproxy.config.settings import load_settings, render_settings, set_flag_pairs
+from gomodproxy.config.settings import (
+    OPTIONS,
+    ORDER,
+    CacheSettings,
+    Settings,
+    load_settings,
+    render_settings,
+    set_flag_pairs,
+)
 from gomodproxy.errors import ConfigError
 
 
@@ -21,9 +32,13 @@ class TestPrecedence:
     def test_defaults(self) -> None:
         """Without anything set: 127.0.0.1:3000, ./data, upstream direct."""
         s = load_settings(env={}, ask_go=False)
-        assert (s.listen, s.storage, s.goproxy) == ("127.0.0.1:3000", "./data", "direct")
+        assert (s.server.listen, s.storage.storage, s.upstream.goproxy) == (
+            "127.0.0.1:3000",
+            "./data",
+            "direct",
+        )
         assert s.origins["listen"] == "default"
-        assert s.effective_workers() >= 1
+        assert s.server.effective_workers() >= 1
 
     def test_file_env_flag_order(self, tmp_path: Path) -> None:
         """Each layer overrides the one below and records its origin."""
@@ -32,26 +47,26 @@ class TestPrecedence:
         )
         env = {"GOMODPROXY_STORAGE": "/srv/b", "GOMODPROXY_WORKERS": "4"}
         s = load_settings(cfg, env=env, flags={"workers": 5}, ask_go=False)
-        assert s.listen == "0.0.0.0:1"
+        assert s.server.listen == "0.0.0.0:1"
         assert s.origins["listen"] == f"file {cfg}"
-        assert s.storage == "/srv/b"
+        assert s.storage.storage == "/srv/b"
         assert s.origins["storage"] == "env GOMODPROXY_STORAGE"
-        assert s.workers == 5
+        assert s.server.workers == 5
         assert s.origins["workers"] == "flag --workers"
-        assert s.list_ttl == 300.0
+        assert s.cache.list_ttl == 300.0
 
     def test_go_variables(self) -> None:
         """GOPROXY from the env; GOMODPROXY_GOPROXY wins; GONOPROXY falls back to GOPRIVATE."""
         s = load_settings(env={"GOPROXY": "https://a.test", "GOPRIVATE": "*.corp"}, ask_go=False)
-        assert s.goproxy == "https://a.test"
+        assert s.upstream.goproxy == "https://a.test"
         assert s.origins["goproxy"] == "env GOPROXY"
-        assert s.gonoproxy == "*.corp"
+        assert s.upstream.gonoproxy == "*.corp"
         assert s.origins["gonoproxy"] == "from goprivate"
         s = load_settings(
             env={"GOPROXY": "https://a.test", "GOMODPROXY_GOPROXY": "off"}, ask_go=False
         )
-        assert s.goproxy == "off"
-        assert load_settings(env={"GOPROXY": ""}, ask_go=False).goproxy == "direct"
+        assert s.upstream.goproxy == "off"
+        assert load_settings(env={"GOPROXY": ""}, ask_go=False).upstream.goproxy == "direct"
 
     def test_sizes_and_bools(self) -> None:
         """Sizes take KiB/MiB/GiB suffixes, booleans the usual words."""
@@ -59,15 +74,21 @@ class TestPrecedence:
             env={"GOMODPROXY_HOT_CACHE_BYTES": "64MiB", "GOMODPROXY_ACCESS_LOG": "off"},
             ask_go=False,
         )
-        assert s.hot_cache_bytes == 64 << 20
-        assert s.access_log is False
+        assert s.cache.hot_cache_bytes == 64 << 20
+        assert s.server.access_log is False
 
-    def test_settings_survive_json(self) -> None:
-        """Workers get the parent's settings (values and origins) through JSON."""
-        s = load_settings(env={"GOMODPROXY_LISTEN": "127.0.0.1:9"}, ask_go=False)
-        again = type(s).from_json(s.to_json())
-        assert again.values == s.values
-        assert again.origins == s.origins
+    def test_settings_survive_json(self, tmp_path: Path) -> None:
+        """Workers get the parent's settings (every typed part and the origins) through
+        JSON, equal to the parent's, with the same types."""
+        cfg = write(tmp_path, '[[origins]]\nprefix = "x.test/m"\nurl = "https://x.test/m.git"\n')
+        env = {"GOMODPROXY_LISTEN": "127.0.0.1:9", "GOMODPROXY_LIST_TTL": "90"}
+        s = load_settings(cfg, env=env, flags={"rate_limit": "2"}, ask_go=False)
+        again = Settings.from_json(s.to_json())
+        assert again == s
+        assert again.upstream.origins == ("x.test/m=git+https://x.test/m.git",)
+        assert again.cache.list_ttl == 90.0
+        assert again.origins["rate_limit"] == "flag --rate-limit"
+        assert Settings.from_json(Settings().to_json()) == Settings()
 
 
 class TestErrors:
@@ -122,6 +143,61 @@ def test_readme_example_is_valid(tmp_path: Path) -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     block = readme.split("```toml\n", 1)[1].split("```", 1)[0]
     s = load_settings(write(tmp_path, block), env={}, ask_go=False)
-    assert s.stale_ttl == 7 * 86400.0
-    assert s.hot_cache_bytes == 256 << 20
-    assert s.gonoproxy == "git.corp.example"
+    assert s.cache.stale_ttl == 7 * 86400.0
+    assert s.cache.hot_cache_bytes == 256 << 20
+    assert s.upstream.gonoproxy == "git.corp.example"
+
+
+#: ``config show`` of the defaults, as it was before the settings were split into typed
+#: parts: operators diff this output, so moving a field between parts must not change it.
+SHOW_DEFAULTS = Path(__file__).resolve().parents[1] / "vectors" / "config" / "show_defaults.toml"
+
+
+class TestLayout:
+    def test_order_is_pinned(self) -> None:
+        """The option table follows the fixed order, and so does config show."""
+        text = render_settings(load_settings(env={}, ask_go=False))
+        cpus = f"= {os.cpu_count() or 1} CPUs;"
+        assert text.replace(cpus, "= N CPUs;") == SHOW_DEFAULTS.read_text()
+        names = [line.split(" = ")[0] for line in SHOW_DEFAULTS.read_text().splitlines()]
+        assert [o.name for o in OPTIONS] == list(ORDER) == names
+
+    def test_every_field_is_one_option(self) -> None:
+        """Each field of each part is exactly one option, with its default and help, and a
+        field's name says which part holds it."""
+        parts = [f for f in dataclasses.fields(Settings) if f.name != "origins"]
+        seen = []
+        for part in parts:
+            cls = typing.get_type_hints(Settings)[part.name]
+            for f in dataclasses.fields(cls):
+                opt = next(o for o in OPTIONS if o.name == f.name)
+                assert (opt.part, opt.default, opt.help) == (
+                    part.name,
+                    f.default,
+                    f.metadata["help"],
+                )
+                seen.append(f.name)
+        assert sorted(seen) == sorted(ORDER)
+
+    def test_loaded_values_have_their_fields_types(self, tmp_path: Path) -> None:
+        """Whatever the layer a value came from, the part holds it as its field's type."""
+        cfg = write(
+            tmp_path, 'workers = 2\nlist_ttl = 5\norigins = ["a.test/m=git+https://a.test/m"]\n'
+        )
+        env = {"GOMODPROXY_HOT_CACHE_BYTES": "1MiB", "GOMODPROXY_OFFLINE": "yes"}
+        s = load_settings(cfg, env=env, flags={"rate_limit": "3"}, ask_go=False)
+        for part in [f.name for f in dataclasses.fields(Settings) if f.name != "origins"]:
+            obj = getattr(s, part)
+            hints = typing.get_type_hints(type(obj))
+            for f in dataclasses.fields(obj):
+                value = getattr(obj, f.name)
+                want = typing.get_origin(hints[f.name]) or hints[f.name]
+                assert type(value) is want, (f.name, value)
+        assert s.cache == dataclasses.replace(
+            CacheSettings(), list_ttl=5.0, hot_cache_bytes=1 << 20
+        )
+        assert s.upstream.is_offline()
+
+    def test_built_by_hand_equals_loaded(self) -> None:
+        """Settings() is the defaults (what tests start from), as load_settings has them."""
+        assert Settings() == load_settings(env={}, ask_go=False)

@@ -22,7 +22,7 @@ def test_configmap_toml_is_valid_settings(tmp_path: Path) -> None:
     settings = load_settings(str(toml), env={}, ask_go=False)
     for key in ("listen", "storage", "redis"):
         assert settings.origins[key] == f"file {toml}"
-    assert settings.listen_host_port()[1] == 3000
+    assert settings.server.listen_host_port()[1] == 3000
 
 
 def test_systemd_environment_names_are_options() -> None:

@@ -92,7 +92,7 @@ def test_config_file_storage_and_config_show_masks_keys(
     url = "s3://AKIAEXAMPLEKEY:s3cr3t-value@mods/team?endpoint=http://127.0.0.1:9000"
     cfg = tmp_path / "gomodproxy.toml"
     cfg.write_text(f'storage = "{url}"\n')
-    assert load_settings(str(cfg), env={}, ask_go=False).storage == url
+    assert load_settings(str(cfg), env={}, ask_go=False).storage.storage == url
     assert main(["config", "show", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out
     assert "s3cr3t-value" not in out

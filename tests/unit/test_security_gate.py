@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 
 from gomodproxy.cache.memory import LocalSingleFlight, MemoryMetadataCache
 from gomodproxy.compose import build_app
-from gomodproxy.config.settings import Settings, load_settings
+from gomodproxy.config.settings import OpsSettings, SecuritySettings, Settings, load_settings
 from gomodproxy.errors import NotFound
 from gomodproxy.ops.metrics import Metrics
 from gomodproxy.security.ratelimit import LimitedSource
@@ -31,9 +32,8 @@ def full_app(
 ) -> ProxyApp:
     """The app as ``serve`` composes it, over ``source`` (standing in for the upstream, so
     never in offline mode), a memory store and in-process caches."""
-    cfg.values["goproxy"] = "direct"
     return build_app(
-        cfg,
+        dataclasses.replace(cfg, upstream=dataclasses.replace(cfg.upstream, goproxy="direct")),
         metrics=Metrics(),
         store=store or MemoryStore(),
         source=source,
@@ -248,7 +248,7 @@ async def test_private_sumdb_tiles_need_a_principal(tmp_path: Path) -> None:
     add_user(creds, "bob", password="pw-b")
     names = ["sum.corp"]
 
-    gate = gate_from_settings({"auth_file": str(creds)}, names)
+    gate = gate_from_settings(SecuritySettings(auth_file=str(creds)), OpsSettings(), "", names)
     assert gate is not None
     gate.audit = lambda event: None
 
@@ -349,7 +349,8 @@ async def test_private_sumdb_data_tiles_need_every_rule(tmp_path: Path) -> None:
     add_user(creds, "alice", password="pw-a")
     add_user(creds, "root", password="pw-r", groups=["admins"])
     rules = f"{SECRET}=alice @admins; corp.example.com/other=@admins"
-    gate = gate_from_settings({"auth_file": str(creds), "access_rules": rules}, ["sum.corp"])
+    security = SecuritySettings(auth_file=str(creds), access_rules=rules)
+    gate = gate_from_settings(security, OpsSettings(), "", ["sum.corp"])
     gate.audit = lambda event: None
 
     def scope(path: str, user: bytes = b"") -> dict[str, Any]:

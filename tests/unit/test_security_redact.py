@@ -77,7 +77,7 @@ def test_config_show_values() -> None:
         flags={"redis": "redis://:s3cr3t-pw@127.0.0.1:6379/0", "auth_file": "/etc/c.json"},
         ask_go=False,
     )
-    shown = redact_settings(settings.values)
+    shown = redact_settings(settings.by_name())
     assert shown["goproxy"] == "https://***@proxy.corp,direct"
     assert shown["redis"] == "redis://***@127.0.0.1:6379/0"
     assert shown["auth_file"] == "/etc/c.json"

@@ -15,7 +15,7 @@ import pytest
 from gomodproxy.cache.memory import LocalSingleFlight, MemoryMetadataCache
 from gomodproxy.checksumdb.verify import SumdbVerifier
 from gomodproxy.compose import build_app
-from gomodproxy.config.settings import load_settings
+from gomodproxy.config.settings import CacheSettings, ServerSettings, load_settings
 from gomodproxy.errors import UpstreamError, UpstreamTimeout
 from gomodproxy.ops.metrics import Metrics, RequestLog
 from gomodproxy.ops.record import RequestRecord
@@ -41,12 +41,13 @@ def make_app(
 ) -> tuple[ProxyApp, io.StringIO]:
     flags = {"goproxy": "off", "storage": "memory://", **settings}
     cfg = load_settings(env={}, flags=flags, ask_go=False)
-    options = ServiceOptions(freshness=FreshnessPolicy(list_ttl=cfg.list_ttl))
+    options = ServiceOptions(freshness=FreshnessPolicy(list_ttl=cfg.cache.list_ttl))
     service = ProxyService(MemoryStore(), source, temp_dir=tmp_path, options=options)
     out = io.StringIO()
     metrics = Metrics()
     service.observer = metrics
-    return ProxyApp(service, cfg, metrics, RequestLog(out, interval=0), mounts=mounts), out
+    log = RequestLog(out, interval=0)
+    return ProxyApp(service, cfg.server, cfg.cache.list_ttl, metrics, log, mounts=mounts), out
 
 
 def make_full_app(
@@ -422,8 +423,8 @@ class TestPathsend:
         service = ProxyService(store, source, temp_dir=tmp_path / "work")
         await service.immutable("zip", MOD, "v1.0.0", Trace())
         service.hot.discard(f"{MOD}/@v/v1.0.0.zip")  # as in a new worker
-        cfg = load_settings(env={}, flags={"goproxy": "off"}, ask_go=False)
-        return ProxyApp(service, cfg, Metrics()), tmp_path / "data", data
+        app = ProxyApp(service, ServerSettings(), CacheSettings().list_ttl, Metrics())
+        return app, tmp_path / "data", data
 
     async def test_file_is_sent_by_path_then_from_the_record(
         self, stored: tuple[ProxyApp, Path, bytes]

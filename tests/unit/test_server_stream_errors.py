@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gomodproxy.config.settings import load_settings
+from gomodproxy.config.settings import CacheSettings, ServerSettings
 from gomodproxy.errors import StorageError, VerificationError
 from gomodproxy.ops.audit import AuditLog
 from gomodproxy.ops.metrics import Metrics, RequestLog
@@ -58,7 +58,6 @@ class World:
     def __init__(self, tmp_path: Path) -> None:
         self.source = FakeSource()
         self.source.add(MOD, "v1.0.0")
-        cfg = load_settings(env={}, flags={"goproxy": "off", "storage": "memory://"}, ask_go=False)
         self.store = FlakyStore()
         service = ProxyService(self.store, self.source, temp_dir=tmp_path)
         service.hot.max_item_bytes = 1  # every zip streams from storage
@@ -67,15 +66,15 @@ class World:
         self.metrics = Metrics()
         audit = AuditLog("-", interval=0, stream=self.audit_out)
         self.audit_log = audit
-        self._parts = (service, cfg)
+        self.service = service
         self.app = self.build()
 
     def build(self, **routes: Any) -> ProxyApp:
         """The app over this world, with ``mounts`` or ``exact_routes`` given."""
-        service, cfg = self._parts
         return ProxyApp(
-            service,
-            cfg,
+            self.service,
+            ServerSettings(),
+            CacheSettings().list_ttl,
             self.metrics,
             RequestLog(self.log, interval=0),
             observers=[OpsObserver(self.metrics, None, self.audit_log)],

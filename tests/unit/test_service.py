@@ -461,7 +461,7 @@ class TestRouter:
         settings = load_settings(
             env={}, flags={"goproxy": f"{tmp_path.as_uri()}|off", "goprivate": ""}, ask_go=False
         )
-        router = build_source(settings)
+        router = build_source(settings.upstream)
         assert router.name == "file,off"
         with pytest.raises(NotFound, match="GOPROXY=off"):
             await router.list("example.com/m")

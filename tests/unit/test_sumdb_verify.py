@@ -13,7 +13,7 @@ import pytest
 from gomodproxy.checksumdb.database import Quarantined, SumdbDatabase, SumdbUnavailable
 from gomodproxy.checksumdb.remote import SumdbRemote
 from gomodproxy.checksumdb.verify import ChecksumMismatch, SumdbVerifier, from_settings
-from gomodproxy.config.settings import Settings
+from gomodproxy.config.settings import CacheSettings, ChecksumDbSettings, UpstreamSettings
 from gomodproxy.errors import (
     ConfigError,
     InvalidInput,
@@ -358,16 +358,18 @@ class TestFromSettings:
         """GOSUMDB gives the verifying database; sumdb_proxied adds pass-through ones; off
         verifies nothing; bad values are configuration errors."""
         store = MemoryStore()
-        v = from_settings(
-            Settings({"gosumdb": "off", "sumdb_proxied": f"{VKEY} http://x ; sum.golang.org"}),
-            store,
-        )
+
+        def verifier(**checksum: str) -> SumdbVerifier:
+            part = ChecksumDbSettings(**checksum)
+            return from_settings(part, UpstreamSettings(), CacheSettings().list_ttl, store)
+
+        v = verifier(gosumdb="off", sumdb_proxied=f"{VKEY} http://x ; sum.golang.org")
         assert v.db is None
         assert sorted(v.databases) == ["sum.golang.org", NAME]
-        v = from_settings(Settings({"gosumdb": VKEY, "gonosumdb": "corp.example"}), store)
+        v = verifier(gosumdb=VKEY, gonosumdb="corp.example")
         assert v.db is not None
         assert v.exempt("corp.example/x")
         with pytest.raises(ConfigError, match="GOSUMDB"):
-            from_settings(Settings({"gosumdb": "bad+key"}), store)
+            verifier(gosumdb="bad+key")
         with pytest.raises(ConfigError, match="verify"):
-            from_settings(Settings({"gosumdb": "off", "verify": "maybe"}), store)
+            verifier(gosumdb="off", verify="maybe")

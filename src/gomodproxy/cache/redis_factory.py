@@ -1,8 +1,7 @@
-"""Build the Redis metadata cache and single-flight from settings (called by ``compose.py``)."""
+"""Build the Redis metadata cache and single-flight from the ``redis`` URL (called by
+``compose.py``)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from gomodproxy.cache.redis_backend import RedisBackend
 from gomodproxy.cache.redis_cache import RedisMetadataCache
@@ -12,16 +11,16 @@ from gomodproxy.ports.cache import MetadataCache, SingleFlight
 
 
 def open_redis(
-    settings: Any, *, fallback: SingleFlight | None = None
+    url: str, *, fallback: SingleFlight | None = None
 ) -> tuple[MetadataCache, SingleFlight]:
     """A metadata cache and a single-flight sharing one Redis connection.
 
-    ``settings.redis`` is ``redis://HOST:PORT/DB`` (``rediss://`` for TLS; ``?prefix=NAME``
+    ``url`` is ``redis://HOST:PORT/DB`` (``rediss://`` for TLS; ``?prefix=NAME``
     namespaces keys, ``&lease=SECONDS`` sets the single-flight lease). ``fallback`` is the
     single-flight used while Redis is down (default: in-process); pass host-wide locks when
     several workers share a host.
     """
-    backend = RedisBackend(settings.redis)
+    backend = RedisBackend(url)
     try:
         lease = float(backend.options["lease"])
     except ValueError as exc:

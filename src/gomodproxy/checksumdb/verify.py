@@ -18,10 +18,11 @@ warning and lets the artifact through unverified.
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Protocol
 
 from gomodproxy.checksumdb.database import SumdbDatabase, SumdbUnavailable
 from gomodproxy.checksumdb.remote import SumdbRemote
+from gomodproxy.config.settings import ChecksumDbSettings, UpstreamSettings
 from gomodproxy.errors import ConfigError, InvalidInput, NotFound, UpstreamError, VerificationError
 from gomodproxy.gomod.dirhash import gomod_hash
 from gomodproxy.gomod.globs import match_prefix_patterns
@@ -174,41 +175,41 @@ class SumdbVerifier:
             await db.aclose()
 
 
-def _setting(settings: Any, name: str, default: Any) -> Any:
-    return getattr(settings, "values", {}).get(name, default)
-
-
-def from_settings(settings: Any, store: BlobStore, metrics: Counter | None = None) -> SumdbVerifier:
-    """The verifier the settings ask for (GOSUMDB, GONOSUMDB/GOPRIVATE, ``verify``); it
-    counts refusals in ``metrics`` when given.
+def from_settings(
+    checksum: ChecksumDbSettings,
+    upstream: UpstreamSettings,
+    list_ttl: float,
+    store: BlobStore,
+    metrics: Counter | None = None,
+) -> SumdbVerifier:
+    """The verifier ``checksum`` asks for (GOSUMDB, GONOSUMDB/GOPRIVATE, ``verify``), asking
+    the databases through ``upstream``'s proxies (or not at all offline) and keeping their
+    answers ``list_ttl`` seconds; it counts refusals in ``metrics`` when given.
 
     Raises:
         ConfigError: GOSUMDB or ``verify`` is invalid.
     """
     try:
-        spec = parse_gosumdb(str(_setting(settings, "gosumdb", "")).strip() or "off")
+        spec = parse_gosumdb(checksum.gosumdb.strip() or "off")
     except InvalidInput as exc:
         raise ConfigError(f"GOSUMDB: {exc}") from exc
 
     def open_db(spec: SumDB) -> SumdbDatabase:
         remote = SumdbRemote(
-            spec,
-            str(_setting(settings, "goproxy", "direct")),
-            str(_setting(settings, "gonoproxy", "")),
-            timeout=float(_setting(settings, "upstream_timeout", 30.0)),
+            spec, upstream.goproxy, upstream.gonoproxy, timeout=upstream.upstream_timeout
         )
-        ttl = float(_setting(settings, "list_ttl", 60.0))
-        offline = bool(getattr(settings, "is_offline", lambda: False)())
-        return SumdbDatabase(remote, store, key=spec.key, ttl=ttl, offline=offline)
+        return SumdbDatabase(
+            remote, store, key=spec.key, ttl=list_ttl, offline=upstream.is_offline()
+        )
 
     verifier = SumdbVerifier(
         open_db(spec) if spec is not None else None,
-        gonosumdb=str(_setting(settings, "gonosumdb", "")),
-        mode=str(_setting(settings, "verify", "strict")),
+        gonosumdb=checksum.gonosumdb,
+        mode=checksum.verify,
         metrics=metrics,
     )
     # Further databases are only passed through to clients (the go command verifies them).
-    for entry in str(_setting(settings, "sumdb_proxied", "")).split(";"):
+    for entry in checksum.sumdb_proxied.split(";"):
         if not entry.strip():
             continue
         try:

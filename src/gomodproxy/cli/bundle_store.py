@@ -19,14 +19,14 @@ async def open_verified_store(
     settings: Settings,
 ) -> AsyncIterator[tuple[BlobStore, SumdbVerifier, Path]]:
     """The store, its verifier and ``<work dir>/tmp`` (not created); both closed on exit."""
-    from gomodproxy.checksumdb.verify import from_settings
+    from gomodproxy.compose import verifier_for
     from gomodproxy.localfs.workdir import work_dir
     from gomodproxy.storage import open_store
 
-    store = open_store(settings.storage)
-    verifier = from_settings(settings, store)
+    store = open_store(settings.storage.storage)
+    verifier = verifier_for(settings, store)
     try:
-        yield store, verifier, work_dir(settings.temp_dir, store) / "tmp"
+        yield store, verifier, work_dir(settings.storage.temp_dir, store) / "tmp"
     finally:
         await verifier.aclose()
         await store.aclose()

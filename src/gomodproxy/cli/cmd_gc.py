@@ -68,7 +68,7 @@ async def _run(args: argparse.Namespace) -> tuple[GcPlan, list[tuple[str, str]]]
 
     rules = rules_from_args(args)
     settings = settings_from_args(args)
-    store = open_store(settings.storage)
+    store = open_store(settings.storage.storage)
     now = time.time()
     since = day_of(now - rules.keep_days * 86400) if rules.keep_days is not None else ""
     try:

@@ -43,24 +43,20 @@ def front_config(args: argparse.Namespace) -> FrontConfig:
             (nginx would serve private modules to anyone).
     """
     settings = settings_from_args(args)
-    values = settings.values
-    if (
-        values.get("auth_file")
-        or values.get("access_rules")
-        or not values.get("anonymous_public", True)
-    ):
+    security, server = settings.security, settings.server
+    if security.auth_file or security.access_rules or not security.anonymous_public:
         raise ConfigError(
             "nginx-config: authentication or access rules are configured; an nginx front "
             "serving files directly would bypass them"
         )
-    storage = str(values["storage"]).strip()
+    storage = settings.storage.storage.strip()
     if storage.startswith("file://"):
         storage = storage[len("file://") :]
     elif "://" in storage:
         raise ConfigError(
             f"nginx-config: storage {storage!r} is not a local directory (filesystem storage)"
         )
-    host, port = settings.listen_host_port()
+    host, port = server.listen_host_port()
     upstream = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     extra = {
         name: getattr(args, name)
@@ -71,9 +67,9 @@ def front_config(args: argparse.Namespace) -> FrontConfig:
         listen=args.front,
         upstream=upstream,
         storage_root=str(Path(storage).expanduser().resolve()),
-        upstream_tls=bool(values.get("tls_cert")),
-        immutable_max_age=int(values["immutable_max_age"]),
-        fetch_timeout=float(values["fetch_timeout"]),
+        upstream_tls=bool(server.tls_cert),
+        immutable_max_age=server.immutable_max_age,
+        fetch_timeout=settings.upstream.fetch_timeout,
         **extra,
     )
 

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gomodproxy.config.settings import Settings, load_settings, set_flag_pairs
+from gomodproxy.config.settings import ServerSettings, Settings, load_settings, set_flag_pairs
 
 if TYPE_CHECKING:  # the service is built lazily, in run()
     from gomodproxy.service.proxy import ProxyService
@@ -47,7 +47,7 @@ def add_settings_flags(p: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    flags: dict[str, Any] = dict(set_flag_pairs(args.set))
+    flags: dict[str, object] = dict(set_flag_pairs(args.set))
     for name in ("listen", "storage", "workers", "redis"):
         if getattr(args, name) is not None:
             flags[name] = getattr(args, name)
@@ -80,15 +80,16 @@ def run(args: argparse.Namespace) -> int:
     # TLS and access-control settings are checked here, in the parent, before any worker.
     from gomodproxy.server.serving import check_security_settings, tls_options
 
-    check_security_settings(settings)
-    tls = tls_options(settings)
+    server = settings.server
+    check_security_settings(server, settings.security, settings.upstream.direct_allow_networks)
+    tls = tls_options(server)
 
-    host, port = settings.listen_host_port()
-    workers = settings.effective_workers()
+    host, port = server.listen_host_port()
+    workers = server.effective_workers()
     metrics_dir = Path(tempfile.mkdtemp(prefix="gomodproxy-metrics-"))
     os.environ["GOMODPROXY_SETTINGS_JSON"] = settings.to_json()
     os.environ["GOMODPROXY_METRICS_DIR"] = str(metrics_dir)
-    level = str(settings.log_level).lower()
+    level = server.log_level.lower()
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
         stream=sys.stderr,
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     from gomodproxy.redact.secrets import install_log_redaction, redact
 
     install_log_redaction()
-    backend = settings.http_server
+    backend = server.http_server
     if backend == "granian" and importlib.util.find_spec("granian") is None:
         print("gomodproxy: granian is not installed; using uvicorn", file=sys.stderr)
         backend = "uvicorn"
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         redact(
             f"gomodproxy: serving on {'https' if tls else 'http'}://{host}:{port} with "
             f"{workers} {backend} worker(s); "
-            f"storage {settings.storage}; upstream {settings.goproxy}"
+            f"storage {settings.storage.storage}; upstream {settings.upstream.goproxy}"
         ),
         file=sys.stderr,
         flush=True,
@@ -122,11 +123,11 @@ def run(args: argparse.Namespace) -> int:
             # (with several workers uvicorn's supervisor answers SIGHUP by replacing them).
             from gomodproxy.server.serving import run_single_tls
 
-            run_single_tls(host, port, level, int(settings.shutdown_timeout), tls)
+            run_single_tls(host, port, level, int(server.shutdown_timeout), tls)
         elif backend == "granian":
-            _serve_granian(settings, host, port, workers, level)
+            _serve_granian(server, host, port, workers, level)
         else:
-            _serve_uvicorn(settings, host, port, workers, level)
+            _serve_uvicorn(server, host, port, workers, level)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
@@ -135,12 +136,12 @@ def run(args: argparse.Namespace) -> int:
 APP = "gomodproxy.compose:create_app"
 
 
-def _serve_granian(settings: Settings, host: str, port: int, workers: int, level: str) -> None:
+def _serve_granian(server: ServerSettings, host: str, port: int, workers: int, level: str) -> None:
     """Granian: a Rust HTTP server running our ASGI app; forked workers share the socket.
 
     Chosen by measurement (bench/bench_server.py): about 1.4x the warm-hit rate of uvicorn.
     """
-    granian_server(APP, host, port, workers, level, settings.shutdown_timeout).serve()
+    granian_server(APP, host, port, workers, level, server.shutdown_timeout).serve()
 
 
 def granian_server(
@@ -170,15 +171,15 @@ def granian_server(
     )
 
 
-def _serve_uvicorn(settings: Settings, host: str, port: int, workers: int, level: str) -> None:
+def _serve_uvicorn(server: ServerSettings, host: str, port: int, workers: int, level: str) -> None:
     import uvicorn
 
     from gomodproxy.server.serving import uvicorn_options
 
     uvicorn.run(
-        **uvicorn_options(host, port, level, int(settings.shutdown_timeout)),
+        **uvicorn_options(host, port, level, int(server.shutdown_timeout)),
         workers=workers if workers > 1 else None,
         # https with several workers (SIGHUP makes uvicorn replace them)
-        ssl_certfile=str(settings.tls_cert) or None,
-        ssl_keyfile=str(settings.tls_key) or None,
+        ssl_certfile=server.tls_cert or None,
+        ssl_keyfile=server.tls_key or None,
     )

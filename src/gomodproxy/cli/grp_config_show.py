@@ -6,7 +6,7 @@ import argparse
 import json
 
 from gomodproxy.cli.cmd_serve import add_settings_flags, settings_from_args
-from gomodproxy.config.settings import Settings, render_settings
+from gomodproxy.config.settings import render_settings
 from gomodproxy.redact.secrets import redact_settings
 
 
@@ -20,13 +20,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     # Secrets (URL user-info, tokens) are masked in what is shown (redact.secrets).
-    settings = Settings(values=redact_settings(settings.values), origins=settings.origins)
+    shown = redact_settings(settings.by_name())
     if args.json:
         data = {
             name: {"value": value, "origin": settings.origins[name]}
-            for name, value in settings.values.items()
+            for name, value in shown.items()
         }
         print(json.dumps(data, indent=2))
     else:
-        print(render_settings(settings), end="")
+        print(render_settings(settings, shown), end="")
     return 0

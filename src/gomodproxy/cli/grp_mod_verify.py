@@ -8,7 +8,6 @@ import asyncio
 from typing import Any
 
 from gomodproxy.checksumdb.recheck import verify_store
-from gomodproxy.checksumdb.verify import from_settings
 from gomodproxy.config.settings import load_settings
 from gomodproxy.errors import VerificationError
 from gomodproxy.storage import open_store
@@ -30,13 +29,15 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gomodproxy.compose import verifier_for
+
     flags = {"storage": args.storage}
     settings = load_settings(args.config, flags=flags)
     # Not through the degrading wrapper: a registry read that fails must be a problem here.
-    store = open_store(settings.storage, degrade=False)
+    store = open_store(settings.storage.storage, degrade=False)
 
     async def main() -> tuple[int, list[str]]:
-        verifier = from_settings(settings, store)
+        verifier = verifier_for(settings, store)
         try:
             return await verify_store(store, verifier)
         finally:

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 async def _run(args: argparse.Namespace) -> Usage:
     from gomodproxy.storage import open_store
 
-    store = open_store(settings_from_args(args).storage)
+    store = open_store(settings_from_args(args).storage.storage)
     try:
         return await measure(store, max(1, args.depth))
     finally:

@@ -28,7 +28,7 @@ def credentials_path(args: argparse.Namespace) -> str:
         return str(args.file)
     from gomodproxy.config.settings import load_settings
 
-    path = str(load_settings(args.config, ask_go=False).values.get("auth_file") or "")
+    path = load_settings(args.config, ask_go=False).security.auth_file
     if not path:
         raise ConfigError("no credentials file: pass --file or set auth_file")
     return os.path.expanduser(path)

@@ -26,7 +26,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -59,12 +59,17 @@ class AdminApp:
     """The ``/admin/`` ASGI app."""
 
     def __init__(
-        self, service: ProxyService, settings: Any, token: str, audit: AuditLog | None = None
+        self,
+        service: ProxyService,
+        shown_config: Mapping[str, object],
+        token: str,
+        audit: AuditLog | None = None,
     ) -> None:
         if not token:
             raise ValueError("an admin token is required")
         self.service = service
-        self.settings = settings
+        #: The answer of ``GET /admin/config``: the effective settings, secrets masked.
+        self.shown_config = dict(shown_config)
         self._token = ("Bearer " + token).encode()
         self.audit = audit
 
@@ -111,12 +116,8 @@ class AdminApp:
                 return hmac.compare_digest(value.strip(), self._token)
         return False
 
-    def config(self) -> dict[str, Any]:
-        from gomodproxy.redact.secrets import redact_settings
-
-        settings = self.settings
-        values = redact_settings(dict(settings.values))
-        return {"settings": values, "origins": dict(settings.origins)}
+    def config(self) -> dict[str, object]:
+        return self.shown_config
 
     async def purge(self, scope: Scope, query: dict[str, str]) -> dict[str, Any]:
         path, version = query.get("module", ""), query.get("version", "")

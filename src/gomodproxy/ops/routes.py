@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import gomodproxy
+from gomodproxy.config.settings import OpsSettings
 from gomodproxy.errors import ConfigError
 from gomodproxy.ops import process, sli
 from gomodproxy.ops.admin import AdminApp
@@ -60,30 +61,28 @@ def read_token(path: str) -> str:
     return token[0].strip()
 
 
-def audit_from_settings(values: Mapping[str, Any]) -> AuditLog | None:
+def audit_from_settings(ops: OpsSettings) -> AuditLog | None:
     """The audit log ``audit_log`` names ("-" is stdout), or None when it is empty."""
-    target = str(values.get("audit_log", "") or "")
-    if not target:
+    if not ops.audit_log:
         return None
-    return AuditLog(
-        target,
-        max_bytes=int(values.get("audit_log_max_bytes", 100 << 20)),
-        backups=int(values.get("audit_log_backups", 5)),
-    )
+    return AuditLog(ops.audit_log, max_bytes=ops.audit_log_max_bytes, backups=ops.audit_log_backups)
 
 
 def admin_from_settings(
-    values: Mapping[str, Any], service: Any, settings: Any, audit: AuditLog | None
+    ops: OpsSettings,
+    service: ProxyService,
+    shown_config: Mapping[str, object],
+    audit: AuditLog | None,
 ) -> AdminApp | None:
-    """The ``/admin/`` app when ``admin_token_file`` is set.
+    """The ``/admin/`` app when ``admin_token_file`` is set; ``GET /admin/config`` answers
+    ``shown_config`` (the effective settings, already masked).
 
     Raises:
         ConfigError: the token file is unreadable or its token too short.
     """
-    token_file = str(values.get("admin_token_file", "") or "")
-    if not token_file:
+    if not ops.admin_token_file:
         return None
-    return AdminApp(service, settings, read_token(token_file), audit)
+    return AdminApp(service, shown_config, read_token(ops.admin_token_file), audit)
 
 
 def register_gauges(metrics: Metrics, service: ProxyService) -> None:

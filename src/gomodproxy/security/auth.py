@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gomodproxy.config.networks import IPNetwork, in_networks, parse_networks
+from gomodproxy.config.settings import SecuritySettings
 from gomodproxy.errors import InvalidInput
 from gomodproxy.security.credentials import (
     Credentials,
@@ -192,14 +193,13 @@ class Authenticator:
         return principal
 
 
-def authenticator_from_settings(values: dict[str, object]) -> Authenticator | None:
+def authenticator_from_settings(security: SecuritySettings) -> Authenticator | None:
     """The authenticator the settings ask for, or None when authentication is off."""
-    path = str(values.get("auth_file") or "")
-    header = str(values.get("auth_trusted_header") or "")
+    path, header = security.auth_file, security.auth_trusted_header
     if not path and not header:
         return None
     return Authenticator(
         os.path.expanduser(path) if path else None,
         trusted_header=header,
-        trusted_networks=parse_networks(str(values.get("auth_trusted_networks") or "")),
+        trusted_networks=parse_networks(security.auth_trusted_networks),
     )

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequen
 from pathlib import Path
 from typing import Any
 
-from gomodproxy.config.settings import Settings
+from gomodproxy.config.settings import ServerSettings
 from gomodproxy.errors import GoModProxyError, InvalidInput, NotFound, StorageError
 from gomodproxy.ops.metrics import Metrics, RequestLog
 from gomodproxy.ops.record import (
@@ -87,7 +87,8 @@ class ProxyApp:
     def __init__(
         self,
         service: ProxyService,
-        settings: Settings,
+        server: ServerSettings,
+        list_ttl: float,
         metrics: Metrics | None = None,
         request_log: RequestLog | None = None,
         *,
@@ -98,14 +99,14 @@ class ProxyApp:
         on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
         self.service = service
-        self.settings = settings
         self.metrics = metrics or Metrics()
         self.metrics.inflight = service.flight.inflight
         self.metrics.degraded = self._degraded  # gomodproxy_degraded{component}
         self.request_log = request_log
-        self.upstream_error_status = int(settings.upstream_error_status)
-        self.immutable_cc = f"public, max-age={int(settings.immutable_max_age)}, immutable".encode()
-        self.mutable_cc = f"public, max-age={max(0, int(settings.list_ttl))}".encode()
+        self.upstream_error_status = server.upstream_error_status
+        self.immutable_cc = f"public, max-age={server.immutable_max_age}, immutable".encode()
+        #: Mutable answers (lists, ``@latest``) may be reused as long as they stay fresh here.
+        self.mutable_cc = f"public, max-age={max(0, int(list_ttl))}".encode()
         #: Apps answering every path under a prefix (``/sumdb/``, ``/admin/``), longest first.
         self.mounts: list[tuple[str, ASGIApp]] = sorted(
             (mounts or {}).items(), key=lambda m: -len(m[0])

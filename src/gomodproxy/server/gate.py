@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from gomodproxy.config.networks import IPNetwork, in_networks, parse_networks
+from gomodproxy.config.settings import OpsSettings, SecuritySettings
 from gomodproxy.errors import ConfigError, GoModProxyError
 from gomodproxy.gomod import module
 from gomodproxy.ops.metrics import RequestLog
@@ -343,38 +344,42 @@ class Gate:
         self.audit(event)
 
 
-def gate_from_settings(values: dict[str, Any], private_sumdb: Iterable[str] = ()) -> Gate:
-    """The gate the settings ask for: with nothing configured it still limits header size."""
-    authenticator = authenticator_from_settings(values)
-    rules = parse_rules(str(values.get("access_rules") or ""))
+def gate_from_settings(
+    security: SecuritySettings, ops: OpsSettings, goprivate: str, private_sumdb: Iterable[str] = ()
+) -> Gate:
+    """The gate the settings ask for: with nothing configured it still limits header size.
+
+    ``ops`` says who may read ``/metrics``; ``goprivate`` marks private paths once
+    authentication or access rules are on.
+    """
+    authenticator = authenticator_from_settings(security)
+    rules = parse_rules(security.access_rules)
     limiter = RateLimiter(
-        principal_rate=float(values.get("rate_limit") or 0.0),
-        principal_burst=float(values.get("rate_limit_burst") or 0.0),
-        address_rate=float(values.get("rate_limit_address") or 0.0),
-        address_burst=float(values.get("rate_limit_address_burst") or 0.0),
+        principal_rate=security.rate_limit,
+        principal_burst=float(security.rate_limit_burst),
+        address_rate=security.rate_limit_address,
+        address_burst=float(security.rate_limit_address_burst),
     )
-    anonymous_public = bool(values.get("anonymous_public", True))
     policy = Policy(
         rules,
-        goprivate=str(values.get("goprivate") or "") if (authenticator or rules) else "",
-        anonymous_public=anonymous_public,
+        goprivate=goprivate if (authenticator or rules) else "",
+        anonymous_public=security.anonymous_public,
     )
     return Gate(
         authenticator=authenticator,
         policy=policy,
         limiter=limiter,
         private_sumdb=private_sumdb,
-        audit=audit_writer(str(values.get("access_decisions_log") or "")),
-        metrics_token=_read_token(str(values.get("metrics_token_file") or "")),
-        metrics_networks=parse_networks(str(values.get("metrics_networks") or "")),
+        audit=audit_writer(security.access_decisions_log),
+        metrics_token=_read_token(ops.metrics_token_file),
+        metrics_networks=parse_networks(ops.metrics_networks),
     )
 
 
-def private_predicate(values: dict[str, Any]) -> Callable[[str], bool]:
+def private_predicate(access_rules: str, goprivate: str) -> Callable[[str], bool]:
     """Whether a module path is private: an access rule or GOPRIVATE covers it (whether or
     not authentication is on)."""
-    rules = parse_rules(str(values.get("access_rules") or ""))
-    return Policy(rules, goprivate=str(values.get("goprivate") or "")).is_private
+    return Policy(parse_rules(access_rules), goprivate=goprivate).is_private
 
 
 def _read_token(path: str) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gomodproxy.config.networks import parse_networks
+from gomodproxy.config.settings import SecuritySettings, ServerSettings
 from gomodproxy.errors import ConfigError, InvalidInput
 from gomodproxy.security.auth import authenticator_from_settings
 from gomodproxy.security.authz import parse_rules
@@ -23,35 +24,38 @@ from gomodproxy.security.authz import parse_rules
 log = logging.getLogger("gomodproxy.security")
 
 
-def tls_options(settings: Any) -> dict[str, str]:
+def tls_options(server: ServerSettings) -> dict[str, str]:
     """uvicorn's ``ssl_certfile``/``ssl_keyfile`` from the settings; empty for plain http."""
-    values = settings.values
-    cert, key = str(values.get("tls_cert") or ""), str(values.get("tls_key") or "")
-    if not cert and not key:
+    if not server.tls_cert and not server.tls_key:
         return {}
-    return {"ssl_certfile": cert, "ssl_keyfile": key}
+    return {"ssl_certfile": server.tls_cert, "ssl_keyfile": server.tls_key}
 
 
-def check_security_settings(settings: Any) -> None:
+def check_security_settings(
+    server: ServerSettings, security: SecuritySettings, direct_allow_networks: str
+) -> None:
     """Fail early, in the parent process, on unusable security settings.
 
     Raises:
         ConfigError: half a TLS pair, an unreadable file, a bad rule or network.
     """
-    values = settings.values
-    cert, key = str(values.get("tls_cert") or ""), str(values.get("tls_key") or "")
+    cert, key = server.tls_cert, server.tls_key
     if bool(cert) != bool(key):
         raise ConfigError("tls_cert and tls_key must be given together")
     for name, path in (("tls_cert", cert), ("tls_key", key)):
         if path and not Path(path).is_file():
             raise ConfigError(f"{name}: {path}: no such file")
-    parse_rules(str(values.get("access_rules") or ""))
-    for name in ("auth_trusted_networks", "direct_allow_networks"):
+    parse_rules(security.access_rules)
+    networks = {
+        "auth_trusted_networks": security.auth_trusted_networks,
+        "direct_allow_networks": direct_allow_networks,
+    }
+    for name, text in networks.items():
         try:
-            parse_networks(str(values.get(name) or ""))
+            parse_networks(text)
         except InvalidInput as exc:
             raise ConfigError(f"{name}: {exc}") from None
-    authenticator = authenticator_from_settings(values)
+    authenticator = authenticator_from_settings(security)
     if authenticator is not None and authenticator.path is not None and not cert:
         print(
             "gomodproxy: warning: auth_file is set but TLS is not: the go command sends "

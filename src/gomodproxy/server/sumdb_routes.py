@@ -16,6 +16,7 @@ from typing import Any
 from gomodproxy.checksumdb.database import SumdbDatabase
 from gomodproxy.checksumdb.private import PrivateSumdb
 from gomodproxy.checksumdb.remote import RemoteResponse
+from gomodproxy.config.settings import ChecksumDbSettings
 from gomodproxy.errors import GoModProxyError, NotFound
 from gomodproxy.gomod.dirhash import gomod_hash
 from gomodproxy.ports.keys import ziphash_key
@@ -99,28 +100,30 @@ class SumdbRoutes:
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
 
 
-def _read_signer(settings: Any) -> note.Signer | None:
-    values = getattr(settings, "values", {})
-    key_file = str(values.get("sumdb_private_key", "") or "")
+def _read_signer(key_file: str) -> note.Signer | None:
     if not key_file:
         return None
     return note.new_signer(Path(key_file).read_text().strip())
 
 
 def sumdb_routes(
-    settings: Any,
+    checksum: ChecksumDbSettings,
+    goprivate: str,
+    list_ttl: float,
     service: ProxyService,
     store: BlobStore,
     databases: Mapping[str, SumdbDatabase],
     lock_dir: Path,
 ) -> SumdbRoutes | None:
     """The ``/sumdb/`` routes: the proxied ``databases`` and, when a signer key is set, the
-    private database kept in ``store`` and fed by ``service``; None when there is neither.
+        private database kept in ``store`` and fed by ``service``; None when there is neither.
+    The private database covers ``sumdb_private_patterns``, by default ``goprivate``; answers
+    about the proxied ones are cached ``list_ttl`` seconds.
 
-    ``lock_dir`` is the host-wide lock directory the single-flight locks use too.
+        ``lock_dir`` is the host-wide lock directory the single-flight locks use too.
     """
     private = None
-    signer = _read_signer(settings)
+    signer = _read_signer(checksum.sumdb_private_key)
     if signer is not None:
 
         async def fetch_hashes(path: str, version: str) -> tuple[str, str]:
@@ -133,11 +136,10 @@ def sumdb_routes(
                 raise NotFound(f"not found: {path}@{version}")
             return zip_h1.decode().strip(), gomod_hash(mod_data)
 
-        values = settings.values
-        patterns = str(values.get("sumdb_private_patterns", "") or values.get("goprivate", ""))
+        patterns = checksum.sumdb_private_patterns or goprivate
         private = PrivateSumdb(
             signer, store, patterns=patterns, fetch_hashes=fetch_hashes, lock_dir=lock_dir
         )
     if not databases and private is None:
         return None
-    return SumdbRoutes(dict(databases), private, ttl=float(settings.values.get("list_ttl", 60.0)))
+    return SumdbRoutes(dict(databases), private, ttl=list_ttl)

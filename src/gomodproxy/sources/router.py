@@ -7,11 +7,10 @@ says; every other path walks the GOPROXY list, where a ``direct`` entry is the d
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 
-from gomodproxy.config.settings import Settings
+from gomodproxy.config.settings import UpstreamSettings
 from gomodproxy.errors import NotFound
 from gomodproxy.gomod.globs import match_prefix_patterns
 from gomodproxy.gomod.proxylist import parse_goproxy
@@ -49,17 +48,14 @@ class UnavailableDirect:
         return None
 
 
-def direct_source(settings: Settings) -> Source:
-    """The direct VCS source (``gomodproxy.sources.direct``), or a stand-in answering 404."""
+def direct_source(upstream: UpstreamSettings) -> Source:
+    """The direct VCS source (``gomodproxy.sources.direct``), or a stand-in answering 404
+    in a build without it. Imported on first use: most proxies never go direct."""
     try:
-        module = importlib.import_module("gomodproxy.sources.direct")
+        from gomodproxy.sources.direct.source import from_settings
     except ImportError:
         return UnavailableDirect()
-    factory = getattr(module, "from_settings", None)
-    if factory is None:
-        return UnavailableDirect()
-    source: Source = factory(settings)
-    return source
+    return from_settings(upstream)
 
 
 class Router:
@@ -101,7 +97,7 @@ class Router:
             await self.direct.aclose()
 
 
-def build_source(settings: Settings) -> Router:
+def build_source(upstream: UpstreamSettings) -> Router:
     """The whole upstream side: GOPROXY chain plus GONOPROXY routing.
 
     Raises:
@@ -112,11 +108,11 @@ def build_source(settings: Settings) -> Router:
     def get_direct() -> Source:
         nonlocal direct
         if direct is None:
-            direct = direct_source(settings)
+            direct = direct_source(upstream)
         return direct
 
     entries: list[ChainEntry] = []
-    for spec in parse_goproxy(settings.goproxy):
+    for spec in parse_goproxy(upstream.goproxy):
         url, fallback = spec.url, spec.fallback_on_error
         if url == "off":
             entries.append(ChainEntry(None, fallback))
@@ -125,19 +121,20 @@ def build_source(settings: Settings) -> Router:
         else:
             source = open_proxy(
                 url,
-                timeout=settings.upstream_timeout,
-                fetch_timeout=settings.fetch_timeout,
-                max_zip_bytes=settings.max_zip_bytes,
+                timeout=upstream.upstream_timeout,
+                fetch_timeout=upstream.fetch_timeout,
+                max_zip_bytes=upstream.max_zip_bytes,
             )
             entries.append(ChainEntry(source, fallback))
-    return route_private(settings, ProxyChain(entries), get_direct)
+    return route_private(upstream, ProxyChain(entries), get_direct)
 
 
 def route_private(
-    settings: Settings, chain: Source, get_direct: Callable[[], Source] | None = None
+    upstream: UpstreamSettings, chain: Source, get_direct: Callable[[], Source] | None = None
 ) -> Router:
     """``chain`` for public paths; GONOPROXY matches go direct, even when ``chain`` is the
     offline store, so private repositories inside an air gap stay reachable."""
-    if not settings.gonoproxy:
+    if not upstream.gonoproxy:
         return Router(chain, UnavailableDirect(), "")
-    return Router(chain, (get_direct or (lambda: direct_source(settings)))(), settings.gonoproxy)
+    direct = get_direct() if get_direct is not None else direct_source(upstream)
+    return Router(chain, direct, upstream.gonoproxy)

@@ -6,9 +6,10 @@ import os
 import time
 from collections.abc import Awaitable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from gomodproxy.config.origins import OriginOverride, parse_origin, parse_origins_config
+from gomodproxy.config.origins import OriginOverride, parse_origin
+from gomodproxy.config.settings import UpstreamSettings
 from gomodproxy.errors import InvalidInput, NotFound
 from gomodproxy.gomod import module as gomodule
 from gomodproxy.gomod.coderepo import Layout, ModuleVersionError, RevInfo, info_json
@@ -175,28 +176,18 @@ async def _guard(aw: Awaitable[_T]) -> _T:
         raise NotFound(str(exc)) from exc
 
 
-def from_settings(settings: Any) -> DirectSource:
-    """Build the direct source from the proxy's settings (used by ``sources.router``).
-
-    Reads, when present: ``vcs_cache`` (directory), ``origins`` (list of ``PREFIX=git+URL``
-    strings or ``{prefix, vcs, url}`` tables), ``goinsecure``, ``goprivate``, ``govcs``
-    (default: the GOVCS environment variable), ``upstream_timeout``, ``fetch_timeout``.
+def from_settings(upstream: UpstreamSettings) -> DirectSource:
+    """The direct source ``upstream`` describes (used by ``sources.router``): its repository
+    cache, static origins, GOINSECURE, GOPRIVATE, GOVCS, timeouts and the networks it may
+    contact. A git command may take at least two minutes, however short ``upstream_timeout``.
     """
-    values: Mapping[str, Any] = getattr(settings, "values", {}) or {}
-    origins: list[OriginOverride] = []
-    for entry in values.get("origins") or ():
-        if isinstance(entry, str):
-            origins.append(parse_origin(entry))
-        else:
-            origins.extend(parse_origins_config([entry]))
-    cache = values.get("vcs_cache") or None
     return DirectSource(
-        cache,
-        origins=origins,
-        goinsecure=str(values.get("goinsecure") or ""),
-        goprivate=str(values.get("goprivate") or ""),
-        govcs=str(values.get("govcs") or os.environ.get("GOVCS", "")),
-        git_timeout=max(float(values.get("upstream_timeout") or 120.0), 120.0),
-        fetch_timeout=float(values.get("fetch_timeout") or 900.0),
-        netguard=NetGuard(str(values.get("direct_allow_networks") or "")),
+        upstream.vcs_cache or None,
+        origins=[parse_origin(spec) for spec in upstream.origins],
+        goinsecure=upstream.goinsecure,
+        goprivate=upstream.goprivate,
+        govcs=upstream.govcs,
+        git_timeout=max(upstream.upstream_timeout, 120.0),
+        fetch_timeout=upstream.fetch_timeout,
+        netguard=NetGuard(upstream.direct_allow_networks),
     )
