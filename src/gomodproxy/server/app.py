@@ -2,7 +2,8 @@
 
 Hot path: a GET or HEAD whose decoded path, minus the leading ``/``, is a key of the
 service's hot cache (immutable artifacts are cached under their storage key, which is exactly
-the escaped request path) is answered with response messages prepared once per artifact:
+the escaped request path) is answered with response messages prepared once per artifact
+(kept by the app beside the hot cache, keyed by the artifact's identity):
 no parsing, no validation (done when the artifact entered the cache); its request record
 carries the pre-rendered middle of its log line.
 
@@ -26,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -62,7 +64,7 @@ class _Prepared:
     """Pre-built response messages of one immutable artifact held in memory, its parsed
     request, and the constant middle of its request-log line (already JSON-escaped)."""
 
-    __slots__ = ("body", "log_fragment", "req", "source", "start")
+    __slots__ = ("body", "log_fragment", "owner", "req", "source", "start")
 
     def __init__(
         self, headers: list[tuple[bytes, bytes]], data: bytes | Path, req: ModRequest
@@ -79,6 +81,8 @@ class _Prepared:
             size = len(data)
         self.req = req
         self.log_fragment = prepared_log_fragment(req, size, self.source)
+        #: The artifact it answers; its callback removes this entry when the artifact goes.
+        self.owner: weakref.ref[Artifact] | None = None
 
 
 class ProxyApp:
@@ -113,6 +117,9 @@ class ProxyApp:
         )
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = list(on_shutdown)
         self._hot = service.hot
+        #: Prepared responses of the immutable artifacts answered so far, by ``id`` of the
+        #: artifact: an HTTP-layer cache beside the service's hot cache, not inside it.
+        self._prepared: dict[int, _Prepared] = {}
         self._tasks: list[asyncio.Task[None]] = []
         #: Limits, authentication and authorization.
         self.gate = gate
@@ -146,19 +153,20 @@ class ProxyApp:
                 return
         if method == "GET" or method == "HEAD":
             art = self._hot.get(path[1:])
-            if art is not None and art.http_cache is not None and art.fresh(time.monotonic()):
-                for name, _ in scope["headers"]:
-                    if name == b"if-none-match" or name == b"range":
-                        break
-                else:
-                    prepared: _Prepared = art.http_cache
-                    await send(prepared.start)
-                    await send(prepared.body if method == "GET" else _EMPTY_BODY)
-                    rec.route, rec.req = art.kind, prepared.req
-                    rec.cache, rec.source = "hit", prepared.source
-                    rec.log_fragment = prepared.log_fragment
-                    self._done(rec, 200, art.size)
-                    return
+            if art is not None:
+                prepared = self._prepared.get(id(art))
+                if prepared is not None and art.fresh(time.monotonic()):
+                    for name, _ in scope["headers"]:
+                        if name == b"if-none-match" or name == b"range":
+                            break
+                    else:
+                        await send(prepared.start)
+                        await send(prepared.body if method == "GET" else _EMPTY_BODY)
+                        rec.route, rec.req = art.kind, prepared.req
+                        rec.cache, rec.source = "hit", prepared.source
+                        rec.log_fragment = prepared.log_fragment
+                        self._done(rec, 200, art.size)
+                        return
         for prefix, app in self.mounts:
             if path.startswith(prefix):
                 rec.route = prefix.strip("/")
@@ -307,14 +315,25 @@ class ProxyApp:
             headers.append((b"accept-ranges", b"bytes"))
         return headers
 
+    def _prepare(self, art: Artifact, data: bytes | Path, req: ModRequest) -> _Prepared:
+        """The response of immutable ``art``, kept in ``_prepared`` for as long as ``art``
+        lives (the hot cache holds it): its entry goes when the artifact is collected, so an
+        id is never reused for another artifact while it is there."""
+        prepared = _Prepared(self._headers(art), data, req)
+        key, cache = id(art), self._prepared
+        prepared.owner = weakref.ref(art, lambda _: cache.pop(key, None))
+        cache[key] = prepared
+        return prepared
+
     async def _artifact(
         self, scope: Scope, send: Send, method: str, art: Artifact, req: ModRequest
     ) -> tuple[int, int]:
-        if art.immutable and art.http_cache is None:
+        prepared = self._prepared.get(id(art))
+        if prepared is None and art.immutable:
             if art.data is not None:
-                art.http_cache = _Prepared(self._headers(art), art.data, req)
+                prepared = self._prepare(art, art.data, req)
             elif art.path is not None and _pathsend(scope):
-                art.http_cache = _Prepared(self._headers(art), art.path, req)
+                prepared = self._prepare(art, art.path, req)
         if_none_match = range_header = if_range = None
         for name, value in scope["headers"]:
             if name == b"if-none-match":
@@ -353,8 +372,7 @@ class ProxyApp:
                 await send({"type": "http.response.start", "status": 206, "headers": headers})
                 await self._body(send, method, art, first, last + 1)
                 return 206, last - first + 1
-        if art.http_cache is not None:
-            prepared: _Prepared = art.http_cache
+        if prepared is not None:
             await send(prepared.start)
             await send(prepared.body if method == "GET" else _EMPTY_BODY)
             return 200, art.size

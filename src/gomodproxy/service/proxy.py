@@ -98,8 +98,6 @@ class Artifact:
     data: bytes | None = None
     #: The stored blob holds the bytes when ``data`` is None (large zips).
     store: BlobStore | None = None
-    #: A slot the HTTP layer uses to keep pre-encoded headers for this artifact.
-    http_cache: Any = None
     #: A local file holding exactly the bytes (a filesystem store's zip): the HTTP server
     #: can send it without the bytes passing through Python.
     path: Path | None = None
