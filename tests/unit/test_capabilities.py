@@ -24,7 +24,10 @@ from gomodproxy.ops.observe import OpsObserver
 from gomodproxy.ops.routes import StatusPage
 from gomodproxy.ops.storagewatch import CountingStore
 from gomodproxy.ports.keys import artifact_key
+from gomodproxy.security.ratelimit import FetchLimiter, LimitedSource
 from gomodproxy.server.app import ProxyApp
+from gomodproxy.service.proxy import ProxyService
+from gomodproxy.sources.router import Router
 from gomodproxy.storage import open_store
 from gomodproxy.storage.degrading import DegradingStore
 from gomodproxy.storage.filesystem import FilesystemStore
@@ -164,6 +167,17 @@ async def test_prepared_responses_go_with_the_hot_cache_entry(tmp_path: Path) ->
         assert (again.status_code, again.content) == (200, first.content)
         assert len(app._prepared) == 1
     assert source.calls[("info", MOD, "v1.0.0")] == 1  # the second answer came from storage
+
+
+def test_a_limited_router_labels_each_path_with_the_source_it_picks(tmp_path: Path) -> None:
+    """Metrics and logs name the source a path goes to: the router declares its pick, the
+    per-principal fetch cap around it forwards that."""
+    router = Router(FakeSource("proxy:up"), FakeSource("direct"), gonoproxy="git.corp")
+    limited = LimitedSource(router, FetchLimiter(2))
+    assert limited.name == "proxy:up"
+    assert (limited.label("git.corp/x"), limited.label("public.test/x")) == ("direct", "proxy:up")
+    service = ProxyService(MemoryStore(), limited, temp_dir=tmp_path)
+    assert service.source_label("git.corp/x") == "direct"
 
 
 _WRAPPERS = {

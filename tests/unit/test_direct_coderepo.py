@@ -12,6 +12,7 @@ from gomodproxy.config.origins import OriginOverride, parse_origin, parse_origin
 from gomodproxy.errors import ConfigError
 from gomodproxy.gomod import coderepo as cr
 from gomodproxy.gomod.coderepo import Layout, Origin
+from gomodproxy.sources.direct.coderepo import _retraction_intervals
 from gomodproxy.sources.direct.discovery import parse_meta_go_imports
 
 
@@ -186,6 +187,16 @@ class TestOriginAndJson:
             "v1.0.0"
         )
         assert cr.legacy_go_mod("x.test/m") == b"module x.test/m\n"
+
+    def test_retraction_intervals_of_a_go_mod(self) -> None:
+        """The highest release's go.mod is read leniently (modfile.ParseLax): directives a
+        newer Go added are skipped, each retraction is a closed interval."""
+        gomod = (
+            b"module x.test/m\n\nnewdirective v9\n"
+            b"retract (\n\tv1.0.0 // broken\n\t[v1.1.0, v1.2.0]\n)\n"
+        )
+        assert _retraction_intervals(gomod) == [("v1.0.0", "v1.0.0"), ("v1.1.0", "v1.2.0")]
+        assert _retraction_intervals(b"module x.test/m\n") == []
 
 
 class TestDiscoveryParsing:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gomodproxy.errors import NotFound, UpstreamError, VerificationError
+from gomodproxy.ports.source import SingleSource
 from gomodproxy.ports.verifier import NoVerifier
 from gomodproxy.service.livezip import HOLD
 from gomodproxy.service.proxy import Artifact, ProxyService, ServiceOptions, Trace
@@ -27,7 +28,7 @@ def module_zip(size: int) -> bytes:
     return ModuleVersion(PATH, VERSION, {"blob.bin": noise}).zip_bytes()
 
 
-class SlowSource:
+class SlowSource(SingleSource):
     """Writes the zip in two parts; the second waits for ``rest``."""
 
     name = "slow"

@@ -17,6 +17,7 @@ from gomodproxy.config.settings import load_settings
 from gomodproxy.errors import InvalidInput, NotFound, UpstreamError, VerificationError
 from gomodproxy.gomod import modfile
 from gomodproxy.ports.cache import CacheEntry
+from gomodproxy.ports.source import SingleSource
 from gomodproxy.ports.verifier import NoVerifier
 from gomodproxy.service.freshness import FreshnessPolicy
 from gomodproxy.service.proxy import EntryEtags, ProxyService, ServiceOptions, Trace, etag_of
@@ -34,7 +35,7 @@ def make_zip(path: str, version: str, files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-class FakeSource:
+class FakeSource(SingleSource):
     """A source answering from a dict; values may be exceptions. Counts calls per artifact."""
 
     def __init__(self, name: str = "fake") -> None:

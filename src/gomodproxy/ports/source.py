@@ -22,6 +22,11 @@ class Source(Protocol):
     #: Short label for logs and metrics (``proxy:<host>``, ``direct``, ``file``).
     name: str
 
+    def label(self, path: str) -> str:
+        """The name of the source that answers for module ``path`` (logs and metrics): a
+        router says which of its sources it picks, a wrapper forwards, others say ``name``
+        (``SingleSource``)."""
+
     async def list(self, path: str) -> bytes:
         """The ``@v/list`` body: known versions, one per line (may be empty)."""
 
@@ -40,3 +45,13 @@ class Source(Protocol):
 
     async def aclose(self) -> None:
         """Release connections and processes."""
+
+
+class SingleSource:
+    """``label`` of a source that wraps no other: its own ``name``. Wrappers do not inherit
+    this; they forward their inner source's ``label``."""
+
+    name: str
+
+    def label(self, path: str) -> str:
+        return self.name

@@ -19,7 +19,9 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
+
+from gomodproxy.ports.source import Source
 
 _T = TypeVar("_T")
 _SWEEP_EVERY = 4096
@@ -143,15 +145,13 @@ class FetchLimiter:
 class LimitedSource:
     """A Source whose upstream calls hold a slot of the requesting principal."""
 
-    def __init__(self, inner: Any, limiter: FetchLimiter) -> None:
+    def __init__(self, inner: Source, limiter: FetchLimiter) -> None:
         self.inner = inner
         self.limiter = limiter
-        self.name = getattr(inner, "name", "limited")
+        self.name = inner.name
 
     def label(self, path: str) -> str:
-        """The wrapped source's label for ``path`` (a router's entry), else its name."""
-        label = getattr(self.inner, "label", None)
-        return str(label(path)) if callable(label) else self.name
+        return self.inner.label(path)
 
     async def _call(self, work: Callable[[], Awaitable[_T]]) -> _T:
         return await self.limiter.run(current_principal.get(), work)

@@ -454,10 +454,7 @@ class ProxyService:
 
     def source_label(self, path: str) -> str:
         """Which source ``path`` is fetched from, for logs and metrics."""
-        label = getattr(self.source, "label", None)
-        return (
-            str(label(path)) if callable(label) else str(getattr(self.source, "name", "upstream"))
-        )
+        return self.source.label(path)
 
     async def _upstream(self, artifact: str, path: str, call: Callable[[], Awaitable[T]]) -> T:
         """Run one upstream call, recording its outcome and duration."""

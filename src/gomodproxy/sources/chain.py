@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from gomodproxy.errors import GoModProxyError, InvalidInput, NotFound
-from gomodproxy.ports.source import Source
+from gomodproxy.ports.source import SingleSource, Source
 
 T = TypeVar("T")
 
@@ -32,7 +32,7 @@ class ChainEntry:
     direct: bool = False
 
 
-class ProxyChain:
+class ProxyChain(SingleSource):
     """A ``Source`` that walks a GOPROXY list."""
 
     def __init__(self, entries: list[ChainEntry]) -> None:

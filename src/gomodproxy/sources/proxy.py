@@ -26,6 +26,7 @@ import httpx
 
 from gomodproxy.errors import InvalidInput, NotFound, UpstreamError, UpstreamTimeout
 from gomodproxy.ports.keys import artifact_key
+from gomodproxy.ports.source import SingleSource
 from gomodproxy.sources.bounded import ACCEPT_ENCODING, TooLarge, bounded_chunks
 from gomodproxy.sources.netguard import NetGuard
 from gomodproxy.sources.retry import Retrier, TransientUpstreamError
@@ -78,7 +79,7 @@ def load_netrc(env: Mapping[str, str] | None = None) -> dict[str, tuple[str, str
     return out
 
 
-class _SmallReads:
+class _SmallReads(SingleSource):
     """``list``, ``info``, ``latest`` and ``mod``: one bounded read of an escaped path each."""
 
     async def _read(self, rel: str, limit: int = MAX_META_BYTES) -> bytes:

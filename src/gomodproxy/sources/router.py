@@ -14,14 +14,14 @@ from gomodproxy.config.settings import UpstreamSettings
 from gomodproxy.errors import NotFound
 from gomodproxy.gomod.globs import match_prefix_patterns
 from gomodproxy.gomod.proxylist import parse_goproxy
-from gomodproxy.ports.source import Source
+from gomodproxy.ports.source import SingleSource, Source
 from gomodproxy.sources.chain import ChainEntry, ProxyChain
 from gomodproxy.sources.proxy import open_proxy
 
 DIRECT_UNAVAILABLE = "direct mode not available in this build of gomodproxy"
 
 
-class UnavailableDirect:
+class UnavailableDirect(SingleSource):
     """Stands in for the direct VCS source until it exists: everything is not found."""
 
     name = "direct"

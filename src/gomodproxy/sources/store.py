@@ -18,6 +18,7 @@ from pathlib import Path
 from gomodproxy.errors import NotFound
 from gomodproxy.gomod import module, pseudo, semver
 from gomodproxy.ports.keys import version_key, versions_prefix
+from gomodproxy.ports.source import SingleSource
 from gomodproxy.ports.storage import BlobStore
 
 __all__ = ["OFFLINE_MESSAGE", "StoreSource", "latest_from_list", "versions_from_keys"]
@@ -53,7 +54,7 @@ def latest_from_list(versions: list[str]) -> str | None:
     return best
 
 
-class StoreSource:
+class StoreSource(SingleSource):
     """A ``Source`` over a ``BlobStore`` (``GOPROXY=off`` or ``offline = true``)."""
 
     name = "offline"

@@ -8,7 +8,6 @@ so the same repository yields the same versions, hashes and error texts.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import io
 import posixpath
 import stat as statmod
@@ -16,13 +15,13 @@ import zipfile
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from gomodproxy.errors import NotFound
 from gomodproxy.gomod import coderepo as cr
 from gomodproxy.gomod import module as gomodule
 from gomodproxy.gomod import pseudo, semver
 from gomodproxy.gomod.coderepo import Layout, ModuleVersionError, Origin, RevInfo, go_quote
+from gomodproxy.gomod.modfile import parse_gomod
 from gomodproxy.gomod.modzip import File, FileKind
 from gomodproxy.sources.direct.git import GitRepo
 from gomodproxy.sources.direct.git import RevInfo as CodeRev
@@ -423,15 +422,4 @@ def _zip_opener(zr: zipfile.ZipFile, zi: zipfile.ZipInfo) -> Callable[[], Iterat
 
 def _retraction_intervals(data: bytes) -> list[tuple[str, str]]:
     """The retract intervals of a go.mod, parsed leniently (modfile.ParseLax)."""
-    modfile: Any = importlib.import_module("gomodproxy.gomod.modfile")
-    parse = getattr(modfile, "parse_lax", None) or modfile.parse_gomod
-    try:
-        parsed = parse(data)
-    except TypeError:
-        parsed = parse("go.mod", data)
-    out = []
-    for r in getattr(parsed, "retract", None) or []:
-        low = getattr(r, "low", None) or getattr(r, "Low", "")
-        high = getattr(r, "high", None) or getattr(r, "High", "")
-        out.append((str(low), str(high)))
-    return out
+    return [(r.low, r.high) for r in parse_gomod(data).retract]

@@ -13,7 +13,7 @@ from gomodproxy.config.settings import UpstreamSettings
 from gomodproxy.errors import InvalidInput, NotFound
 from gomodproxy.gomod import module as gomodule
 from gomodproxy.gomod.coderepo import Layout, ModuleVersionError, RevInfo, info_json
-from gomodproxy.ports.source import Source
+from gomodproxy.ports.source import SingleSource, Source
 from gomodproxy.sources.direct.coderepo import CodeRepo
 from gomodproxy.sources.direct.discovery import Discovery, RepoRoot
 from gomodproxy.sources.direct.git import Git, GitRepo
@@ -32,7 +32,7 @@ def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "gomodproxy" / "vcs"
 
 
-class DirectSource:
+class DirectSource(SingleSource):
     """A :class:`~gomodproxy.ports.source.Source` reading git repositories directly."""
 
     name = "direct"
