@@ -40,9 +40,19 @@ class NotFound(GoModProxyError):
 class VerificationError(GoModProxyError):
     """Content does not match the hash it must have (checksum database, stored h1, go.sum)."""
 
+    #: The hash of what was downloaded and the hash it should have had, when the refusal is
+    #: a mismatch of two known hashes ("" otherwise); a remembered refusal records both.
+    downloaded = ""
+    expected = ""
+
 
 class UpstreamError(GoModProxyError):
     """An upstream proxy, VCS server or checksum database failed or answered garbage."""
+
+    #: The HTTP status this error insists on (0: the configured ``upstream_error_status``);
+    #: the checksum database unreachable is a 502, so a client never falls through to an
+    #: unverified path.
+    http_status_hint = 0
 
     def __init__(self, message: str, *, source: str = "", status: int | None = None) -> None:
         super().__init__(message)

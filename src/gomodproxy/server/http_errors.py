@@ -44,9 +44,7 @@ def error_response(
     if isinstance(exc, NotFound):
         return 404, _line(str(exc) or "not found"), NOT_FOUND_CACHE_CONTROL
     if isinstance(exc, UpstreamError):
-        # An error may insist on its status (the checksum database unreachable is a 502, so
-        # a client never falls through to an unverified path).
-        status = int(getattr(exc, "http_status_hint", 0) or upstream_error_status)
+        status = exc.http_status_hint or upstream_error_status
         prefix = "not found: " if status == 404 else ""
         return status, _line(f"{prefix}upstream error: {exc}"), NO_STORE
     if isinstance(exc, VerificationError):

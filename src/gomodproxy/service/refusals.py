@@ -39,8 +39,8 @@ async def remember(
         "version": version,
         "artifact": kind,
         "reason": " ".join(str(exc).split()),
-        "downloaded": str(getattr(exc, "downloaded", "") or ""),
-        "expected": str(getattr(exc, "expected", "") or ""),
+        "downloaded": exc.downloaded,
+        "expected": exc.expected,
         "time": round(time.time(), 3),
     }
     await store.put(refusal_key(kind, path, version), json.dumps(record).encode())
