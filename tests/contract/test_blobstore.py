@@ -24,6 +24,21 @@ async def all_keys(store: BlobStore, prefix: str = "") -> set[str]:
     return {k async for k in store.list(prefix)}
 
 
+class TestCapabilities:
+    async def test_declared_capabilities(self, store: BlobStore) -> None:
+        """A backend on its own cannot degrade and is not degraded; its start-up check
+        passes on a usable store; only a filesystem store has a local root (the tree)."""
+        await store.check()
+        assert store.can_degrade is False
+        assert store.degraded is False
+        if store.kind == "filesystem":
+            assert store.root is not None
+            await store.put(INFO, b"{}")
+            assert (store.root / INFO).read_bytes() == b"{}"
+        else:
+            assert store.root is None
+
+
 class TestMissingKeys:
     async def test_missing_key_reads_as_none(self, store: BlobStore) -> None:
         """get/stat give None, delete gives False, list gives nothing: never an exception."""

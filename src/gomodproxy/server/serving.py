@@ -96,6 +96,7 @@ def run_single_tls(
     server = uvicorn.Server(config)
 
     def reload(_signum: int, _frame: Any) -> None:
+        # uvicorn's Config sets ``ssl`` only once loaded, and keeps it undocumented.
         context = getattr(config, "ssl", None)
         if context is None:
             return

@@ -111,6 +111,7 @@ def _proxied(scheme: str, host: str) -> bool:
     proxies = urllib.request.getproxies_environment()
     if scheme not in proxies and "all" not in proxies:
         return False
+    # An undocumented helper of urllib.request (no_proxy matching), so it may be missing.
     bypass = getattr(urllib.request, "proxy_bypass_environment", None)
     return bypass is None or not bypass(host, proxies)
 

@@ -97,6 +97,7 @@ def _truthy(value: str) -> bool:
 
 
 def _code(exc: BaseException) -> str:
+    # botocore's errors carry the parsed ``response`` dict when the server answered at all.
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         error = response.get("Error") or {}
