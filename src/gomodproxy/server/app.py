@@ -155,7 +155,8 @@ class ProxyApp:
             art = self._hot.get(path[1:])
             if art is not None:
                 prepared = self._prepared.get(id(art))
-                if prepared is not None and art.fresh(time.monotonic()):
+                # Bytes in memory are always fresh; only a file record is due for a recheck.
+                if prepared is not None and (art.path is None or art.fresh(time.monotonic())):
                     for name, _ in scope["headers"]:
                         if name == b"if-none-match" or name == b"range":
                             break
