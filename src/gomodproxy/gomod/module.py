@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from enum import Enum
-from functools import cmp_to_key
+from functools import cmp_to_key, lru_cache
 from typing import NamedTuple
 
 from gomodproxy.errors import InvalidInput
@@ -172,8 +172,12 @@ def _is_windows_reserved(short: str) -> bool:
     return short.isascii() and short.upper() in _BAD_WINDOWS_NAMES
 
 
+@lru_cache(maxsize=4096)
 def _check_elem(elem: str, kind: _Kind) -> str | None:
-    """Return why ``elem`` is not a valid path element of ``kind``, or None if it is."""
+    """Return why ``elem`` is not a valid path element of ``kind``, or None if it is.
+
+    Memoized: the entries of one module zip share a few directory names (a large zip has
+    tens of thousands of entries), and the answer depends on nothing else."""
     if not elem:
         return "empty path element"
     if elem.count(".") == len(elem):

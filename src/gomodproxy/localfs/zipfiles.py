@@ -130,12 +130,18 @@ def _entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> Iterator[by
     text is exactly zipfile's too.
     """
     fd = zf.fp.fileno() if zf.fp is not None else -1
-    start = -1
+    start, ahead = -1, b""
     if fd >= 0 and info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        start = _data_offset(fd, info, name)
+        start, ahead = _data_offset(fd, info, name)
     if start < 0:
         yield from _read_entry(zf, info)
         return
+    if info.compress_size <= CHUNK and info.file_size <= CHUNK:
+        whole = _whole(fd, info, start, ahead)
+        if whole is not None:
+            if whole:  # an empty entry: zipfile's first read is already b""
+                yield whole
+            return
     sent = 0
     try:
         for chunk in _direct(fd, info, start):
@@ -159,29 +165,66 @@ class _Unusual(Exception):
 _SPECIAL_FLAGS = 0x01 | 0x20 | 0x40
 
 
-def _data_offset(fd: int, info: zipfile.ZipInfo, name: str) -> int:
-    """Where an entry's data starts, or -1 if zipfile would do more than skip its header."""
+#: Bytes read past a local header's name with it: a small entry's extra field and data
+#: usually fit, so its header and data cost one read.
+_AHEAD = 16 << 10
+
+
+def _data_offset(fd: int, info: zipfile.ZipInfo, name: str) -> tuple[int, bytes]:
+    """Where an entry's data starts, or -1 if zipfile would do more than skip its header; and
+    the file's bytes from there on, as far as they were read with the header (maybe none)."""
     if info.flag_bits & _SPECIAL_FLAGS:
-        return -1
+        return -1, b""
     raw = name.encode("utf-8", "surrogateescape")
+    fixed = 30 + len(raw)
     try:
-        header = os.pread(fd, 30 + len(raw), info.header_offset)
+        header = os.pread(fd, fixed + min(_AHEAD, 64 + info.compress_size), info.header_offset)
     except OSError:
-        return -1
-    if len(header) != 30 + len(raw) or header[:4] != b"PK\x03\x04":
-        return -1
+        return -1, b""
+    if len(header) < fixed or header[:4] != b"PK\x03\x04":
+        return -1, b""
     flags, name_len, extra_len = (
         int.from_bytes(header[6:8], "little"),
         int.from_bytes(header[26:28], "little"),
         int.from_bytes(header[28:30], "little"),
     )
-    if name_len != len(raw) or header[30:] != raw or (flags ^ info.flag_bits) & 0x800:
-        return -1
-    start = info.header_offset + 30 + name_len + extra_len
+    if name_len != len(raw) or header[30:fixed] != raw or (flags ^ info.flag_bits) & 0x800:
+        return -1, b""
+    start = info.header_offset + fixed + extra_len
     end = getattr(info, "_end_offset", None)  # Pythons that refuse overlapping entries
     if end is not None and start + info.compress_size > end:
-        return -1
-    return start
+        return -1, b""
+    return start, header[fixed + extra_len :]
+
+
+def _whole(fd: int, info: zipfile.ZipInfo, start: int, ahead: bytes) -> bytes | None:
+    """A small entry's content in one read and one zlib call, or None unless everything about
+    it is plain: the data inflates to exactly ``file_size`` bytes, ending exactly at
+    ``compress_size``, with the right CRC. Then zipfile's piecewise reads yield these bytes and
+    raise nothing (its first ``read(CHUNK)`` returns the whole entry); any other entry takes
+    the exact emulation, ``_direct``. Output is capped at ``file_size + 1`` bytes, so a small
+    bomb costs no more than a small file.
+    """
+    size = info.compress_size
+    try:
+        data = ahead[:size] if len(ahead) >= size else os.pread(fd, size, start)
+    except OSError:
+        return None
+    if len(data) != size:
+        return None
+    if info.compress_type == zipfile.ZIP_DEFLATED:
+        inflater = zlib.decompressobj(-15)
+        try:
+            out = inflater.decompress(data, info.file_size + 1)
+        except zlib.error:
+            return None
+        if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:
+            return None
+    else:
+        out = data
+    if len(out) != info.file_size or zlib.crc32(out) != info.CRC:
+        return None
+    return out
 
 
 def _direct(fd: int, info: zipfile.ZipInfo, start: int) -> Iterator[bytes]:
