@@ -21,6 +21,12 @@ from gomodproxy.gomod.sumdbenv import SumDB
 
 #: Lookup bodies are a few hundred bytes, tiles at most 8 KiB; anything far larger is garbage.
 MAX_BODY = 1 << 20
+#: Requests in flight to the database at once, and the connections kept open for them. A
+#: cold fill starts hundreds of lookups and tile reads together; queued in httpcore's pool,
+#: each arrival and completion scans every queued request against every connection (the
+#: fill's largest CPU cost once), and a burst past the kept connections costs a TLS handshake
+#: each. Waiting here is O(1), and a few warm connections carry the small bodies as fast.
+MAX_IN_FLIGHT = 8
 
 
 class RemoteResponse:
@@ -48,8 +54,14 @@ class SumdbRemote:
         self.goproxy = goproxy
         self.gonoproxy = gonoproxy
         self._client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout), follow_redirects=True, trust_env=True
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=True,
+            trust_env=True,
+            limits=httpx.Limits(
+                max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT
+            ),
         )
+        self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._owns_client = client is None
         self._base: str | None = None
         self._base_lock = asyncio.Lock()
@@ -101,7 +113,7 @@ class SumdbRemote:
 
     async def _get(self, url: str) -> RemoteResponse:
         try:
-            async with self._client.stream("GET", url) as r:
+            async with self._in_flight, self._client.stream("GET", url) as r:
                 body = b""
                 async for chunk in r.aiter_bytes():
                     body += chunk
