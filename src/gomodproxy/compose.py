@@ -56,11 +56,21 @@ from gomodproxy.storage.access import AccessLog
 
 
 def verifier_for(
-    settings: Settings, store: BlobStore, metrics: Counter | None = None
+    settings: Settings,
+    store: BlobStore,
+    metrics: Counter | None = None,
+    *,
+    flight: SingleFlight | None = None,
 ) -> SumdbVerifier:
-    """The checksum-database verifier the settings ask for, over ``store``."""
+    """The checksum-database verifier the settings ask for, over ``store``; with ``flight``,
+    each version is looked up once across the processes sharing it."""
     return from_settings(
-        settings.checksumdb, settings.upstream, settings.cache.list_ttl, store, metrics
+        settings.checksumdb,
+        settings.upstream,
+        settings.cache.list_ttl,
+        store,
+        metrics,
+        flight=flight,
     )
 
 
@@ -163,15 +173,15 @@ def build_app(
     metrics.counters(retry.STATS.read)
     raw_store = store or open_store(settings.storage.storage)
     work = temp_dir or work_dir(settings.storage.temp_dir, raw_store)
+    meta, flight = caches or shared_caches(settings.cache.redis, work)
     if verifier is None:
-        verifier = verifier_for(settings, raw_store, metrics)
+        verifier = verifier_for(settings, raw_store, metrics, flight=flight)
     elif verifier.metrics is None:
         verifier.metrics = metrics
     upstream = source or _source(settings.upstream, raw_store)
     cap = security.max_upstream_fetches_per_principal
     if cap > 0:
         upstream = LimitedSource(upstream, FetchLimiter(cap))
-    meta, flight = caches or shared_caches(settings.cache.redis, work)
     service = _service(
         settings,
         CountingStore(raw_store, metrics),

@@ -43,6 +43,7 @@ from gomodproxy.errors import (
     UpstreamError,
     VerificationError,
 )
+from gomodproxy.ports.cache import SingleFlight
 from gomodproxy.ports.storage import BlobStore
 from gomodproxy.sumdb import client as flow
 from gomodproxy.sumdb.server import parse_lookup
@@ -93,6 +94,7 @@ class SumdbDatabase:
         ttl: float = 60.0,
         clock: Callable[[], float] = time.time,
         offline: bool = False,
+        flight: SingleFlight | None = None,
     ) -> None:
         self.remote = remote
         self.store = store
@@ -112,6 +114,10 @@ class SumdbDatabase:
         self._tiles: OrderedDict[str, bytes] = OrderedDict()
         self._tile_flights: dict[str, asyncio.Task[bytes]] = {}
         self._checked_fork = -1e9  # time.monotonic() of the last look for the fork marker
+        #: Lookups across the worker processes sharing it: a version's go.mod and zip often
+        #: reach two workers at once; the second waits for the first, then finds its stored
+        #: answer (``ReadCache``) instead of asking the database again.
+        self.flight = flight
 
     # -- keys --------------------------------------------------------------------------
 
@@ -134,7 +140,15 @@ class SumdbDatabase:
     def _record_flight(
         self, path: str, version: str, key: tuple[str, str]
     ) -> asyncio.Task[list[str]]:
-        task = asyncio.ensure_future(self._lookup_record(path, version))
+        if self.flight is None:
+            task = asyncio.ensure_future(self._lookup_record(path, version))
+        else:
+            task = asyncio.ensure_future(
+                self.flight.run(
+                    f"sumdb/{self.name}/lookup/{key[0]}@{key[1]}",
+                    lambda: self._lookup_record(path, version),
+                )
+            )
         self._record_flights[key] = task
 
         def done(t: asyncio.Task[list[str]]) -> None:

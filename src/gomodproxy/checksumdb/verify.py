@@ -27,6 +27,7 @@ from gomodproxy.errors import ConfigError, InvalidInput, NotFound, UpstreamError
 from gomodproxy.gomod.dirhash import gomod_hash
 from gomodproxy.gomod.globs import match_prefix_patterns
 from gomodproxy.gomod.sumdbenv import SumDB, parse_gosumdb
+from gomodproxy.ports.cache import SingleFlight
 from gomodproxy.ports.storage import BlobStore
 
 __all__ = ["ChecksumMismatch", "SumdbVerifier", "from_settings"]
@@ -181,10 +182,13 @@ def from_settings(
     list_ttl: float,
     store: BlobStore,
     metrics: Counter | None = None,
+    *,
+    flight: SingleFlight | None = None,
 ) -> SumdbVerifier:
     """The verifier ``checksum`` asks for (GOSUMDB, GONOSUMDB/GOPRIVATE, ``verify``), asking
     the databases through ``upstream``'s proxies (or not at all offline) and keeping their
-    answers ``list_ttl`` seconds; it counts refusals in ``metrics`` when given.
+    answers ``list_ttl`` seconds; it counts refusals in ``metrics`` when given, and looks
+    each version up once across the processes that share ``flight``.
 
     Raises:
         ConfigError: GOSUMDB or ``verify`` is invalid.
@@ -199,7 +203,12 @@ def from_settings(
             spec, upstream.goproxy, upstream.gonoproxy, timeout=upstream.upstream_timeout
         )
         return SumdbDatabase(
-            remote, store, key=spec.key, ttl=list_ttl, offline=upstream.is_offline()
+            remote,
+            store,
+            key=spec.key,
+            ttl=list_ttl,
+            offline=upstream.is_offline(),
+            flight=flight,
         )
 
     verifier = SumdbVerifier(
