@@ -17,6 +17,7 @@ import httpx
 import pytest
 from mypy import api as mypy_api
 
+from gomodproxy.cache.redis_factory import open_redis
 from gomodproxy.checksumdb.verify import SumdbVerifier
 from gomodproxy.localfs.workdir import work_dir
 from gomodproxy.ops.metrics import Metrics
@@ -71,6 +72,33 @@ async def test_a_degraded_remote_store_is_named_by_readyz_and_metrics(tmp_path: 
         assert 'gomodproxy_degraded{component="storage"} 1.0' in metrics
         assert 'gomodproxy_degraded{component="redis"} 0.0' in metrics
         assert (await _status_page(app).gather()).degraded == ["storage"]
+    finally:
+        await app.service.aclose()
+
+
+async def test_redis_down_is_named_by_readyz_and_lookups_say_memory(tmp_path: Path) -> None:
+    """With Redis unreachable the single-flight degrades to its fallback and the metadata
+    cache answers from process memory; through the timing wrappers ``/readyz`` names redis
+    and a repeated ``@v/list`` counts as a memory hit, not a Redis one."""
+    source = FakeSource()
+    source.answers[("list", MOD, "")] = b"v1.0.0\n"
+    caches = open_redis(f"redis://127.0.0.1:{free_port()}/0")
+    app, _ = make_full_app(tmp_path, source, caches=caches)
+    assert app.service.flight.can_degrade
+    assert not app.service.store.can_degrade
+    try:
+        async with _client(app) as client:
+            for _ in range(2):
+                assert (await client.get(f"/{MOD}/@v/list")).text == "v1.0.0\n"
+            assert app.service.flight.degraded
+            assert app.service.meta.tier == "memory"
+            r = await client.get("/readyz")
+            assert (r.status_code, r.text) == (200, "ready, degraded: redis unavailable\n")
+            metrics = (await client.get("/metrics")).text
+        assert 'gomodproxy_degraded{component="redis"} 1.0' in metrics
+        assert 'gomodproxy_cache_lookups_total{result="hit",tier="memory"} 1.0' in metrics
+        lookups = [line for line in metrics.splitlines() if line.startswith("gomodproxy_cache_")]
+        assert not [line for line in lookups if 'tier="redis"' in line], lookups
     finally:
         await app.service.aclose()
 

@@ -19,6 +19,7 @@ from gomodproxy.config.settings import CacheSettings, ServerSettings, load_setti
 from gomodproxy.errors import UpstreamError, UpstreamTimeout
 from gomodproxy.ops.metrics import Metrics, RequestLog
 from gomodproxy.ops.record import RequestRecord
+from gomodproxy.ports.cache import MetadataCache, SingleFlight
 from gomodproxy.ports.keys import MAX_KEY_BYTES
 from gomodproxy.ports.storage import BlobStore
 from gomodproxy.server.app import ProxyApp
@@ -56,10 +57,11 @@ def make_full_app(
     *,
     store: BlobStore | None = None,
     verifier: SumdbVerifier | None = None,
+    caches: tuple[MetadataCache, SingleFlight] | None = None,
     **settings: object,
 ) -> tuple[ProxyApp, io.StringIO]:
     """The app as ``serve`` composes it (gate, status page, SLI, admin, /sumdb/), over a
-    memory store (or ``store``), ``source`` and in-process caches."""
+    memory store (or ``store``), ``source`` and in-process caches (or ``caches``)."""
     flags = {"goproxy": "direct", "storage": "memory://", **settings}
     cfg = load_settings(env={}, flags=flags, ask_go=False)
     out = io.StringIO()
@@ -70,7 +72,7 @@ def make_full_app(
         store=store or MemoryStore(),
         source=source,
         temp_dir=tmp_path,
-        caches=(MemoryMetadataCache(), LocalSingleFlight()),
+        caches=caches or (MemoryMetadataCache(), LocalSingleFlight()),
         verifier=verifier,
     )
     return app, out

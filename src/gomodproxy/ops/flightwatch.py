@@ -9,8 +9,8 @@ cache (in-process or Redis) operations take.
   cache (``memory`` or ``redis``; ``@v/list``, ``@latest`` and query answers).
 
 Both are wrappers built by ``gomodproxy.compose.build_app``; they forward the declared
-capabilities of the wrapped object (``can_degrade`` and ``degraded`` of a single-flight), and
-nothing else of it.
+capabilities of the wrapped object (``can_degrade`` and ``degraded`` of a single-flight, the
+``tier`` of a metadata cache), and nothing else of it.
 """
 
 from __future__ import annotations
@@ -76,8 +76,14 @@ class TimedMetadataCache:
 
     def __init__(self, inner: MetadataCache, metrics: Metrics) -> None:
         self.inner = inner
-        self.tier = inner.tier
         self.metrics = metrics
+        #: The histogram's label is the cache configured (a Redis cache's operations are
+        #: Redis calls, whatever answered), not the answering tier of the last lookup.
+        self._label = inner.tier
+
+    @property
+    def tier(self) -> str:
+        return self.inner.tier
 
     async def get(self, key: str) -> CacheEntry | None:
         start = time.perf_counter()
@@ -94,7 +100,7 @@ class TimedMetadataCache:
             self._observe("set", start)
 
     def _observe(self, op: str, start: float) -> None:
-        labels = (("op", op), ("tier", self.tier))
+        labels = (("op", op), ("tier", self._label))
         self.metrics.observe(META, META_HELP, labels, time.perf_counter() - start)
 
     async def aclose(self) -> None:

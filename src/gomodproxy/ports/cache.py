@@ -43,8 +43,10 @@ class CacheEntry:
 class MetadataCache(Protocol):
     """Key → small bytes with a storage time."""
 
-    #: Label for metrics (``memory``, ``redis``).
-    tier: str
+    @property
+    def tier(self) -> str:
+        """Where the last lookup was answered, for metrics: ``memory`` or ``redis`` (which
+        answers from process memory while Redis is down); wrappers forward it."""
 
     async def get(self, key: str) -> CacheEntry | None:
         """The entry, or None when absent or older than its ``keep``."""
