@@ -39,6 +39,14 @@ class BlobInfo:
     local_path: Path | None = None
 
 
+class BlobStream(Protocol):
+    """What answering a stored blob needs: its bytes in chunks. A ``BlobStore`` is one; so is
+    a zip still being fetched (``service.livezip.LiveZip``)."""
+
+    def stream(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """The bytes ``[start, end)`` in chunks; raises ``NotFound`` if the key is missing."""
+
+
 @runtime_checkable
 class BlobStore(Degradable, Protocol):
     """Key → bytes, with atomic writes and streaming reads; a remote store can degrade

@@ -38,7 +38,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from gomodproxy.cache.memory import HotCache, LocalSingleFlight, MemoryMetadataCache
 from gomodproxy.errors import (
@@ -54,7 +54,7 @@ from gomodproxy.ports.cache import CacheEntry, MetadataCache, SingleFlight
 from gomodproxy.ports.keys import artifact_key, ziphash_key
 from gomodproxy.ports.observer import NullObserver, Observer
 from gomodproxy.ports.source import Source
-from gomodproxy.ports.storage import BlobStore
+from gomodproxy.ports.storage import BlobStore, BlobStream
 from gomodproxy.ports.verifier import NoVerifier, Verifier
 from gomodproxy.service import freshness, refusals
 from gomodproxy.service.freshness import Freshness, FreshnessPolicy
@@ -96,8 +96,9 @@ class Artifact:
     etag: str
     immutable: bool
     data: bytes | None = None
-    #: The stored blob holds the bytes when ``data`` is None (large zips).
-    store: BlobStore | None = None
+    #: Streams the bytes when ``data`` is None: the store (large zips), or the fetch of a
+    #: cold zip in progress (``LiveZip``).
+    store: BlobStream | None = None
     #: A local file holding exactly the bytes (a filesystem store's zip): the HTTP server
     #: can send it without the bytes passing through Python.
     path: Path | None = None
@@ -327,9 +328,7 @@ class ProxyService:
             art = lz.final
             assert isinstance(art, Artifact)
             return art
-        # LiveZip streams like a BlobStore (``stream(key, start, end)``), the only use the
-        # HTTP layer makes of ``Artifact.store``.
-        return Artifact("zip", key, -1, "", True, store=cast(BlobStore, lz))
+        return Artifact("zip", key, -1, "", True, store=lz)
 
     async def _from_storage(self, kind: str, key: str, *, files: bool = False) -> Artifact | None:
         if kind != "zip":
