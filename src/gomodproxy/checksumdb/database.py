@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from gomodproxy.checksumdb.remote import RemoteResponse, SumdbRemote
+from gomodproxy.config.settings import CacheSettings
 from gomodproxy.errors import (
     GoModProxyError,
     InvalidInput,
@@ -91,7 +92,7 @@ class SumdbDatabase:
         store: BlobStore,
         *,
         key: str,
-        ttl: float = 60.0,
+        ttl: float = CacheSettings.list_ttl,
         clock: Callable[[], float] = time.time,
         offline: bool = False,
         flight: SingleFlight | None = None,

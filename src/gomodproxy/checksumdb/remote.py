@@ -15,6 +15,7 @@ import asyncio
 
 import httpx
 
+from gomodproxy.config.settings import UpstreamSettings
 from gomodproxy.errors import InvalidInput, NotFound, UpstreamError, UpstreamTimeout
 from gomodproxy.gomod.proxylist import DIRECT, NOPROXY, OFF, parse_goproxy
 from gomodproxy.gomod.sumdbenv import SumDB
@@ -47,7 +48,7 @@ class SumdbRemote:
         goproxy: str = DIRECT,
         gonoproxy: str = "",
         *,
-        timeout: float = 30.0,
+        timeout: float = UpstreamSettings.upstream_timeout,
         client: httpx.AsyncClient | None = None,
     ) -> None:
         self.db = db

@@ -69,7 +69,7 @@ class SumdbVerifier:
         db: SumdbDatabase | None,
         *,
         gonosumdb: str = "",
-        mode: str = "strict",
+        mode: str = ChecksumDbSettings.verify,
         metrics: Counter | None = None,
     ) -> None:
         if mode not in MODES:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, get_origin, get_type_hints
 
 from gomodproxy.errors import ConfigError
+from gomodproxy.gomod.modzip import MAX_ZIP_FILE
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -99,7 +100,8 @@ class UpstreamSettings:
     )
     upstream_timeout: float = _setting(30.0, "seconds to connect to / wait for an upstream")
     fetch_timeout: float = _setting(600.0, "seconds one whole upstream zip download may take")
-    max_zip_bytes: int = _setting(500 * MiB, "largest module zip accepted from an upstream")
+    #: By default the go command's own limit.
+    max_zip_bytes: int = _setting(MAX_ZIP_FILE, "largest module zip accepted from an upstream")
     stream_cold_zips: bool = _setting(True, "stream a cold zip while fetching, tail held back")
     stream_cold_zips_after: int = _setting(
         32 * MiB, "bytes of a cold zip to receive before streaming it (smaller: verified first)"

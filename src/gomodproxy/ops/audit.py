@@ -42,6 +42,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from gomodproxy.config.settings import OpsSettings
 from gomodproxy.ops.linebuffer import BufferedLines
 
 FIELDS = (
@@ -84,8 +85,8 @@ class AuditLog(BufferedLines):
         self,
         target: str,
         *,
-        max_bytes: int = 100 << 20,
-        backups: int = 5,
+        max_bytes: int = OpsSettings.audit_log_max_bytes,
+        backups: int = OpsSettings.audit_log_backups,
         interval: float = 0.2,
         stream: IO[str] | None = None,
     ) -> None:

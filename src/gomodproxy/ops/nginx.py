@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gomodproxy.config.settings import ServerSettings, UpstreamSettings
 from gomodproxy.errors import ConfigError
 
 #: Content types as gomodproxy sends them (``service.CONTENT_TYPES``).
@@ -31,8 +32,8 @@ class FrontConfig:
     upstream: str  # gomodproxy's HOST:PORT
     storage_root: str  # absolute directory of the filesystem store
     upstream_tls: bool = False
-    immutable_max_age: int = 365 * 86400
-    fetch_timeout: float = 600.0
+    immutable_max_age: int = ServerSettings.immutable_max_age
+    fetch_timeout: float = UpstreamSettings.fetch_timeout
     # Only for a complete nginx.conf (server_only=False):
     pid: str = "/run/nginx-gomodproxy.pid"
     error_log: str = "/var/log/nginx/gomodproxy-error.log"

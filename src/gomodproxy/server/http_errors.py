@@ -16,6 +16,7 @@ Bodies are one line of ``text/plain; charset=utf-8``, which the go command print
 
 from __future__ import annotations
 
+from gomodproxy.config.settings import ServerSettings
 from gomodproxy.errors import (
     InvalidInput,
     NotFound,
@@ -38,7 +39,7 @@ def not_found_body(path: str) -> bytes:
 
 
 def error_response(
-    exc: BaseException, upstream_error_status: int = 404
+    exc: BaseException, upstream_error_status: int = ServerSettings.upstream_error_status
 ) -> tuple[int, bytes, bytes]:
     """``(status, body, cache-control)`` for an exception raised while answering."""
     if isinstance(exc, NotFound):

@@ -16,7 +16,7 @@ from typing import Any
 from gomodproxy.checksumdb.database import SumdbDatabase
 from gomodproxy.checksumdb.private import PrivateSumdb
 from gomodproxy.checksumdb.remote import RemoteResponse
-from gomodproxy.config.settings import ChecksumDbSettings
+from gomodproxy.config.settings import CacheSettings, ChecksumDbSettings
 from gomodproxy.errors import GoModProxyError, NotFound
 from gomodproxy.gomod.dirhash import gomod_hash
 from gomodproxy.ports.keys import ziphash_key
@@ -37,7 +37,7 @@ class SumdbRoutes:
         databases: dict[str, SumdbDatabase],
         private: PrivateSumdb | None = None,
         *,
-        ttl: float = 60.0,
+        ttl: float = CacheSettings.list_ttl,
         upstream_error_status: int = 502,
     ) -> None:
         self.databases = databases

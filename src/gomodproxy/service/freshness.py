@@ -17,6 +17,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from gomodproxy.config.settings import CacheSettings
+
 
 class Freshness(enum.Enum):
     FRESH = "fresh"
@@ -28,8 +30,8 @@ class Freshness(enum.Enum):
 class FreshnessPolicy:
     """Seconds a mutable answer stays fresh, and how long a stale copy may still be served."""
 
-    list_ttl: float = 60.0
-    stale_ttl: float = 7 * 86400.0
+    list_ttl: float = CacheSettings.list_ttl
+    stale_ttl: float = CacheSettings.stale_ttl
 
     def __post_init__(self) -> None:
         # A stale copy is never kept for less time than a fresh one.

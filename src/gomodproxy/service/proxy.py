@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gomodproxy.cache.memory import HotCache, LocalSingleFlight, MemoryMetadataCache
+from gomodproxy.config.settings import CacheSettings
 from gomodproxy.errors import (
     GoModProxyError,
     InvalidInput,
@@ -136,8 +137,8 @@ class ServiceOptions:
     """The service's tunables (``compose`` fills them from the settings)."""
 
     freshness: FreshnessPolicy = field(default_factory=FreshnessPolicy)
-    hot_cache_bytes: int = 256 << 20
-    hot_cache_item_bytes: int = 8 << 20
+    hot_cache_bytes: int = CacheSettings.hot_cache_bytes
+    hot_cache_item_bytes: int = CacheSettings.hot_cache_item_bytes
     max_zip_bytes: int = MAX_ZIP_BYTES
     cold_zips: ColdZips = field(default_factory=ColdZips)
     #: The source is the store itself: lists are computed, never the persisted copies of an

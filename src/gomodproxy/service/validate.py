@@ -12,10 +12,11 @@ from pathlib import Path
 
 from gomodproxy.errors import InvalidInput, UpstreamError
 from gomodproxy.gomod import modfile, module, semver
+from gomodproxy.gomod.modzip import MAX_ZIP_FILE
 from gomodproxy.localfs import zipfiles, ziplimits
 
 #: What the go command accepts at most (x/mod/zip).
-MAX_ZIP_BYTES = 500 << 20
+MAX_ZIP_BYTES = MAX_ZIP_FILE
 
 #: Bytes of a ``@v/list`` decoded and split at once: each C call (decode, splitlines) holds
 #: the GIL, and in a worker thread a short call lets the event loop run in between.

@@ -24,6 +24,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
+from gomodproxy.config.settings import UpstreamSettings
 from gomodproxy.errors import InvalidInput, NotFound, UpstreamError, UpstreamTimeout
 from gomodproxy.ports.keys import artifact_key
 from gomodproxy.ports.source import SingleSource
@@ -34,7 +35,7 @@ from gomodproxy.sources.retry import Retrier, TransientUpstreamError
 #: Redirect hops of any upstream proxy: never to link-local addresses (cloud metadata).
 _REDIRECT_GUARD = NetGuard(only=frozenset({"link-local"}))
 #: The go command refuses zips over 500 MiB and go.mod files over 16 MiB (x/mod/zip).
-MAX_ZIP_BYTES = 500 << 20
+MAX_ZIP_BYTES = UpstreamSettings.max_zip_bytes
 MAX_META_BYTES = 16 << 20
 #: ``.info`` and ``@latest`` are a few hundred bytes of JSON (Version, Time, Origin); a bound
 #: far above that keeps a hostile one from costing a 16 MiB parse.
@@ -105,8 +106,8 @@ class HTTPProxySource(_SmallReads):
         self,
         base_url: str,
         *,
-        timeout: float = 30.0,
-        fetch_timeout: float = 600.0,
+        timeout: float = UpstreamSettings.upstream_timeout,
+        fetch_timeout: float = UpstreamSettings.fetch_timeout,
         max_zip_bytes: int = MAX_ZIP_BYTES,
         client: httpx.AsyncClient | None = None,
         netrc_hosts: Mapping[str, tuple[str, str]] | None = None,
@@ -423,8 +424,8 @@ def _copy_limited(src: Path, dest: Path, limit: int) -> None:
 def open_proxy(
     url: str,
     *,
-    timeout: float = 30.0,
-    fetch_timeout: float = 600.0,
+    timeout: float = UpstreamSettings.upstream_timeout,
+    fetch_timeout: float = UpstreamSettings.fetch_timeout,
     max_zip_bytes: int = MAX_ZIP_BYTES,
     client: httpx.AsyncClient | None = None,
 ) -> HTTPProxySource | FileProxySource:
