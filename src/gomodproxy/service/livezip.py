@@ -40,6 +40,11 @@ HOLD = 66 * 1024
 _MAGIC = b"PK\x03\x04"
 _CHUNK = 1 << 20
 _POLL = 0.01
+#: How often a waiting request looks again at most, before streaming starts: most zips end
+#: (and wake it at once) before they reach the start size, so looking every 10 ms all along
+#: costs a cold fill more than it saves the few large ones (their first byte comes later by
+#: at most this).
+_POLL_MAX = 0.2
 
 
 class LiveZip:
@@ -107,12 +112,16 @@ class LiveZip:
     async def streamable(self) -> bool:
         """Wait until streaming can start (True) or the fetch is over (False; then ``final``
         holds the artifact, or the fetch's error is raised)."""
+        delay = _POLL
         while not self._done.is_set():
             _, fd, size = self._current()
             if size > self.start_after and os.pread(fd, 4, 0) == _MAGIC:
                 return True
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._done.wait(), _POLL)
+                # A timeout scope, not wait_for: no task per look.
+                async with asyncio.timeout(delay):
+                    await self._done.wait()
+            delay = min(delay * 2, _POLL_MAX)
         if self._error is not None:
             raise self._error
         return False

@@ -287,9 +287,9 @@ class ProxyService:
         if kind != "info":
             await refusals.check(self.store, kind, path, version)
         if live and kind == "zip" and self.options.cold_zips.stream:
-            return await self._live_zip(path, version, key, trace)
+            return await self._live_zip(path, version, key, trace, files=files)
         return await self.flight.run(
-            key, lambda: self._fetch_immutable(kind, path, version, key, trace)
+            key, lambda: self._fetch_immutable(kind, path, version, key, trace, files=files)
         )
 
     def _hit(self, tier: str, key: str, art: Artifact, trace: Trace) -> Artifact:
@@ -300,7 +300,9 @@ class ProxyService:
             self.access.touch(key)
         return art
 
-    async def _live_zip(self, path: str, version: str, key: str, trace: Trace) -> Artifact:
+    async def _live_zip(
+        self, path: str, version: str, key: str, trace: Trace, *, files: bool = False
+    ) -> Artifact:
         """Join or start the fetch of a cold zip and stream it while it lands."""
         lz = self._live.get(key)
         if lz is None:
@@ -310,7 +312,9 @@ class ProxyService:
                 try:
                     art = await self.flight.run(
                         key,
-                        lambda: self._fetch_immutable("zip", path, version, key, trace, lz.attach),
+                        lambda: self._fetch_immutable(
+                            "zip", path, version, key, trace, lz.attach, files=files
+                        ),
                     )
                 except Exception as exc:
                     lz.fail(exc)
@@ -378,16 +382,20 @@ class ProxyService:
         key: str,
         trace: Trace,
         on_tmp: Callable[[Path], None] | None = None,
+        *,
+        files: bool = False,
     ) -> Artifact:
+        """Fetch, check, verify and store an artifact; ``files`` as for ``immutable``: a zip
+        just stored comes back as its file, not read back into memory."""
         # Another replica (or an earlier flight) may have stored it meanwhile.
-        art = await self._from_storage(kind, key)
+        art = await self._from_storage(kind, key, files=files)
         if art is not None:
             return art
         trace.source = self.source_label(path)
         if kind != "info":
             self.verifier.prefetch(path, version)
         try:
-            return await self._fetch_and_store(kind, path, version, key, on_tmp)
+            return await self._fetch_and_store(kind, path, version, key, on_tmp, files=files)
         except VerificationError as exc:
             await refusals.remember(self.store, kind, path, version, exc)
             raise
@@ -399,6 +407,8 @@ class ProxyService:
         version: str,
         key: str,
         on_tmp: Callable[[Path], None] | None,
+        *,
+        files: bool = False,
     ) -> Artifact:
         if kind != "zip":
             data = await self._upstream(kind, path, lambda: self._fetch_small(kind, path, version))
@@ -407,7 +417,7 @@ class ProxyService:
             self.hot.put(key, art, len(data))
             return art
         await self._fetch_zip(path, version, key, on_tmp)
-        stored = await self._from_storage(kind, key)
+        stored = await self._from_storage(kind, key, files=files)
         if stored is None:  # pragma: no cover - storage lost what it just stored
             raise GoModProxyError(f"storage did not keep {key}")
         return stored

@@ -223,6 +223,9 @@ class Client:
     def _merge_latest_mem(self, msg: bytes) -> Flow[int]:
         if not msg:
             return _NOW if self.latest.n == 0 else _PAST
+        if msg == self.latest_msg:
+            # The signed note of the latest tree again (most lookups carry it): verified once.
+            return _NOW
         try:
             opened = notes.open_note(msg, self.verifiers)
         except GoModProxyError as exc:
