@@ -3,6 +3,9 @@ append records on demand, persistence across instances, tiles, syntax errors, un
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
 
 from gomodproxy.checksumdb.private import PrivateSumdb
@@ -19,7 +22,22 @@ SKEY, VKEY = note.generate_key(NAME, bytes(32))
 H1 = "h1:" + "Q" * 43 + "="
 
 
-def private(store: MemoryStore, fetched: list[str] | None = None) -> PrivateSumdb:
+class YieldingStore(MemoryStore):
+    """A store that lets other tasks run while it reads and writes, as one on disk or the
+    network does."""
+
+    async def get(self, key: str) -> bytes | None:
+        await asyncio.sleep(0)
+        return await super().get(key)
+
+    async def put(self, key: str, data: bytes) -> None:
+        await asyncio.sleep(0)
+        await super().put(key, data)
+
+
+def private(
+    store: MemoryStore, fetched: list[str] | None = None, lock_dir: Path | None = None
+) -> PrivateSumdb:
     async def fetch(path: str, version: str) -> tuple[str, str]:
         if fetched is not None:
             fetched.append(f"{path}@{version}")
@@ -27,7 +45,9 @@ def private(store: MemoryStore, fetched: list[str] | None = None) -> PrivateSumd
             raise NotFound("no such version")
         return H1, H1
 
-    return PrivateSumdb(note.new_signer(SKEY), store, patterns="corp.example", fetch_hashes=fetch)
+    return PrivateSumdb(
+        note.new_signer(SKEY), store, patterns="corp.example", fetch_hashes=fetch, lock_dir=lock_dir
+    )
 
 
 async def verify_with_client(db: PrivateSumdb, path: str, version: str) -> list[str]:
@@ -90,6 +110,21 @@ class TestPrivateDatabase:
         signed = (await first.handle("latest")).body
         tree = tlog.parse_tree(note.open_note(signed, known).text.encode())
         assert tree.n == 3
+
+    async def test_workers_of_a_host_append_one_at_a_time(self, tmp_path: Path) -> None:
+        """Workers (instances) sharing storage and the lock directory, appending at once,
+        give every record its own id and lose none of them from the stored log."""
+        store = YieldingStore()
+        workers = [private(store, lock_dir=tmp_path) for _ in range(3)]
+        paths = [f"corp.example/m{i}" for i in range(12)]
+        await asyncio.gather(
+            *(workers[i % 3].handle(f"lookup/{p}@v1.0.0") for i, p in enumerate(paths))
+        )
+        fresh = private(store)
+        await fresh.handle("latest")
+        ids = sorted(fresh.log.find(p, "v1.0.0") for p in paths)
+        assert ids == list(range(len(paths)))
+        assert [p.name for p in tmp_path.iterdir()] == ["sumdb-private-corp.example_sumdb.lock"]
 
     async def test_changed_hash_is_refused(self) -> None:
         """The log is append-only: a different record for a logged version is refused."""

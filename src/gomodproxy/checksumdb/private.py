@@ -20,14 +20,14 @@ the same bytes.
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import os
+import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from gomodproxy.checksumdb.remote import RemoteResponse
 from gomodproxy.errors import NotFound
 from gomodproxy.gomod.globs import match_prefix_patterns
+from gomodproxy.localfs import filelock
 from gomodproxy.ports.storage import BlobStore
 from gomodproxy.sumdb import note
 from gomodproxy.sumdb.server import Log, gosum_record, parse_lookup
@@ -116,34 +116,24 @@ class PrivateSumdb:
 
     async def append(self, text: bytes) -> int:
         """Append a record (or find the identical one) and persist the log; its id."""
-        async with self._lock:
-            fd = self._flock()
-            try:
-                while fd is not None:
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError:
-                        await asyncio.sleep(0.005)
-                stored = await self._sync(read=True)
-                size = self.log.size
-                record_id = self.log.append(text)
-                if self.log.size > size:
-                    # Persist before anyone can sign a tree containing the record.
-                    try:
-                        await self.store.put(self.records_key, stored + text + b"\n")
-                    except BaseException:
-                        self.log, self._loaded = Log(), 0  # forget the unpersisted record
-                        raise
-                    self._loaded = len(stored) + len(text) + 1
-                return record_id
-            finally:
-                if fd is not None:
-                    os.close(fd)
+        async with self._lock, self._host_lock():
+            stored = await self._sync(read=True)
+            size = self.log.size
+            record_id = self.log.append(text)
+            if self.log.size > size:
+                # Persist before anyone can sign a tree containing the record.
+                try:
+                    await self.store.put(self.records_key, stored + text + b"\n")
+                except BaseException:
+                    self.log, self._loaded = Log(), 0  # forget the unpersisted record
+                    raise
+                self._loaded = len(stored) + len(text) + 1
+            return record_id
 
-    def _flock(self) -> int | None:
+    def _host_lock(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """The lock the workers of this host take to append (none without ``lock_dir``)."""
         if self.lock_dir is None:
-            return None
+            return contextlib.nullcontext()
         self.lock_dir.mkdir(parents=True, exist_ok=True)
         safe = self.name.replace("/", "_")
-        return os.open(self.lock_dir / f"sumdb-private-{safe}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        return filelock.held(self.lock_dir / f"sumdb-private-{safe}.lock")
