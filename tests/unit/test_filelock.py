@@ -110,3 +110,40 @@ class TestHeld:
         release.set()
         await asyncio.gather(first, second)
         assert seen == [True]
+
+
+class TestRepositoryLock:
+    async def test_a_cancelled_git_request_leaves_the_repository_unlocked(
+        self, tmp_path: Path
+    ) -> None:
+        """The lock of a mirrored repository (direct mode) held by one request: another
+        request cancelled while it waits (a client gone) leaves neither a lock nor an fd, so
+        the repository is free once the first is done."""
+        from gomodproxy.sources.direct.git import _FileLock
+
+        path = tmp_path / "repo.lock"
+        before = open_fds()
+        first, second = _FileLock(path), _FileLock(path)  # two workers
+        release = asyncio.Event()
+
+        async def hold() -> None:
+            async with first.hold():
+                await release.wait()
+
+        async def wait() -> None:
+            async with second.hold():
+                pass
+
+        holder = asyncio.create_task(hold())
+        await asyncio.sleep(0)
+        waiter = asyncio.create_task(wait())
+        await asyncio.sleep(0)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        release.set()
+        await holder
+        assert open_fds() == before
+        assert not locked_elsewhere(path)
+        async with second.hold():
+            pass

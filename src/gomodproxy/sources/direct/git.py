@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import hashlib
 import os
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 
 from gomodproxy.errors import NotFound, UpstreamError, UpstreamTimeout
 from gomodproxy.gomod.coderepo import Origin, repo_sum, tag_sum
+from gomodproxy.localfs import filelock
 from gomodproxy.sources.netguard import NetGuard
 
 __all__ = ["Git", "GitRepo", "RevInfo", "UnknownRevision", "VcsError"]
@@ -197,7 +197,11 @@ def _run_error(args: Sequence[str], git_dir: Path | None, r: _Result) -> VcsErro
 
 
 class _FileLock:
-    """An exclusive lock shared by every process using the cache (flock on ``path``)."""
+    """An exclusive lock shared by every process using the cache (flock on ``path``).
+
+    ``localfs.filelock`` polls for it rather than blocking a thread in ``flock``: a request
+    cancelled while waiting must not leave a thread that takes the lock later and keeps it.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -205,18 +209,8 @@ class _FileLock:
 
     @contextlib.asynccontextmanager
     async def hold(self) -> AsyncIterator[None]:
-        async with self._local:
-            fd = await asyncio.to_thread(self._acquire)
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                os.close(fd)
-
-    def _acquire(self) -> int:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        return fd
+        async with self._local, filelock.held(self.path):
+            yield
 
 
 class GitRepo:
