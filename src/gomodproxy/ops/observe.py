@@ -26,6 +26,7 @@ from gomodproxy.checksumdb.database import SumdbUnavailable
 from gomodproxy.errors import InvalidInput, NotFound, VerificationError
 from gomodproxy.ops import sli
 from gomodproxy.ops.audit import AuditLog, make_record
+from gomodproxy.ops.metrics import Metrics
 from gomodproxy.ops.record import RequestRecord
 from gomodproxy.ports.verifier import NoVerifier, Verifier
 from gomodproxy.service.requests import ModRequest
@@ -67,7 +68,7 @@ class OpsObserver:
     """Counts, remembers and audits responses; sets each download's SLI ``outcome``."""
 
     def __init__(
-        self, metrics: Any, verifier: Verifier | None = None, audit: AuditLog | None = None
+        self, metrics: Metrics, verifier: Verifier | None = None, audit: AuditLog | None = None
     ) -> None:
         self.metrics = metrics
         self.verifier: Verifier = verifier if verifier is not None else NoVerifier()
