@@ -282,9 +282,16 @@ class SumdbDatabase:
         if isinstance(req, flow.ReadTiles):
             return await asyncio.gather(*(self._read_tile(t, run) for t in req.tiles))
         if isinstance(req, flow.SaveTiles):
+            # At once, not one after another: each write waits for its fsyncs, and the
+            # lookup (and the zip waiting for it) waits for all of them.
+            await asyncio.gather(
+                *(
+                    self.store.put(self._cache_key(f"{self.name}/{t.path()}"), data)
+                    for t, data in zip(req.tiles, req.data, strict=True)
+                    if t in run.fetched
+                )
+            )
             for t, data in zip(req.tiles, req.data, strict=True):
-                if t in run.fetched:
-                    await self.store.put(self._cache_key(f"{self.name}/{t.path()}"), data)
                 self._keep_tile(t, data)
             return None
         raise InvalidInput(f"unknown sumdb request {req!r}")  # pragma: no cover
