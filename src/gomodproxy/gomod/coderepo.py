@@ -50,11 +50,6 @@ __all__ = [
     "versions_from_tags",
 ]
 
-#: Size limits of cmd/go's codehost package.
-MAX_GO_MOD = 16 << 20
-MAX_LICENSE = 16 << 20
-MAX_ZIP_FILE = 500 << 20
-
 
 class ModuleVersionError(ValueError):
     """A version of a module cannot be used, with cmd/go's message (module.ModuleError).
@@ -72,14 +67,8 @@ class ModuleVersionError(ValueError):
         not_exist: bool = True,
         kind: str = "invalid",
     ) -> None:
-        if kind == "invalid":
-            noun = "pseudo-version" if pseudo_version else "version"
-            text = f"{path}@{version}: invalid {noun}: {message}"
-        elif version:
-            text = f"{path}@{version}: {message}"
-        else:
-            text = f"module {path}: {message}"
-        super().__init__(text)
+        noun = ("pseudo-version" if pseudo_version else "version") if kind == "invalid" else ""
+        super().__init__(gomodule.module_error_text(path, version, message, invalid=noun))
         self.path = path
         self.version = version
         self.reason = message

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from gomodproxy.gomod._decimal import compare_int, cut_int
+
 __all__ = ["Version", "compare", "from_toolchain", "is_lang", "is_valid", "lang", "parse"]
 
 
@@ -23,26 +25,9 @@ class Version(NamedTuple):
 _ZERO = Version()
 
 
-def _cut_int(x: str) -> tuple[str, str] | None:
-    i = 0
-    while i < len(x) and "0" <= x[i] <= "9":
-        i += 1
-    if i == 0 or (x[0] == "0" and i != 1):
-        return None
-    return x[:i], x[i:]
-
-
-def _cmp_int(x: str, y: str) -> int:
-    if x == y:
-        return 0
-    if len(x) != len(y):
-        return -1 if len(x) < len(y) else 1
-    return -1 if x < y else 1
-
-
 def parse(x: str) -> Version:
     """Parse a Go version (``gover.Parse``); the zero Version when malformed."""
-    cut = _cut_int(x)
+    cut = cut_int(x)
     if cut is None:
         return _ZERO
     major, x = cut
@@ -50,15 +35,15 @@ def parse(x: str) -> Version:
         return Version(major, "0", "0")
     if x[0] != ".":
         return _ZERO
-    cut = _cut_int(x[1:])
+    cut = cut_int(x[1:])
     if cut is None:
         return _ZERO
     minor, x = cut
     if x == "":
         # Before Go 1.21 a missing patch is .0; from 1.21 on, 1.21 is the language version.
-        return Version(major, minor, "0" if _cmp_int(minor, "21") < 0 else "")
+        return Version(major, minor, "0" if compare_int(minor, "21") < 0 else "")
     if x[0] == ".":
-        cut = _cut_int(x[1:])
+        cut = cut_int(x[1:])
         if cut is None or cut[1] != "":
             return _ZERO  # no prereleases of patch releases
         return Version(major, minor, cut[0])
@@ -72,7 +57,7 @@ def parse(x: str) -> Version:
     kind, x = x[:i], x[i:]
     if x == "":
         return Version(major, minor, "", kind)
-    cut = _cut_int(x)
+    cut = cut_int(x)
     if cut is None or cut[1] != "":
         return _ZERO
     return Version(major, minor, "", kind, cut[0])
@@ -87,11 +72,11 @@ def compare(x: str, y: str) -> int:
     """Compare two Go versions: -1, 0 or +1; invalid ones sort first and equal each other."""
     vx, vy = parse(x), parse(y)
     for a, b in ((vx.major, vy.major), (vx.minor, vy.minor), (vx.patch, vy.patch)):
-        if c := _cmp_int(a, b):
+        if c := compare_int(a, b):
             return c
     if vx.kind != vy.kind:  # "" < alpha < beta < rc
         return -1 if vx.kind < vy.kind else 1
-    return _cmp_int(vx.pre, vy.pre)
+    return compare_int(vx.pre, vy.pre)
 
 
 def is_lang(x: str) -> bool:

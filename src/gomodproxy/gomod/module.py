@@ -33,6 +33,7 @@ __all__ = [
     "escape_path",
     "escape_version",
     "match_path_major",
+    "module_error_text",
     "path_major_prefix",
     "sort_module_versions",
     "split_path_version",
@@ -79,12 +80,20 @@ class ModuleError(InvalidInput):
         self.version = version
         self.cause = err
         if isinstance(err, InvalidVersionError):
-            text = f"{path}@{err.version}: invalid {err.noun}: {err.err}"
-        elif version:
-            text = f"{path}@{version}: {err}"
+            text = module_error_text(path, err.version, err.err, invalid=err.noun)
         else:
-            text = f"module {path}: {err}"
+            text = module_error_text(path, version, str(err))
         super().__init__(text)
+
+
+def module_error_text(path: str, version: str, err: str, *, invalid: str = "") -> str:
+    """x/mod's ModuleError.Error: ``P@V: invalid NOUN: ERR`` for a version that is invalid
+    (``invalid`` is the noun), else ``P@V: ERR``, or ``module P: ERR`` without a version."""
+    if invalid:
+        return f"{path}@{version}: invalid {invalid}: {err}"
+    if version:
+        return f"{path}@{version}: {err}"
+    return f"module {path}: {err}"
 
 
 def version_error(mv: ModuleVersion, err: str | Exception) -> InvalidInput:

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from functools import cmp_to_key, lru_cache
 from typing import NamedTuple
 
+from gomodproxy.gomod._decimal import compare_int, cut_int
+
 __all__ = [
     "build",
     "canonical",
@@ -49,17 +51,6 @@ def _is_bad_num(v: str) -> bool:
 
 def _is_num(v: str) -> bool:
     return all(_is_digit(c) for c in v)
-
-
-def _parse_int(v: str) -> tuple[str, str] | None:
-    if not v or not _is_digit(v[0]):
-        return None
-    i = 1
-    while i < len(v) and _is_digit(v[i]):
-        i += 1
-    if v[0] == "0" and i != 1:
-        return None
-    return v[:i], v[i:]
 
 
 def _parse_prerelease(v: str) -> tuple[str, str] | None:
@@ -101,7 +92,7 @@ def _parse_build(v: str) -> str | None:
 def _parse(v: str) -> _Parsed | None:
     if not v or v[0] != "v":
         return None
-    r = _parse_int(v[1:])
+    r = cut_int(v[1:])
     if r is None:
         return None
     maj, v = r
@@ -109,7 +100,7 @@ def _parse(v: str) -> _Parsed | None:
         return _Parsed(maj, "0", "0", ".0.0", "", "")
     if v[0] != ".":
         return None
-    r = _parse_int(v[1:])
+    r = cut_int(v[1:])
     if r is None:
         return None
     minor, v = r
@@ -117,7 +108,7 @@ def _parse(v: str) -> _Parsed | None:
         return _Parsed(maj, minor, "0", ".0", "", "")
     if v[0] != ".":
         return None
-    r = _parse_int(v[1:])
+    r = cut_int(v[1:])
     if r is None:
         return None
     patch, v = r
@@ -188,14 +179,6 @@ def build(v: str) -> str:
     return "" if p is None else p.build
 
 
-def _compare_int(x: str, y: str) -> int:
-    if x == y:
-        return 0
-    if len(x) != len(y):
-        return -1 if len(x) < len(y) else 1
-    return -1 if x < y else 1
-
-
 def _compare_prerelease(x: str, y: str) -> int:
     if x == y:
         return 0
@@ -232,9 +215,9 @@ def compare(v: str, w: str) -> int:
     if pw is None:
         return 1
     return (
-        _compare_int(pv.major, pw.major)
-        or _compare_int(pv.minor, pw.minor)
-        or _compare_int(pv.patch, pw.patch)
+        compare_int(pv.major, pw.major)
+        or compare_int(pv.minor, pw.minor)
+        or compare_int(pv.patch, pw.patch)
         or _compare_prerelease(pv.prerelease, pw.prerelease)
     )
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from gomodproxy.errors import NotFound
 from gomodproxy.gomod import coderepo as cr
 from gomodproxy.gomod import module as gomodule
-from gomodproxy.gomod import pseudo, semver
+from gomodproxy.gomod import modzip, pseudo, semver
 from gomodproxy.gomod.coderepo import Layout, ModuleVersionError, Origin, RevInfo, go_quote
 from gomodproxy.gomod.modfile import parse_gomod
 from gomodproxy.gomod.modzip import File, FileKind
@@ -42,7 +42,7 @@ class CodeRepo:
     ) -> ModuleVersionError:
         return ModuleVersionError(self.path, version, msg, pseudo_version=pseudo_version, kind=kind)
 
-    async def _read(self, rev: str, file: str, limit: int = cr.MAX_GO_MOD) -> bytes | None:
+    async def _read(self, rev: str, file: str, limit: int = modzip.MAX_GO_MOD) -> bytes | None:
         try:
             return await self.repo.read_file(rev, file, limit)
         except NotFound:
@@ -352,7 +352,7 @@ class CodeRepo:
         """The files of the module zip, as cmd/go feeds them to modzip.Create."""
         await self._check_canonical_request(version)
         rev, subdir, _ = await self._find(version)
-        data = await self.repo.archive(rev, subdir, cr.MAX_ZIP_FILE)
+        data = await self.repo.archive(rev, subdir, modzip.MAX_ZIP_FILE)
         zr = zipfile.ZipFile(io.BytesIO(data))
         files: list[File] = []
         prefix = subdir.strip("/")
@@ -395,7 +395,7 @@ class CodeRepo:
             if name == "LICENSE":
                 have_license = True
         if not have_license and prefix:
-            lic = await self._read(rev, "LICENSE", cr.MAX_LICENSE)
+            lic = await self._read(rev, "LICENSE", modzip.MAX_LICENSE)
             if lic is not None:
                 files.append(File.from_bytes("LICENSE", lic))
         return files
