@@ -32,7 +32,7 @@ import sys
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -77,6 +77,20 @@ _HELP = {
 }
 
 
+K = TypeVar("K")
+
+
+def _record(hists: dict[K, list[float]], key: K, bounds: tuple[float, ...], seconds: float) -> None:
+    """Count ``seconds`` in the histogram of ``key``: one count per bucket of ``bounds``, then
+    +Inf, then the sum and the count (made on first use)."""
+    hist = hists.get(key)
+    if hist is None:
+        hist = hists[key] = [0.0] * (len(bounds) + 3)
+    hist[bisect_left(bounds, seconds)] += 1
+    hist[-2] += seconds
+    hist[-1] += 1
+
+
 class Metrics:
     """Per-process counters and histograms, aggregated across workers at scrape time."""
 
@@ -110,12 +124,7 @@ class Metrics:
     def request(self, route: str, code: int, seconds: float) -> None:
         key = (route, code)
         self.requests[key] = self.requests.get(key, 0) + 1
-        hist = self.request_hist.get(route)
-        if hist is None:
-            hist = self.request_hist[route] = [0.0] * (len(REQUEST_BUCKETS) + 3)
-        hist[bisect_left(REQUEST_BUCKETS, seconds)] += 1
-        hist[-2] += seconds
-        hist[-1] += 1
+        _record(self.request_hist, route, REQUEST_BUCKETS, seconds)
 
     def memory_hit(self, route: str, seconds: float) -> None:
         """A 200 from the hot cache: ``request(route, 200, seconds)`` plus a memory cache hit."""
@@ -129,12 +138,7 @@ class Metrics:
     def upstream(self, source: str, artifact: str, outcome: str, seconds: float) -> None:
         key = (source, artifact, outcome)
         self.upstream_count[key] = self.upstream_count.get(key, 0) + 1
-        hist = self.upstream_hist.get(source)
-        if hist is None:
-            hist = self.upstream_hist[source] = [0.0] * (len(UPSTREAM_BUCKETS) + 3)
-        hist[bisect_left(UPSTREAM_BUCKETS, seconds)] += 1
-        hist[-2] += seconds
-        hist[-1] += 1
+        _record(self.upstream_hist, source, UPSTREAM_BUCKETS, seconds)
 
     def inc(
         self, name: str, help: str, labels: dict[str, str] | None = None, value: float = 1
@@ -173,12 +177,7 @@ class Metrics:
         entry = self.histograms.get(name)
         if entry is None:
             entry = self.histograms[name] = (help, bounds, {})
-        hist = entry[2].get(labels)
-        if hist is None:
-            hist = entry[2][labels] = [0.0] * (len(entry[1]) + 3)
-        hist[bisect_left(entry[1], seconds)] += 1
-        hist[-2] += seconds
-        hist[-1] += 1
+        _record(entry[2], labels, entry[1], seconds)
 
     # -- snapshots ------------------------------------------------------------------------
 

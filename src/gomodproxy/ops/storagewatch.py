@@ -12,12 +12,15 @@ forwarded one by one; it has no other attribute of the wrapped store.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
+from typing import TypeVar
 
 from gomodproxy.errors import StorageError
 from gomodproxy.ops.metrics import Metrics
 from gomodproxy.ports.storage import BlobInfo, BlobStore
+
+T = TypeVar("T")
 
 METRIC = "gomodproxy_storage_errors_total"
 HELP = "Storage backend operations that failed, by backend and operation."
@@ -54,29 +57,23 @@ class CountingStore:
     def _count(self, op: str) -> None:
         self.metrics.inc(METRIC, HELP, {"backend": self.kind, "op": op})
 
-    def _time(self, op: str, start: float) -> None:
-        labels = (("backend", self.kind), ("op", op))
-        self.metrics.observe(DURATION, DURATION_HELP, labels, time.perf_counter() - start)
+    async def _timed(self, op: str, call: Awaitable[T]) -> T:
+        """Await one operation of the wrapped store: count its ``StorageError``, time it."""
+        start = time.perf_counter()
+        try:
+            return await call
+        except StorageError:
+            self._count(op)
+            raise
+        finally:
+            labels = (("backend", self.kind), ("op", op))
+            self.metrics.observe(DURATION, DURATION_HELP, labels, time.perf_counter() - start)
 
     async def get(self, key: str) -> bytes | None:
-        start = time.perf_counter()
-        try:
-            return await self.inner.get(key)
-        except StorageError:
-            self._count("get")
-            raise
-        finally:
-            self._time("get", start)
+        return await self._timed("get", self.inner.get(key))
 
     async def stat(self, key: str) -> BlobInfo | None:
-        start = time.perf_counter()
-        try:
-            return await self.inner.stat(key)
-        except StorageError:
-            self._count("stat")
-            raise
-        finally:
-            self._time("stat", start)
+        return await self._timed("stat", self.inner.stat(key))
 
     async def stream(
         self, key: str, start: int = 0, end: int | None = None
@@ -89,34 +86,13 @@ class CountingStore:
             raise
 
     async def put(self, key: str, data: bytes) -> None:
-        start = time.perf_counter()
-        try:
-            await self.inner.put(key, data)
-        except StorageError:
-            self._count("put")
-            raise
-        finally:
-            self._time("put", start)
+        await self._timed("put", self.inner.put(key, data))
 
     async def put_file(self, key: str, src: Path) -> None:
-        start = time.perf_counter()
-        try:
-            await self.inner.put_file(key, src)
-        except StorageError:
-            self._count("put_file")
-            raise
-        finally:
-            self._time("put_file", start)
+        await self._timed("put_file", self.inner.put_file(key, src))
 
     async def delete(self, key: str) -> bool:
-        start = time.perf_counter()
-        try:
-            return await self.inner.delete(key)
-        except StorageError:
-            self._count("delete")
-            raise
-        finally:
-            self._time("delete", start)
+        return await self._timed("delete", self.inner.delete(key))
 
     async def list(self, prefix: str = "") -> AsyncIterator[str]:
         try:
