@@ -308,7 +308,18 @@ def score(proj: Project, findings: list[Finding], verbose: bool) -> tuple[Score,
     return s, lines
 
 
-def run(projects: list[Project], snapshots: Path, doctor: list[str], args: Any) -> int:
+def run(
+    projects: list[Project],
+    snapshots: Path,
+    doctor: list[str],
+    *,
+    only: Sequence[str] = (),
+    verbose: bool = False,
+    dump_to: str | None = None,
+) -> int:
+    """Score the doctor on each snapshot (those named in ``only``, when given); with
+    ``dump_to``, write the counted findings there as JSON. Exit code: 1 while any finding is
+    unjudged, 2 when a snapshot is not of the pinned commit."""
     present = [p for p in projects if (snapshots / p.name).is_dir()]
     if not present:
         print(
@@ -319,7 +330,7 @@ def run(projects: list[Project], snapshots: Path, doctor: list[str], args: Any) 
     total = Score()
     dump: dict[str, list[dict[str, object]]] = {}
     for proj in present:
-        if args.only and proj.name not in args.only:
+        if only and proj.name not in only:
             continue
         tree = snapshots / proj.name
         pinned = (tree / ".commit").read_text().strip() if (tree / ".commit").is_file() else ""
@@ -328,7 +339,7 @@ def run(projects: list[Project], snapshots: Path, doctor: list[str], args: Any) 
             return 2
         findings = run_doctor(doctor, tree)
         dump[proj.name] = [f.__dict__ for f in findings if f.severity in _COUNTED]
-        s, lines = score(proj, findings, args.verbose)
+        s, lines = score(proj, findings, verbose)
         total.add(s)
         print(f"{proj.name:<28} {s.line()}")
         for line in lines:
@@ -342,8 +353,8 @@ def run(projects: list[Project], snapshots: Path, doctor: list[str], args: Any) 
     )
     print(f"by code (right/wrong[/unjudged?]): {by_code or '-'}")
     print(f"{'TOTAL':<28} {total.line()}")
-    if args.dump:
-        Path(args.dump).write_text(json.dumps(dump, indent=1) + "\n")
+    if dump_to:
+        Path(dump_to).write_text(json.dumps(dump, indent=1) + "\n")
     return 1 if total.unjudged else 0
 
 
@@ -365,7 +376,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     projects = load_manifest(args.manifest)
     if args.command == "extract":
         return extract(projects, args.mirrors, args.snapshots)
-    return run(projects, args.snapshots, shlex.split(args.doctor), args)
+    return run(
+        projects,
+        args.snapshots,
+        shlex.split(args.doctor),
+        only=args.only or (),
+        verbose=args.verbose,
+        dump_to=args.dump,
+    )
 
 
 if __name__ == "__main__":
