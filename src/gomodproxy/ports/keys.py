@@ -9,6 +9,7 @@ colliding with a real key, and skip dot names when listing.
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from gomodproxy.errors import InvalidInput
@@ -23,7 +24,9 @@ MAX_KEY_BYTES = 4096
 #: Prefix of the temporary names backends use while writing; never a valid key element.
 TEMP_PREFIX = ".tmp-"
 
-_FORBIDDEN_CHARS = frozenset("\\\x00")
+#: Control characters and the backslash; one regex scan, not a Python step per character
+#: (every storage operation checks its key).
+_FORBIDDEN_CHARS = re.compile(r"[\x00-\x1f\\]")
 
 
 def check_key(key: str) -> None:
@@ -34,7 +37,7 @@ def check_key(key: str) -> None:
         raise InvalidInput(f"storage key {key!r} starts or ends with '/'")
     if len(key) > MAX_KEY_BYTES or len(key.encode("utf-8", "surrogateescape")) > MAX_KEY_BYTES:
         raise InvalidInput(f"storage key of {len(key)} characters is longer than {MAX_KEY_BYTES}")
-    if any(c in _FORBIDDEN_CHARS or ord(c) < 0x20 for c in key):
+    if _FORBIDDEN_CHARS.search(key):
         raise InvalidInput(f"storage key {key!r} contains a control character or backslash")
     for elem in key.split("/"):
         if not elem:
