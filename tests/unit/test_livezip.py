@@ -201,8 +201,8 @@ class TestLiveZip:
         reader = asyncio.create_task(consume(art, got))
         await until(lambda: size(got) > 0)
         source.replace.set()
-        # The second attempt stays unfinished until the reader saw it: a download that was
-        # already complete by then would be read whole from the store, without a splice.
+        # The second attempt stays unfinished until the reader failed: this is the reader
+        # seeing the new file while it polls (the next test: only after the fetch is over).
         with pytest.raises(UpstreamError, match="started over"):
             await asyncio.wait_for(reader, 10)
         source.rest.set()
@@ -210,4 +210,27 @@ class TestLiveZip:
         stored = await svc.immutable("zip", PATH, VERSION, Trace())  # joins the fetch
         assert stored.size == len(data)
         assert await svc.store.get(KEY) == data
+        await svc.aclose()
+
+    async def test_a_reader_that_looks_again_only_after_the_restarted_download_was_stored_fails(
+        self, world: tuple[ProxyService, SlowSource, GatedVerifier, bytes]
+    ) -> None:
+        """The restart is noticed even when the reader does not look at the download while
+        the second attempt is in it: the second attempt lands, is verified and stored before
+        the reader asks for more, and it still gets no bytes of it after those of the first."""
+        svc, source, verifier, data = world
+        source.restart = True
+        art = await svc.immutable("zip", PATH, VERSION, Trace(), live=True)
+        assert art.store is not None
+        chunks = art.store.stream(art.key, 0, art.size)
+        first = await anext(chunks)  # the reader holds bytes of the first attempt, then pauses
+        assert first == data[: len(first)]
+        source.replace.set()
+        source.rest.set()
+        verifier.go.set()
+        stored = await svc.immutable("zip", PATH, VERSION, Trace())  # joins the fetch
+        assert stored.size == len(data)
+        assert await svc.store.get(KEY) == data
+        with pytest.raises(UpstreamError, match="started over"):
+            await anext(chunks)
         await svc.aclose()

@@ -66,8 +66,11 @@ class LiveZip:
         self.final: Any = None
 
     def attach(self, tmp: Path) -> None:
-        """Watch the temporary file the fetch writes (called right after it is created)."""
+        """Watch the temporary file the fetch writes: called right after it is created, and
+        again once the source is done with it, so that the file checked and stored is the
+        last one seen even when no reader looked while the source replaced it."""
         self._path = tmp
+        self._current()
 
     def finish(self, artifact: Any) -> None:
         """The zip is checked, verified and stored: release the tail."""
@@ -153,6 +156,9 @@ class LiveZip:
                     await asyncio.wait_for(self._done.wait(), _POLL)
             if self._error is not None:
                 raise self._error
+            if reading >= 0 and reading != self._latest:
+                # Replaced after this reader's last look: what was stored is another download.
+                raise UpstreamError(f"{self.key}: the upstream download started over")
             final = self.final
             if final.data is not None:
                 if offset < len(final.data):

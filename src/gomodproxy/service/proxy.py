@@ -442,6 +442,8 @@ class ProxyService:
 
             async def fetch() -> str:
                 await self.source.zip(path, version, tmp)
+                if on_tmp is not None:
+                    on_tmp(tmp)  # the file as downloaded: the one checked and stored
                 try:
                     return await asyncio.get_running_loop().run_in_executor(
                         self._zip_checks(),
