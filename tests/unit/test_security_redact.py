@@ -83,6 +83,18 @@ def test_config_show_values() -> None:
     assert shown["auth_file"] == "/etc/c.json"
 
 
+def test_config_show_masks_each_origin() -> None:
+    """A static origin's repository URL may carry credentials: masked like any URL."""
+    settings = load_settings(
+        env={},
+        flags={"origins": "corp.example/x=git+https://bob:s3cr3t-pw@git.corp/x.git"},
+        ask_go=False,
+    )
+    shown = redact_settings(settings.by_name())
+    assert shown["origins"] == ["corp.example/x=git+https://***@git.corp/x.git"]
+    assert redact_settings({"origins": ()}) == {"origins": []}
+
+
 # The user-info pattern as it was before it was made linear (quadratic on long runs of
 # letters): the linear one must mask exactly the same text.
 _PLAIN_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<info>[^/@\s'\"]+)@")

@@ -51,7 +51,10 @@ def redact(text: str) -> str:
 
 
 def redact_value(name: str, value: Any) -> Any:
-    """A setting's value as it may be shown: strings masked, secret-named ones wholly."""
+    """A setting's value as it may be shown: strings masked, secret-named ones wholly; each
+    string of a list (``origins``: repository URLs that may carry credentials) the same way."""
+    if isinstance(value, list | tuple):
+        return [redact_value(name, item) for item in value]
     if not isinstance(value, str) or not value:
         return value
     if name in _SECRET_SETTINGS or (is_secret_name(name) and not name.endswith(("_file", "_key"))):
