@@ -471,3 +471,35 @@ class TestPathsend:
         sent = await self.call(app, url)
         assert sent[0]["status"] == 200
         assert b"".join(m.get("body", b"") for m in sent[1:]) == again  # type: ignore[misc]
+
+
+class TestPrivateSumdbKey:
+    @pytest.mark.parametrize(
+        ("content", "reason"),
+        [(None, "No such file or directory"), ("not a key\n", "malformed verifier id")],
+    )
+    def test_an_unusable_signer_key_is_a_config_error(
+        self, tmp_path: Path, content: str | None, reason: str
+    ) -> None:
+        """A worker whose private checksum database cannot sign says which setting is wrong
+        (a ConfigError, as for every other setting build_app cannot use)."""
+        from gomodproxy.errors import ConfigError
+
+        key = tmp_path / "signer.key"
+        if content is not None:
+            key.write_text(content)
+        with pytest.raises(ConfigError, match=f"^sumdb_private_key: {key}: {reason}"):
+            make_full_app(tmp_path, FakeSource(), sumdb_private_key=str(key))
+
+    async def test_a_signer_key_serves_the_private_database(self, tmp_path: Path) -> None:
+        from gomodproxy.sumdb import note
+
+        skey, _ = note.generate_key("corp.example/sumdb", bytes(32))
+        key = tmp_path / "signer.key"
+        key.write_text(skey + "\n")
+        app, _ = make_full_app(tmp_path, FakeSource(), sumdb_private_key=str(key))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            r = await client.get("/sumdb/corp.example/sumdb/supported")
+        assert r.status_code == 200
+        await app.service.aclose()

@@ -17,7 +17,7 @@ from gomodproxy.checksumdb.database import SumdbDatabase
 from gomodproxy.checksumdb.private import PrivateSumdb
 from gomodproxy.checksumdb.remote import RemoteResponse
 from gomodproxy.config.settings import CacheSettings, ChecksumDbSettings
-from gomodproxy.errors import GoModProxyError, NotFound
+from gomodproxy.errors import ConfigError, GoModProxyError, InvalidInput, NotFound
 from gomodproxy.gomod.dirhash import gomod_hash
 from gomodproxy.ports.keys import ziphash_key
 from gomodproxy.ports.storage import BlobStore
@@ -101,9 +101,23 @@ class SumdbRoutes:
 
 
 def _read_signer(key_file: str) -> note.Signer | None:
+    """The private database's signer from ``key_file``; None when it is not set.
+
+    Raises:
+        ConfigError: the file is unreadable or holds no signer key (a worker that cannot
+            start says which setting is wrong, not a traceback).
+    """
     if not key_file:
         return None
-    return note.new_signer(Path(key_file).read_text().strip())
+    try:
+        text = Path(key_file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ConfigError(f"sumdb_private_key: {key_file}: {reason}") from None
+    try:
+        return note.new_signer(text.strip())
+    except InvalidInput as exc:
+        raise ConfigError(f"sumdb_private_key: {key_file}: {exc}") from None
 
 
 def sumdb_routes(
@@ -116,11 +130,11 @@ def sumdb_routes(
     lock_dir: Path,
 ) -> SumdbRoutes | None:
     """The ``/sumdb/`` routes: the proxied ``databases`` and, when a signer key is set, the
-        private database kept in ``store`` and fed by ``service``; None when there is neither.
+    private database kept in ``store`` and fed by ``service``; None when there is neither.
     The private database covers ``sumdb_private_patterns``, by default ``goprivate``; answers
     about the proxied ones are cached ``list_ttl`` seconds.
 
-        ``lock_dir`` is the host-wide lock directory the single-flight locks use too.
+    ``lock_dir`` is the host-wide lock directory the single-flight locks use too.
     """
     private = None
     signer = _read_signer(checksum.sumdb_private_key)
