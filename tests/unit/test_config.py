@@ -99,6 +99,10 @@ class TestErrors:
             ('workers = "many"\n', "not a valid int"),
             ("listen = \n", "config file"),
             ("upstream_error_status = 500\n", "404 or 502"),
+            ("upstream_timeout = 0\n", "upstream_timeout must be more than 0 seconds"),
+            ("fetch_timeout = -5\n", "fetch_timeout must be more than 0 seconds"),
+            ("list_ttl = -1\n", "list_ttl must not be negative"),
+            ("immutable_max_age = -1\n", "immutable_max_age must not be negative"),
         ],
     )
     def test_bad_file(self, tmp_path: Path, text: str, message: str) -> None:
@@ -148,8 +152,8 @@ def test_readme_example_is_valid(tmp_path: Path) -> None:
     assert s.upstream.gonoproxy == "git.corp.example"
 
 
-#: ``config show`` of the defaults, as it was before the settings were split into typed
-#: parts: operators diff this output, so moving a field between parts must not change it.
+#: ``config show`` of the defaults: operators diff this output, so moving a field between
+#: the typed parts must not change it.
 SHOW_DEFAULTS = Path(__file__).resolve().parents[1] / "vectors" / "config" / "show_defaults.toml"
 
 

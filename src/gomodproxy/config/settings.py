@@ -372,6 +372,24 @@ def _check(settings: Settings) -> None:
     for name, count in counts.items():
         if count < 0:
             raise ConfigError(f"{name} must not be negative")
+    # A timeout of 0 (or a negative one from a TOML number) fails every upstream request at
+    # once, before it is sent: refuse it here rather than answer each request "timed out".
+    timeouts = {
+        "upstream_timeout": upstream.upstream_timeout,
+        "fetch_timeout": upstream.fetch_timeout,
+    }
+    for name, seconds in timeouts.items():
+        if not seconds > 0:
+            raise ConfigError(f"{name} must be more than 0 seconds")
+    durations = {
+        "list_ttl": cache.list_ttl,
+        "stale_ttl": cache.stale_ttl,
+        "shutdown_timeout": server.shutdown_timeout,
+        "immutable_max_age": server.immutable_max_age,
+    }
+    for name, seconds in durations.items():
+        if seconds < 0:
+            raise ConfigError(f"{name} must not be negative")
 
 
 def go_env(names: list[str]) -> dict[str, str]:
