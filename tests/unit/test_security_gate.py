@@ -367,3 +367,43 @@ async def test_private_sumdb_data_tiles_need_every_rule(tmp_path: Path) -> None:
     assert await gate.check(scope(data, b"root:pw-r")) is None
     for path in ("/sumdb/sum.corp/tile/8/0/000", "/sumdb/sum.corp/latest"):
         assert await gate.check(scope(path, b"alice:pw-a")) is None
+
+
+@pytest.mark.parametrize(
+    ("setting", "make", "message"),
+    [
+        ("metrics_token_file", None, "metrics_token_file {}: No such file or directory"),
+        ("metrics_token_file", "\n\n", "metrics_token_file {}: the file is empty"),
+        ("access_decisions_log", "dir", "access_decisions_log {}: Is a directory"),
+    ],
+)
+def test_unusable_gate_files_are_config_errors(
+    tmp_path: Path, setting: str, make: str | None, message: str
+) -> None:
+    """A worker that cannot read its metrics token or append to its access decisions log
+    says which setting is wrong (a ConfigError), like every other setting build_app uses."""
+    from gomodproxy.errors import ConfigError
+    from gomodproxy.server.gate import gate_from_settings
+
+    path = tmp_path / "f"
+    if make == "dir":
+        path.mkdir()
+    elif make is not None:
+        path.write_text(make)
+    security, ops = SecuritySettings(), OpsSettings()
+    if setting == "metrics_token_file":
+        ops = dataclasses.replace(ops, metrics_token_file=str(path))
+    else:
+        security = dataclasses.replace(security, access_decisions_log=str(path))
+    with pytest.raises(ConfigError, match="^" + message.format(path) + "$"):
+        gate_from_settings(security, ops, "")
+
+
+def test_the_metrics_token_is_the_first_line(tmp_path: Path) -> None:
+    from gomodproxy.server.gate import gate_from_settings
+
+    token = tmp_path / "metrics.token"
+    token.write_text("m-3tr1cs\n# rotated monthly\n")
+    ops = dataclasses.replace(OpsSettings(), metrics_token_file=str(token))
+    gate = gate_from_settings(SecuritySettings(), ops, "")
+    assert gate._metrics_token == b"Bearer m-3tr1cs"
