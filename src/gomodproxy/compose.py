@@ -7,9 +7,10 @@ the checksum-database verifier, the proxy service over all of these, the access 
 ``/sumdb/`` and ``/admin/`` apps, the status page and the response observer (SLI, audit), and
 hands them to :class:`~gomodproxy.server.app.ProxyApp`'s constructor. Nothing is installed,
 swapped or patched afterwards. ``create_app`` is the entry point ``serve`` gives the HTTP
-server; ``build_service`` builds the service alone (``serve``'s start-up probe, ``mod
-download``). Every optional part (Redis, OCI/S3 storage, offline mode, a private checksum
-database, authentication and limits, the audit log, admin) is chosen here.
+server (``serve`` builds one app in the parent first, to check the settings);
+``build_service`` builds the service alone (``mirror``, ``mod download``). Every optional
+part (Redis, OCI/S3 storage, offline mode, a private checksum database, authentication and
+limits, the audit log, admin) is chosen here.
 """
 
 from __future__ import annotations
@@ -174,6 +175,7 @@ def build_app(
     raw_store = store or open_store(settings.storage.storage)
     work = temp_dir or work_dir(settings.storage.temp_dir, raw_store)
     meta, flight = caches or shared_caches(settings.cache.redis, work)
+    own_verifier = verifier is None
     if verifier is None:
         verifier = verifier_for(settings, raw_store, metrics, flight=flight)
     elif verifier.metrics is None:
@@ -228,6 +230,9 @@ def build_app(
         gate.flush()
 
     shutdown.append(flush_gate)
+    if own_verifier:
+        # Its checksum-database clients (connections) are this app's; a given one is not.
+        shutdown.append(verifier.aclose)
     return ProxyApp(
         service,
         settings.server,

@@ -71,7 +71,8 @@ def test_optional_parts_follow_the_settings(tmp_path: Path) -> None:
     assert isinstance(dict(app.mounts)["/admin/"], AdminApp)
     assert isinstance(app.observers[0], OpsObserver)
     assert app.observers[0].audit is not None
-    assert len(app.on_shutdown) == 2  # the audit log is closed, the gate flushed
+    # The audit log is closed, the gate flushed, the verifier built here closed.
+    assert len(app.on_shutdown) == 3
 
 
 def test_wrappers_declare_what_they_pass_through(tmp_path: Path) -> None:
@@ -84,3 +85,31 @@ def test_wrappers_declare_what_they_pass_through(tmp_path: Path) -> None:
     assert store.degraded is False
     assert not hasattr(store, "no_such_attribute")
     assert not hasattr(app.service.flight, "no_such_attribute")
+
+
+async def test_the_verifier_it_built_is_closed_with_the_app(tmp_path: Path) -> None:
+    """The checksum-database client the app made is closed when the app is (its
+    connections); a verifier handed in belongs to the caller and stays open."""
+    from gomodproxy.sumdb import note
+
+    _, vkey = note.generate_key("db.test", bytes(32))
+    app, _, _ = _app(tmp_path, gosumdb=f"{vkey} http://127.0.0.1:1")
+    verifier = app.service.verifier
+    assert isinstance(verifier, SumdbVerifier)
+    assert verifier.db is not None
+    client = verifier.db.remote._client
+    assert not client.is_closed
+    await app.aclose()
+    assert client.is_closed
+
+    given = SumdbVerifier(None)
+    cfg = load_settings(env={}, flags={"goproxy": "off", "storage": "memory://"}, ask_go=False)
+    app = build_app(cfg, store=MemoryStore(), temp_dir=tmp_path, verifier=given)
+    closed: list[bool] = []
+
+    async def aclose() -> None:
+        closed.append(True)
+
+    given.aclose = aclose  # type: ignore[method-assign]
+    await app.aclose()
+    assert closed == []

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from gomodproxy.config.settings import ServerSettings, Settings, load_settings, set_flag_pairs
 
-if TYPE_CHECKING:  # the service is built lazily, in run()
-    from gomodproxy.service.proxy import ProxyService
+if TYPE_CHECKING:  # the app is built lazily, in run()
+    from gomodproxy.server.app import ProxyApp
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,22 +61,23 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return load_settings(args.config, flags=flags)
 
 
-async def _check_storage(service: ProxyService) -> None:
+async def _check_app(app: ProxyApp) -> None:
     """Let the store say now, not at the first request, that it cannot be used (an S3
-    bucket that does not exist, wrong credentials)."""
+    bucket that does not exist, wrong credentials); then close the probe app."""
     try:
-        await service.store.check()
+        await app.service.store.check()
     finally:
-        await service.aclose()
+        await app.aclose()
 
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    # Fail early, in the parent, on storage or GOPROXY problems.
-    from gomodproxy.compose import build_service
+    # Fail early, in the parent, on any setting a worker could not use (storage, GOPROXY,
+    # GOSUMDB, token and key files, logs): the app is built once here as each worker builds
+    # it, so a bad value is one message and exit code, not a traceback per worker.
+    from gomodproxy.compose import build_app
 
-    probe = build_service(settings)
-    asyncio.run(_check_storage(probe))
+    asyncio.run(_check_app(build_app(settings)))
     # TLS and access-control settings are checked here, in the parent, before any worker.
     from gomodproxy.server.serving import check_security_settings, tls_options
 
