@@ -59,6 +59,17 @@ def test_a_file_no_worker_could_use_stops_serve_before_it_starts(
     assert no_server == []
 
 
+def test_a_bad_network_list_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_server: list[str]
+) -> None:
+    argv = ["serve", "--storage", str(tmp_path / "data"), "--listen", "127.0.0.1:0"]
+    argv += ["--set", "goproxy=off", "--set", "gosumdb=off", "--set", "metrics_networks=bad/net"]
+    assert main(argv) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("gomodproxy: metrics_networks: invalid network 'bad/net'")
+    assert "serving on" not in err
+
+
 def test_usable_settings_go_on_to_serve(tmp_path: Path, no_server: list[str]) -> None:
     """The parent's check passes on good settings (the server is then started)."""
     argv = ["serve", "--storage", str(tmp_path / "data"), "--listen", "127.0.0.1:0"]

@@ -72,18 +72,18 @@ async def _check_app(app: ProxyApp) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    # Fail early, in the parent, on any setting a worker could not use (storage, GOPROXY,
-    # GOSUMDB, token and key files, logs): the app is built once here as each worker builds
-    # it, so a bad value is one message and exit code, not a traceback per worker.
-    from gomodproxy.compose import build_app
-
-    asyncio.run(_check_app(build_app(settings)))
     # TLS and access-control settings are checked here, in the parent, before any worker.
     from gomodproxy.server.serving import check_security_settings, tls_options
 
     server = settings.server
     check_security_settings(server, settings.security, settings.upstream.direct_allow_networks)
     tls = tls_options(server)
+    # Then any other setting a worker could not use (storage, GOPROXY, GOSUMDB, token and key
+    # files, logs): the app is built once here as each worker builds it, so a bad value is
+    # one message and exit code, not a traceback per worker.
+    from gomodproxy.compose import build_app
+
+    asyncio.run(_check_app(build_app(settings)))
 
     host, port = server.listen_host_port()
     workers = server.effective_workers()

@@ -39,7 +39,7 @@ from typing import Any
 
 from gomodproxy.config.networks import IPNetwork, in_networks, parse_networks
 from gomodproxy.config.settings import OpsSettings, SecuritySettings
-from gomodproxy.errors import ConfigError, GoModProxyError
+from gomodproxy.errors import ConfigError, GoModProxyError, InvalidInput
 from gomodproxy.gomod import module
 from gomodproxy.ops.metrics import RequestLog
 from gomodproxy.ports.keys import MAX_KEY_BYTES
@@ -350,8 +350,13 @@ def gate_from_settings(
     authentication or access rules are on.
 
     Raises:
-        ConfigError: the metrics token file or the access decisions log cannot be used.
+        ConfigError: the metrics token file or the access decisions log cannot be used, or
+            ``metrics_networks`` is not a list of networks.
     """
+    try:
+        metrics_networks = parse_networks(ops.metrics_networks)
+    except InvalidInput as exc:
+        raise ConfigError(f"metrics_networks: {exc}") from None
     authenticator = authenticator_from_settings(security)
     rules = parse_rules(security.access_rules)
     limiter = RateLimiter(
@@ -372,7 +377,7 @@ def gate_from_settings(
         private_sumdb=private_sumdb,
         audit=audit_writer(security.access_decisions_log),
         metrics_token=_read_token(ops.metrics_token_file),
-        metrics_networks=parse_networks(ops.metrics_networks),
+        metrics_networks=metrics_networks,
     )
 
 
