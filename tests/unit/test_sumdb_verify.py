@@ -5,6 +5,7 @@ unreachable databases, the tile cache, fork quarantine, base-URL discovery, pass
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 import httpx
@@ -19,6 +20,7 @@ from gomodproxy.errors import (
     InvalidInput,
     NotFound,
     UpstreamError,
+    UpstreamTimeout,
     VerificationError,
 )
 from gomodproxy.gomod.dirhash import gomod_hash
@@ -311,6 +313,41 @@ class TestRemote:
         spec = parse_gosumdb(f"{VKEY} http://db.test/")
         assert spec is not None
         assert await SumdbRemote(spec, "http://p1").base_url() == "http://db.test"
+
+    async def test_a_trickling_answer_times_out_and_frees_its_slot(self) -> None:
+        """httpx bounds each read, not the answer: a database sending a byte now and then
+        must still fail within the timeout, and nine such requests (one more than the slots)
+        all end as timeouts instead of the ninth waiting for a slot without limit."""
+        release = asyncio.Event()
+
+        async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n")
+            with contextlib.suppress(ConnectionError):
+                for _ in range(100):  # a byte well inside httpx's read timeout, for 5 s
+                    if release.is_set():
+                        break
+                    writer.write(b"x")
+                    await writer.drain()
+                    await asyncio.sleep(0.05)
+            writer.close()
+
+        server = await asyncio.start_server(trickle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        spec = parse_gosumdb(f"{VKEY} http://127.0.0.1:{port}")
+        assert spec is not None
+        remote = SumdbRemote(spec, timeout=0.5)
+        try:
+            results = await asyncio.gather(
+                *(remote.fetch(f"lookup/example.com/m{i}@v1.0.0") for i in range(9)),
+                return_exceptions=True,
+            )
+        finally:
+            release.set()
+            await remote.aclose()
+            server.close()
+        assert all(isinstance(r, UpstreamTimeout) for r in results), results
+        assert all("no complete answer within 0.5 s" in str(r) for r in results)
 
 
 class TestPassthrough:

@@ -63,6 +63,7 @@ class SumdbRemote:
             ),
         )
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self.timeout = timeout
         self._owns_client = client is None
         self._base: str | None = None
         self._base_lock = asyncio.Lock()
@@ -113,14 +114,25 @@ class SumdbRemote:
         return self.db.direct_url
 
     async def _get(self, url: str) -> RemoteResponse:
+        """One whole answer within ``timeout``: waiting for one of the request slots and
+        the reading included. httpx's timeouts bound each read, not the response, so a
+        database that trickles its bytes would otherwise hold a slot (and everything queued
+        behind it) for as long as it likes."""
         try:
-            async with self._in_flight, self._client.stream("GET", url) as r:
-                body = b""
-                async for chunk in r.aiter_bytes():
-                    body += chunk
-                    if len(body) > MAX_BODY:
-                        raise UpstreamError(f"reading {url}: response too large", source=self.name)
-                return RemoteResponse(r.status_code, r.headers.get("content-type", ""), body)
+            async with asyncio.timeout(self.timeout):
+                async with self._in_flight, self._client.stream("GET", url) as r:
+                    body = b""
+                    async for chunk in r.aiter_bytes():
+                        body += chunk
+                        if len(body) > MAX_BODY:
+                            raise UpstreamError(
+                                f"reading {url}: response too large", source=self.name
+                            )
+                    return RemoteResponse(r.status_code, r.headers.get("content-type", ""), body)
+        except TimeoutError as exc:
+            raise UpstreamTimeout(
+                f"reading {url}: no complete answer within {self.timeout:g} s", source=self.name
+            ) from exc
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(f"reading {url}: timed out", source=self.name) from exc
         except httpx.HTTPError as exc:
