@@ -319,8 +319,10 @@ class TestRemote:
         must still fail within the timeout, and nine such requests (one more than the slots)
         all end as timeouts instead of the ninth waiting for a slot without limit."""
         release = asyncio.Event()
+        handlers: list[asyncio.Task[None] | None] = []
 
         async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            handlers.append(asyncio.current_task())
             await reader.readuntil(b"\r\n\r\n")
             writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n")
             with contextlib.suppress(ConnectionError):
@@ -331,6 +333,8 @@ class TestRemote:
                     await writer.drain()
                     await asyncio.sleep(0.05)
             writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
 
         server = await asyncio.start_server(trickle, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
@@ -345,7 +349,9 @@ class TestRemote:
         finally:
             release.set()
             await remote.aclose()
+            await asyncio.gather(*(h for h in handlers if h is not None))
             server.close()
+            await server.wait_closed()
         assert all(isinstance(r, UpstreamTimeout) for r in results), results
         assert all("no complete answer within 0.5 s" in str(r) for r in results)
 

@@ -114,21 +114,25 @@ class SumdbRemote:
         return self.db.direct_url
 
     async def _get(self, url: str) -> RemoteResponse:
-        """One whole answer within ``timeout``: waiting for one of the request slots and
-        the reading included. httpx's timeouts bound each read, not the response, so a
+        """One whole answer within ``timeout`` once one of the request slots is ours, and a
+        slot within ``timeout`` too. httpx's timeouts bound each read, not the response, so a
         database that trickles its bytes would otherwise hold a slot (and everything queued
         behind it) for as long as it likes."""
         try:
             async with asyncio.timeout(self.timeout):
-                async with self._in_flight, self._client.stream("GET", url) as r:
-                    body = b""
-                    async for chunk in r.aiter_bytes():
-                        body += chunk
-                        if len(body) > MAX_BODY:
-                            raise UpstreamError(
-                                f"reading {url}: response too large", source=self.name
-                            )
-                    return RemoteResponse(r.status_code, r.headers.get("content-type", ""), body)
+                await self._in_flight.acquire()
+        except TimeoutError as exc:
+            raise UpstreamTimeout(
+                f"reading {url}: no free connection within {self.timeout:g} s", source=self.name
+            ) from exc
+        try:
+            async with asyncio.timeout(self.timeout), self._client.stream("GET", url) as r:
+                body = b""
+                async for chunk in r.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_BODY:
+                        raise UpstreamError(f"reading {url}: response too large", source=self.name)
+                return RemoteResponse(r.status_code, r.headers.get("content-type", ""), body)
         except TimeoutError as exc:
             raise UpstreamTimeout(
                 f"reading {url}: no complete answer within {self.timeout:g} s", source=self.name
@@ -137,6 +141,8 @@ class SumdbRemote:
             raise UpstreamTimeout(f"reading {url}: timed out", source=self.name) from exc
         except httpx.HTTPError as exc:
             raise UpstreamError(f"reading {url}: {exc}", source=self.name) from exc
+        finally:
+            self._in_flight.release()
 
     async def fetch(self, endpoint: str) -> RemoteResponse:
         """GET ``<base>/<endpoint>`` whatever the status (for verbatim passthrough).
