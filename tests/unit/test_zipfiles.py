@@ -67,6 +67,34 @@ class TestHashZip:
         with pytest.raises(InvalidInput, match=r"^zip: checksum error$"):
             zipfiles.hash_zip(z)
 
+    def test_entry_before_the_start_of_the_file(self, tmp_path: Path) -> None:
+        """A directory that says the archive starts 8 bytes later than it does puts the
+        first entry's header before byte 0: refused as not a zip, not an OSError."""
+        z = write_zip(tmp_path / "o.zip", [(P + "a.go", b"package a\n"), (P + "go.mod", b"")])
+        raw = bytearray(z.read_bytes())
+        eocd = raw.rindex(b"PK\x05\x06")
+        offset = int.from_bytes(raw[eocd + 16 : eocd + 20], "little")
+        raw[eocd + 16 : eocd + 20] = (offset + 8).to_bytes(4, "little")
+        z.write_bytes(bytes(raw))
+        assert zipfile.ZipFile(z).infolist()[0].header_offset < 0  # what zipfile makes of it
+        with pytest.raises(InvalidInput, match=r"^zip: not a valid zip file$"):
+            zipfiles.hash_zip(z)
+        with pytest.raises(InvalidInput, match=r"^zip: not a valid zip file$"):
+            zipfiles.check_and_hash_zip(z, M, V)  # what ingesting a fetched zip runs
+
+    def test_encrypted_entry(self, tmp_path: Path) -> None:
+        """An entry flagged as encrypted (Go's archive/zip has no encryption) is refused
+        with a reason, not zipfile's RuntimeError."""
+        z = write_zip(tmp_path / "e.zip", [(P + "a.go", b"package a\n"), (P + "go.mod", b"")])
+        raw = bytearray(z.read_bytes())
+        central = raw.index(b"PK\x01\x02")
+        raw[central + 8] |= 0x1  # general purpose flags: encrypted
+        z.write_bytes(bytes(raw))
+        with pytest.raises(InvalidInput, match=r"a\.go: encrypted entries are not supported$"):
+            zipfiles.hash_zip(z)
+        with pytest.raises(InvalidInput, match=r"a\.go: encrypted entries are not supported$"):
+            zipfiles.check_and_hash_zip(z, M, V)
+
     def test_refuses_oversized_zip_file(self, tmp_path: Path) -> None:
         """A zip file over 500 MiB is refused before it is read (sparse file, no disk use)."""
         big = tmp_path / "big.zip"

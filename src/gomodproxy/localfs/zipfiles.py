@@ -20,6 +20,7 @@ not UTF-8, so names Go would reject still reach the checks that reject them.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import stat
@@ -117,6 +118,14 @@ def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
         raise InvalidInput(text) from e
     except (zlib.error, NotImplementedError, EOFError, ValueError) as e:
         raise InvalidInput(f"zip: {entry_name(info)}: {e}") from e
+    except RuntimeError as e:  # zipfile's "File ... is encrypted, password required"
+        raise InvalidInput(f"zip: {entry_name(info)}: encrypted entries are not supported") from e
+    except OSError as e:
+        # An entry whose header offset, with the archive's own offset applied, lies before
+        # the start of the file: zipfile seeks there and the seek fails.
+        if e.errno != errno.EINVAL:
+            raise
+        raise InvalidInput("zip: not a valid zip file") from e
 
 
 def _entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> Iterator[bytes]:
