@@ -362,34 +362,28 @@ def _check(settings: Settings) -> None:
         raise ConfigError("upstream_error_status must be 404 or 502")
     if settings.checksumdb.verify not in ("strict", "best-effort"):
         raise ConfigError('verify must be "strict" or "best-effort"')
-    counts = {
+    non_negative = {
         "workers": server.workers,
         "hot_cache_bytes": cache.hot_cache_bytes,
         "hot_cache_item_bytes": cache.hot_cache_item_bytes,
         "max_zip_bytes": upstream.max_zip_bytes,
         "stream_cold_zips_after": upstream.stream_cold_zips_after,
-    }
-    for name, count in counts.items():
-        if count < 0:
-            raise ConfigError(f"{name} must not be negative")
-    # A timeout of 0 (or a negative one from a TOML number) fails every upstream request at
-    # once, before it is sent: refuse it here rather than answer each request "timed out".
-    timeouts = {
-        "upstream_timeout": upstream.upstream_timeout,
-        "fetch_timeout": upstream.fetch_timeout,
-    }
-    for name, seconds in timeouts.items():
-        if not seconds > 0:
-            raise ConfigError(f"{name} must be more than 0 seconds")
-    durations = {
         "list_ttl": cache.list_ttl,
         "stale_ttl": cache.stale_ttl,
         "shutdown_timeout": server.shutdown_timeout,
         "immutable_max_age": server.immutable_max_age,
     }
-    for name, seconds in durations.items():
-        if seconds < 0:
+    for name, value in non_negative.items():
+        if value < 0:
             raise ConfigError(f"{name} must not be negative")
+    # A timeout of 0 (or a negative one from a TOML number) fails every upstream request at
+    # once, before it is sent: refuse it here rather than answer each request "timed out".
+    for name, seconds in (
+        ("upstream_timeout", upstream.upstream_timeout),
+        ("fetch_timeout", upstream.fetch_timeout),
+    ):
+        if not seconds > 0:
+            raise ConfigError(f"{name} must be more than 0 seconds")
 
 
 def go_env(names: list[str]) -> dict[str, str]:
