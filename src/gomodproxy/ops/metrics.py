@@ -71,7 +71,10 @@ _HELP = {
     "gomodproxy_cache_lookups_total": "Cache lookups by tier (memory, storage) and result.",
     "gomodproxy_upstream_requests_total": "Requests to sources by artifact and outcome.",
     "gomodproxy_upstream_request_duration_seconds": "Time of one request to a source.",
-    "gomodproxy_inflight_fetches": "Upstream fetches in progress (single-flight keys).",
+    "gomodproxy_inflight_fetches": (
+        "Upstream fetches in progress (single-flight keys: artifacts, metadata and "
+        "checksum-database lookups)."
+    ),
     "gomodproxy_degraded": "1 while a shared backend (redis, storage) is unreachable and a "
     "worker runs on its in-process fallback.",
 }
