@@ -208,9 +208,13 @@ def build_app(
     if sumdb is not None:
         mounts[SUMDB_PREFIX] = sumdb
     audit = audit_from_settings(ops)
-    observer = OpsObserver(metrics, verifier, audit)
     # Metrics and the status page never name a private path.
-    observer.is_private = private_predicate(security.access_rules, goprivate)
+    observer = OpsObserver(
+        metrics,
+        verifier,
+        audit,
+        is_private=private_predicate(security.access_rules, goprivate),
+    )
     register_gauges(metrics, service)
     shown = {"settings": redact_settings(settings.by_name()), "origins": dict(settings.origins)}
     admin = admin_from_settings(ops, service, shown, audit)

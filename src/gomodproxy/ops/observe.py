@@ -68,7 +68,12 @@ class OpsObserver:
     """Counts, remembers and audits responses; sets each download's SLI ``outcome``."""
 
     def __init__(
-        self, metrics: Metrics, verifier: Verifier | None = None, audit: AuditLog | None = None
+        self,
+        metrics: Metrics,
+        verifier: Verifier | None = None,
+        audit: AuditLog | None = None,
+        *,
+        is_private: Callable[[str], bool] | None = None,
     ) -> None:
         self.metrics = metrics
         self.verifier: Verifier = verifier if verifier is not None else NoVerifier()
@@ -82,8 +87,8 @@ class OpsObserver:
         self._module_keys: dict[str, tuple[tuple[str, str], ...]] = {}
         self._other_key = (("module", "other"),)
         self._private_key = (("module", PRIVATE_PATH),)
-        #: Whether a module path is private (set by the security gate; none by default).
-        self.is_private: Callable[[str], bool] = _nothing_private
+        #: Whether a module path is private (the security gate's predicate; none by default).
+        self.is_private: Callable[[str], bool] = is_private or _nothing_private
         for artifact in sorted(sli.DOWNLOAD_ARTIFACTS):
             for outcome in (sli.SUCCESS, sli.FAILURE):
                 metrics.inc(sli.METRIC, sli.METRIC_HELP, _labels(artifact, outcome), 0)
