@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from gomodproxy.cli.cmd_serve import granian_server  # noqa: E402
-from gomodproxy.service.proxy import CONTENT_TYPES, FILE_MIN_BYTES, etag_of  # noqa: E402
+from gomodproxy.ports.cache import etag_of  # noqa: E402
+from gomodproxy.service.proxy import CONTENT_TYPES, FILE_MIN_BYTES  # noqa: E402
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]

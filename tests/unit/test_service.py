@@ -16,11 +16,11 @@ import pytest
 from gomodproxy.config.settings import load_settings
 from gomodproxy.errors import InvalidInput, NotFound, UpstreamError, VerificationError
 from gomodproxy.gomod import modfile
-from gomodproxy.ports.cache import CacheEntry
+from gomodproxy.ports.cache import CacheEntry, etag_of
 from gomodproxy.ports.source import SingleSource
 from gomodproxy.ports.verifier import NoVerifier
 from gomodproxy.service.freshness import FreshnessPolicy
-from gomodproxy.service.proxy import EntryEtags, ProxyService, ServiceOptions, Trace, etag_of
+from gomodproxy.service.proxy import ProxyService, ServiceOptions, Trace
 from gomodproxy.service.validate import check_mod
 from gomodproxy.sources.chain import ChainEntry, ProxyChain
 from gomodproxy.sources.router import Router, UnavailableDirect, build_source
@@ -288,7 +288,7 @@ class TestMutable:
             hashed.append(len(data))
             return etag_of(data)
 
-        monkeypatch.setattr("gomodproxy.service.proxy.etag_of", counting)
+        monkeypatch.setattr("gomodproxy.ports.cache.etag_of", counting)
         hits = [await service.list("example.com/m", Trace()) for _ in range(3)]
         assert {first.etag, *(h.etag for h in hits)} == {etag_of(big)}
         assert len(hashed) <= 1  # once for the cached entry, not once per hit
@@ -301,15 +301,18 @@ class TestMutable:
         assert after.data == bigger
         assert after.etag == etag_of(bigger) != first.etag
 
-    def test_entry_etags_are_bounded_and_keyed_by_stored_value(self) -> None:
-        etags = EntryEtags()
-        value = b"v" * EntryEtags.MIN_BYTES
-        assert etags.of("k", CacheEntry(value, 1.0)) == etag_of(value)
-        other = b"w" * EntryEtags.MIN_BYTES
-        assert etags.of("k", CacheEntry(other, 2.0)) == etag_of(other)  # stored again
-        for i in range(EntryEtags.MAX_ENTRIES + 10):
-            etags.of(f"k{i}", CacheEntry(value, 1.0))
-        assert len(etags._known) == EntryEtags.MAX_ENTRIES
+    def test_an_entry_hashes_its_value_once(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        hashed: list[bytes] = []
+
+        def counting(data: bytes) -> str:
+            hashed.append(data)
+            return etag_of(data)
+
+        monkeypatch.setattr("gomodproxy.ports.cache.etag_of", counting)
+        entry, again = CacheEntry(b"v1.0.0\n", 1.0), CacheEntry(b"v1.1.0\n", 2.0)
+        assert entry.etag == entry.etag == etag_of(b"v1.0.0\n")
+        assert again.etag == etag_of(b"v1.1.0\n") != entry.etag  # stored again: hashed anew
+        assert hashed == [b"v1.0.0\n", b"v1.1.0\n"]
 
     async def test_too_old_copy_is_not_served_on_error(
         self, service: ProxyService, source: FakeSource, clock: Clock, tmp_path: Path

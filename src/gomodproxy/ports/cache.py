@@ -17,13 +17,21 @@ locks while it is down) and whether it is ``degraded`` now; wrappers forward bot
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol, TypeVar, runtime_checkable
 
 from gomodproxy.ports.health import Degradable
 
 T = TypeVar("T")
+
+
+def etag_of(data: bytes) -> str:
+    """The ETag of an answer held in memory: a digest of its bytes, the same on every
+    replica."""
+    return '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,13 @@ class CacheEntry:
     value: bytes
     stored_at: float
     not_found: bool = False
+
+    @cached_property
+    def etag(self) -> str:
+        """The ETag of ``value``, computed once per entry: the in-process cache hands out the
+        same entry until the answer is stored again, and a ``@v/list`` of a module with
+        thousands of versions is megabytes that would otherwise be hashed on every hit."""
+        return etag_of(self.value)
 
 
 @runtime_checkable

@@ -30,7 +30,6 @@ server maps them.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 import time
@@ -51,7 +50,7 @@ from gomodproxy.errors import (
 )
 from gomodproxy.gomod import module
 from gomodproxy.localfs.tempdir import DownloadDir
-from gomodproxy.ports.cache import CacheEntry, MetadataCache, SingleFlight
+from gomodproxy.ports.cache import CacheEntry, MetadataCache, SingleFlight, etag_of
 from gomodproxy.ports.keys import artifact_key, ziphash_key
 from gomodproxy.ports.observer import NullObserver, Observer
 from gomodproxy.ports.source import Source
@@ -146,40 +145,6 @@ class ServiceOptions:
     offline: bool = False
 
 
-def etag_of(data: bytes) -> str:
-    return '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
-
-
-class EntryEtags:
-    """ETags of large cached metadata answers, remembered per cache entry.
-
-    A cached ``@v/list`` of a module with thousands of versions can be megabytes; hashing it
-    again on every hit would cost milliseconds per request. A cache entry's value changes only
-    when it is stored again, which gives it a new ``stored_at``: so (key, stored_at, length)
-    names one value, and its ETag is computed once. No value is referenced (the memory stays
-    the cache's); small values are hashed each time (cheaper than the bookkeeping).
-    """
-
-    MIN_BYTES = 64 << 10
-    MAX_ENTRIES = 1024
-
-    def __init__(self) -> None:
-        self._known: dict[str, tuple[float, int, str]] = {}
-
-    def of(self, key: str, entry: CacheEntry) -> str:
-        value = entry.value
-        if len(value) < self.MIN_BYTES:
-            return etag_of(value)
-        known = self._known.get(key)
-        if known is not None and known[0] == entry.stored_at and known[1] == len(value):
-            return known[2]
-        etag = etag_of(value)
-        if key not in self._known and len(self._known) >= self.MAX_ENTRIES:
-            self._known.pop(next(iter(self._known)))  # the oldest
-        self._known[key] = (entry.stored_at, len(value), etag)
-        return etag
-
-
 class ProxyService:
     """Answers protocol requests from the hot cache, storage and sources."""
 
@@ -216,7 +181,6 @@ class ProxyService:
         self._background: set[asyncio.Task[Any]] = set()
         #: Cold zips being fetched, streamed to clients meanwhile.
         self._live: dict[str, LiveZip] = {}
-        self._etags = EntryEtags()
         self._zip_pool: ThreadPoolExecutor | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -546,7 +510,7 @@ class ProxyService:
         if entry.not_found:
             raise NotFound(entry.value.decode("utf-8", "replace"))
         value = entry.value
-        return Artifact(kind, key, len(value), self._etags.of(key, entry), False, data=value)
+        return Artifact(kind, key, len(value), entry.etag, False, data=value)
 
     async def _persisted(self, key: str) -> CacheEntry | None:
         info = await self.store.stat(key)
