@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Callable
 
 import httpx
@@ -353,7 +354,10 @@ class TestRemote:
             server.close()
             await server.wait_closed()
         assert all(isinstance(r, UpstreamTimeout) for r in results), results
-        assert all("no complete answer within 0.5 s" in str(r) for r in results)
+        # The first eight took the slots; the ninth either got one as they timed out or
+        # timed out waiting for one: bounded either way.
+        assert all("no complete answer within 0.5 s" in str(r) for r in results[:8]), results
+        assert re.search(r"no (complete answer|free connection) within 0\.5 s", str(results[8]))
 
 
 class TestPassthrough:
